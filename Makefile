@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: MIT
+# Convenience entry points; the build itself is Meson + Ninja.
+#   make demo   build bootpack and run it on the bundled samples
+#   make check  build with ASan+UBSan and run every test (what CI runs)
+#   make bench  compare against the kernel's make_fit.py on the real corpus
+
+BUILD ?= build
+CHECK_BUILD ?= build-check
+
+.PHONY: all demo check bench clean
+
+all:
+	scripts/install-deps build
+	[ -d $(BUILD) ] || meson setup $(BUILD)
+	ninja -C $(BUILD)
+
+demo:
+	scripts/install-deps demo
+	[ -d $(BUILD) ] || meson setup $(BUILD)
+	ninja -C $(BUILD)
+	scripts/demo $(BUILD)
+
+check:
+	scripts/install-deps test
+	[ -d $(CHECK_BUILD) ] || meson setup $(CHECK_BUILD) -Dwerror=true \
+		-Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all
+	ninja -C $(CHECK_BUILD)
+	meson test -C $(CHECK_BUILD) --print-errorlogs
+
+bench:
+	scripts/install-deps test
+	meson setup --reconfigure $(BUILD)-release --buildtype=release 2>/dev/null || \
+		meson setup $(BUILD)-release --buildtype=release
+	ninja -C $(BUILD)-release
+	bench/make_fit_vs_bootpack $(BUILD)-release/src/bootpack
+
+clean:
+	rm -rf $(BUILD) $(CHECK_BUILD) $(BUILD)-release

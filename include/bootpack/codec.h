@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * In-process compression in the container formats U-Boot decompresses:
+ * gzip (one member), bzip2, lz4 frame, legacy .lzma (lzma_alone), lzop
+ * file format, zstd frame. Levels default to those of the reference
+ * command-line tools, so output sizes match what users know.
+ */
+#ifndef BOOTPACK_CODEC_H
+#define BOOTPACK_CODEC_H
+
+#include <stddef.h>
+
+#include <bootpack/buf.h>
+#include <bootpack/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum bp_codec {
+	BP_CODEC_NONE = 0,
+	BP_CODEC_GZIP,
+	BP_CODEC_BZIP2,
+	BP_CODEC_LZ4,
+	BP_CODEC_LZMA,
+	BP_CODEC_LZO,
+	BP_CODEC_ZSTD,
+	BP_CODEC_COUNT
+};
+
+/*
+ * Look up a codec by its FIT "compression" name ("none", "gzip", ...).
+ * Returns 0, or BP_ERR_UNSUPPORTED with the reason in @d.
+ */
+int bp_codec_from_name(const char *name, enum bp_codec *out, struct bp_diag *d);
+
+/* FIT "compression" name of @c, or NULL when @c is out of range. */
+const char *bp_codec_name(enum bp_codec c);
+
+/*
+ * Compress @len bytes at @src, appending the result to @out.
+ * BP_CODEC_NONE copies. Returns 0, BP_ERR_NOMEM or BP_ERR_CODEC.
+ */
+int bp_compress(enum bp_codec c, const void *src, size_t len, struct bp_buf *out,
+		struct bp_diag *d);
+
+/*
+ * Decompress @len bytes at @src (untrusted), appending to @out, producing at
+ * most @max_out bytes. Returns 0; BP_ERR_FORMAT for corrupt or truncated
+ * input; BP_ERR_TOOBIG when the output would exceed @max_out.
+ */
+int bp_decompress(enum bp_codec c, const void *src, size_t len, size_t max_out,
+		  struct bp_buf *out, struct bp_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

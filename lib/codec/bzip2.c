@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bzip2: a single stream with 900k blocks (bzip2's default -9). U-Boot
+ * decodes one stream with BZ2_bzBuffToBuffDecompress, so anything after the
+ * end of that stream is refused rather than ignored.
+ */
+#include <stdint.h>
+
+#include <bzlib.h>
+
+#include "codec_impl.h"
+
+/* libbz2 counts in unsigned int: hand it at most this much per call. */
+#ifndef BPI_CODEC_FEED_MAX
+#define BPI_CODEC_FEED_MAX ((size_t)1 << 30)
+#endif
+#define BZ_OUT_CHUNK ((size_t)256 << 10)
+
+#define BZ_BLOCK_100K 9
+#define BZ_WORK_FACTOR 0 /* library default (30) */
+
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Offer libbz2 the next slice of input once it has used up the previous one. */
+static void feed(bz_stream *s, const uint8_t **src, size_t *left)
+{
+	size_t n;
+
+	if (s->avail_in || !*left)
+		return;
+	n = min_size(*left, BPI_CODEC_FEED_MAX);
+	/* bzlib.h lacks const, but the library only reads next_in. */
+	s->next_in = (char *)(uintptr_t)*src;
+	s->avail_in = (unsigned int)n;
+	*src += n;
+	*left -= n;
+}
+
+/* Point libbz2 at free space in @out; @avail bytes of it at most. */
+static int give_room(bz_stream *s, struct bp_buf *out, size_t avail)
+{
+	avail = min_size(min_size(avail, BZ_OUT_CHUNK), BPI_CODEC_FEED_MAX);
+	if (bp_buf_reserve(out, avail))
+		return BP_ERR_NOMEM;
+	s->next_out = (char *)out->data + out->len;
+	s->avail_out = (unsigned int)avail;
+	return 0;
+}
+
+static int bz_compress_all(bz_stream *s, const uint8_t *src, size_t len, struct bp_buf *out,
+			   struct bp_diag *d)
+{
+	unsigned int room;
+	int action, r;
+
+	do {
+		feed(s, &src, &len);
+		action = (len || s->avail_in) ? BZ_RUN : BZ_FINISH;
+		if (give_room(s, out, BZ_OUT_CHUNK))
+			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "bzip2: out of memory");
+		room = s->avail_out;
+		r = BZ2_bzCompress(s, action);
+		out->len += room - s->avail_out;
+		if (r < 0)
+			return bp_diag_set(d, BP_ERR_CODEC, NULL, "BZ2_bzCompress failed (%d)", r);
+	} while (r != BZ_STREAM_END);
+	return 0;
+}
+
+static int bz_compress(const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
+{
+	bz_stream s = { 0 };
+	size_t base = out->len;
+	int r, ret;
+
+	r = BZ2_bzCompressInit(&s, BZ_BLOCK_100K, 0, BZ_WORK_FACTOR);
+	if (r == BZ_MEM_ERROR)
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "bzip2: out of memory");
+	if (r != BZ_OK)
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "BZ2_bzCompressInit failed (%d)", r);
+	ret = bz_compress_all(&s, src, len, out, d);
+	BZ2_bzCompressEnd(&s);
+	if (ret)
+		out->len = base;
+	return ret;
+}
+
+static int bz_decode_error(int r, struct bp_diag *d)
+{
+	switch (r) {
+	case BZ_MEM_ERROR:
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "bzip2: out of memory");
+	case BZ_DATA_ERROR_MAGIC:
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "not bzip2 data (bad stream magic)");
+	case BZ_DATA_ERROR:
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
+				   "bzip2 data is corrupt (bad block or CRC mismatch)");
+	default:
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "BZ2_bzDecompress failed (%d)", r);
+	}
+}
+
+/*
+ * Decode up to the end of the first stream. Output room is capped at one
+ * byte past what is still allowed, so exceeding @max_out is seen without
+ * producing more than that.
+ */
+static int bz_decompress_all(bz_stream *s, const uint8_t *src, size_t len, size_t max_out,
+			     struct bp_buf *out, size_t base, struct bp_diag *d)
+{
+	unsigned int room, had_in;
+	size_t allowed;
+	int r;
+
+	for (;;) {
+		feed(s, &src, &len);
+		allowed = max_out - (out->len - base);
+		if (give_room(s, out, allowed == SIZE_MAX ? allowed : allowed + 1))
+			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "bzip2: out of memory");
+		room = s->avail_out;
+		had_in = s->avail_in;
+		r = BZ2_bzDecompress(s);
+		out->len += room - s->avail_out;
+		if (out->len - base > max_out)
+			return bp_diag_set(d, BP_ERR_TOOBIG, NULL,
+					   "decompressed size exceeds limit of %zu bytes", max_out);
+		if (r == BZ_STREAM_END)
+			break;
+		if (r != BZ_OK)
+			return bz_decode_error(r, d);
+		/* Output space left over with all input consumed: the stream is cut short. */
+		if (!s->avail_in && !len && s->avail_out)
+			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "bzip2 data is truncated");
+		if (s->avail_in == had_in && s->avail_out == room)
+			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "bzip2 decoder made no progress");
+	}
+	if (s->avail_in || len)
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
+				   "%zu bytes of trailing data after the bzip2 stream "
+				   "(U-Boot decodes only one stream)",
+				   (size_t)s->avail_in + len);
+	return 0;
+}
+
+static int bz_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
+			 struct bp_diag *d)
+{
+	bz_stream s = { 0 };
+	size_t base = out->len;
+	int r, ret;
+
+	if (!len)
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "bzip2 data is empty");
+	r = BZ2_bzDecompressInit(&s, 0, 0);
+	if (r == BZ_MEM_ERROR)
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "bzip2: out of memory");
+	if (r != BZ_OK)
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "BZ2_bzDecompressInit failed (%d)", r);
+	ret = bz_decompress_all(&s, src, len, max_out, out, base, d);
+	BZ2_bzDecompressEnd(&s);
+	if (ret)
+		out->len = base;
+	return ret;
+}
+
+const struct bp_codec_ops bpi_codec_bzip2 = {
+	.name = "bzip2",
+	.compress = bz_compress,
+	.decompress = bz_decompress,
+};

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lzma: the legacy .lzma (LZMA_Alone) container, as "lzma -c" or
+ * "xz --format=lzma" write it with preset 6: properties 0x5D, 8 MiB
+ * dictionary, size field "unknown" (all ones) and an end marker. U-Boot's
+ * lzmaBuffToBuffDecompress() reads exactly this header and treats the
+ * all-ones size as unknown, stopping at the end marker.
+ */
+#include <stdint.h>
+
+#include <lzma.h>
+
+#include "codec_impl.h"
+
+#define ALONE_PRESET 6
+#define ALONE_OUT_CHUNK ((size_t)256 << 10)
+/*
+ * Decoder memory cap. Preset 9 needs about 65 MiB; a header asking for much
+ * more is either hostile or far outside what bootloader images use.
+ */
+#define ALONE_MEMLIMIT ((uint64_t)256 << 20)
+
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Point liblzma at free space in @out; @avail bytes of it at most. */
+static int give_room(lzma_stream *s, struct bp_buf *out, size_t avail)
+{
+	avail = min_size(avail, ALONE_OUT_CHUNK);
+	if (bp_buf_reserve(out, avail))
+		return BP_ERR_NOMEM;
+	s->next_out = out->data + out->len;
+	s->avail_out = avail;
+	return 0;
+}
+
+static int alone_encode_all(lzma_stream *s, struct bp_buf *out, struct bp_diag *d)
+{
+	lzma_ret r;
+	size_t room;
+
+	do {
+		if (give_room(s, out, ALONE_OUT_CHUNK))
+			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
+		room = s->avail_out;
+		r = lzma_code(s, LZMA_FINISH);
+		out->len += room - s->avail_out;
+		if (r == LZMA_MEM_ERROR)
+			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
+		if (r != LZMA_OK && r != LZMA_STREAM_END)
+			return bp_diag_set(d, BP_ERR_CODEC, NULL, "lzma encoder failed (%d)", (int)r);
+	} while (r != LZMA_STREAM_END);
+	return 0;
+}
+
+static int alone_compress(const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	lzma_options_lzma opt;
+	size_t base = out->len;
+	lzma_ret r;
+	int ret;
+
+	if (lzma_lzma_preset(&opt, ALONE_PRESET))
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "lzma preset %d unavailable",
+				   ALONE_PRESET);
+	r = lzma_alone_encoder(&s, &opt);
+	if (r == LZMA_MEM_ERROR)
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
+	if (r != LZMA_OK)
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "lzma_alone_encoder failed (%d)",
+				   (int)r);
+	/* liblzma counts in size_t, so the whole input goes in at once. */
+	s.next_in = src;
+	s.avail_in = len;
+	ret = alone_encode_all(&s, out, d);
+	lzma_end(&s);
+	if (ret)
+		out->len = base;
+	return ret;
+}
+
+static int alone_decode_error(lzma_stream *s, lzma_ret r, struct bp_diag *d)
+{
+	switch (r) {
+	case LZMA_MEM_ERROR:
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
+	case LZMA_MEMLIMIT_ERROR:
+		return bp_diag_set(d, BP_ERR_UNSUPPORTED, NULL,
+				   "lzma dictionary needs %llu MiB to decode, more than the "
+				   "%llu MiB allowed",
+				   (unsigned long long)(lzma_memusage(s) >> 20),
+				   (unsigned long long)(ALONE_MEMLIMIT >> 20));
+	case LZMA_FORMAT_ERROR:
+	case LZMA_OPTIONS_ERROR:
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
+				   "not .lzma data (invalid LZMA_Alone header)");
+	case LZMA_DATA_ERROR:
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "lzma data is corrupt");
+	case LZMA_BUF_ERROR:
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "lzma data is truncated");
+	default:
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "lzma decoder failed (%d)", (int)r);
+	}
+}
+
+/*
+ * Decode until the end marker (or the size in the header). Output room is
+ * capped at one byte past what is still allowed, so exceeding @max_out is
+ * seen without producing more than that.
+ */
+static int alone_decode_all(lzma_stream *s, size_t max_out, struct bp_buf *out, size_t base,
+			   struct bp_diag *d)
+{
+	size_t allowed, room;
+	lzma_ret r;
+
+	for (;;) {
+		allowed = max_out - (out->len - base);
+		if (give_room(s, out, allowed == SIZE_MAX ? allowed : allowed + 1))
+			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
+		room = s->avail_out;
+		r = lzma_code(s, LZMA_FINISH);
+		out->len += room - s->avail_out;
+		if (out->len - base > max_out)
+			return bp_diag_set(d, BP_ERR_TOOBIG, NULL,
+					   "decompressed size exceeds limit of %zu bytes", max_out);
+		if (r == LZMA_STREAM_END)
+			break;
+		if (r != LZMA_OK)
+			return alone_decode_error(s, r, d);
+		/* Output space left over with all input consumed: cut short. */
+		if (!s->avail_in && s->avail_out)
+			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "lzma data is truncated");
+	}
+	if (s->avail_in)
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
+				   "%zu bytes of trailing data after the lzma end marker",
+				   s->avail_in);
+	return 0;
+}
+
+static int alone_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
+			   struct bp_diag *d)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	size_t base = out->len;
+	lzma_ret r;
+	int ret;
+
+	if (len < 13)
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
+				   "lzma data is truncated (%zu bytes, the header alone is 13)",
+				   len);
+	r = lzma_alone_decoder(&s, ALONE_MEMLIMIT);
+	if (r == LZMA_MEM_ERROR)
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
+	if (r != LZMA_OK)
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "lzma_alone_decoder failed (%d)",
+				   (int)r);
+	s.next_in = src;
+	s.avail_in = len;
+	ret = alone_decode_all(&s, max_out, out, base, d);
+	lzma_end(&s);
+	if (ret)
+		out->len = base;
+	return ret;
+}
+
+const struct bp_codec_ops bpi_codec_lzma = {
+	.name = "lzma",
+	.compress = alone_compress,
+	.decompress = alone_decompress,
+};

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Gatekeeper for untrusted devicetree blobs: after this check, libfdt's
+ * accessors are safe to use on the buffer.
+ */
+#include <libfdt.h>
+
+#include "fit_internal.h"
+#include "util/util.h"
+
+int bpi_fdt_check(const void *p, size_t len, const char *path, struct bp_diag *d)
+{
+	uint32_t magic, total;
+	int err;
+
+	if (len < sizeof(struct fdt_header))
+		return bp_diag_set(d, BP_ERR_FORMAT, path,
+				   "not a devicetree blob: file is %zu bytes, shorter than the "
+				   "%zu-byte header", len, sizeof(struct fdt_header));
+	magic = bpi_get_be32(p);
+	if (magic != FDT_MAGIC)
+		return bp_diag_set(d, BP_ERR_FORMAT, path,
+				   "not a devicetree blob: bad magic 0x%08x (expected 0x%08x)",
+				   magic, FDT_MAGIC);
+	total = fdt_totalsize(p);
+	if (total > len)
+		return bp_diag_set(d, BP_ERR_FORMAT, path,
+				   "devicetree is truncated: header totalsize is %u bytes but "
+				   "the file has only %zu", total, len);
+	err = fdt_check_full(p, total);
+	if (err)
+		return bp_diag_set(d, BP_ERR_FORMAT, path, "devicetree is malformed: %s",
+				   fdt_strerror(err));
+	return 0;
+}

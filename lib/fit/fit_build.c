@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bp_fit_build(): gather the kernel, ramdisk and DTBs the way make_fit.py
+ * does (DTBs de-duplicated by path, in order of first use), compress them
+ * in parallel, then hand the result to the writer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libfdt.h>
+
+#include "fit_internal.h"
+#include "util/util.h"
+
+/* data-size is a u32, so no input can be larger. */
+#define INPUT_MAX UINT32_MAX
+
+enum kind { KIND_KERNEL, KIND_RAMDISK, KIND_FDT };
+
+struct src_image {
+	enum kind kind;
+	const char *path;
+	char *owned_path;         /* set when the path came from a .cmd file */
+	struct bp_buf input;
+	size_t input_len;         /* kept for statistics after input is freed */
+	struct bp_buf packed;     /* compressed data; unused when stored as-is */
+	bool store_input;
+	struct bp_diag diag;      /* per-job detail, copied out on failure */
+};
+
+struct src_config {
+	char *model;
+	void *compat;
+	int compat_len;
+	size_t *fdts;
+	size_t n_fdts;
+};
+
+struct build {
+	const struct bp_fit_build_opts *o;
+	struct src_image *img;
+	size_t n_img, cap_img;
+	struct src_config *cfg;
+	size_t n_cfg, cap_cfg;
+	struct bp_diag *d;
+};
+
+/* Make room for one more element in a doubling array. */
+static int push(void **arr, size_t n, size_t *cap, size_t elem)
+{
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = realloc(*arr, (*cap ? 2 * *cap : 16) * elem);
+	if (!p)
+		return BP_ERR_NOMEM;
+	*arr = p;
+	*cap = *cap ? 2 * *cap : 16;
+	return 0;
+}
+
+static struct src_image *new_image(struct build *b, enum kind kind, const char *path)
+{
+	struct src_image *im;
+
+	if (push((void **)&b->img, b->n_img, &b->cap_img, sizeof(*b->img))) {
+		bp_diag_set(b->d, BP_ERR_NOMEM, path, "out of memory");
+		return NULL;
+	}
+	im = &b->img[b->n_img++];
+	memset(im, 0, sizeof(*im));
+	im->kind = kind;
+	im->path = path;
+	return im;
+}
+
+static int read_image(struct build *b, enum kind kind, const char *path)
+{
+	struct src_image *im = new_image(b, kind, path);
+
+	if (!im)
+		return BP_ERR_NOMEM;
+	return bpi_read_file(path, INPUT_MAX, &im->input, b->d);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int root_info(const void *fdt, const char *path, struct src_config *c, struct bp_diag *d)
+{
+	const char *model;
+	const void *compat;
+	int mlen, clen;
+
+	compat = fdt_getprop(fdt, 0, "compatible", &clen);
+	if (!compat || clen <= 0)
+		return bp_diag_set(d, BP_ERR_FORMAT, path,
+				   "devicetree root has no 'compatible' property, so no "
+				   "bootloader could select its configuration");
+	model = fdt_getprop(fdt, 0, "model", &mlen);
+	if (!model)
+		return bp_diag_set(d, BP_ERR_FORMAT, path,
+				   "devicetree root has no 'model' property (make_fit.py uses "
+				   "it as the configuration description)");
+	if (mlen <= 0 || model[mlen - 1] != '\0' || strlen(model) != (size_t)mlen - 1)
+		return bp_diag_set(d, BP_ERR_FORMAT, path,
+				   "devicetree root 'model' is not a single string");
+	c->model = strdup(model);
+	c->compat = malloc((size_t)clen);
+	if (!c->model || !c->compat)
+		return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
+	memcpy(c->compat, compat, (size_t)clen);
+	c->compat_len = clen;
+	return 0;
+}
+
+static ssize_t find_fdt(const struct build *b, const char *path)
+{
+	for (size_t i = 0; i < b->n_img; i++)
+		if (b->img[i].kind == KIND_FDT && strcmp(b->img[i].path, path) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/*
+ * Store @file once and reference it from @c. @dtb holds the bytes of the
+ * DTB named on the command line, reused when @file is that same DTB.
+ */
+static int use_fdt(struct build *b, struct src_config *c, const char *dtb_path,
+		   const char *file, struct bp_buf *dtb)
+{
+	ssize_t found = find_fdt(b, file);
+	struct src_image *im;
+	int ret;
+
+	if (found < 0) {
+		bool self = file == dtb_path;
+
+		im = new_image(b, KIND_FDT, file);
+		if (!im)
+			return BP_ERR_NOMEM;
+		found = (ssize_t)(b->n_img - 1);
+		if (self) {
+			im->input = *dtb;
+			*dtb = (struct bp_buf)BP_BUF_INIT;
+		} else {
+			/* A component named by a .cmd file: own the path, check the blob. */
+			im->owned_path = strdup(file);
+			if (!im->owned_path)
+				return bp_diag_set(b->d, BP_ERR_NOMEM, file, "out of memory");
+			im->path = im->owned_path;
+			ret = bpi_read_file(im->path, INPUT_MAX, &im->input, b->d);
+			if (!ret)
+				ret = bpi_fdt_check(im->input.data, im->input.len, im->path, b->d);
+			if (ret)
+				return ret;
+		}
+	}
+	c->fdts[c->n_fdts++] = (size_t)found;
+	return 0;
+}
+
+static int add_dtb(struct build *b, const char *path)
+{
+	struct bp_buf dtb = BP_BUF_INIT;
+	struct src_config *c;
+	char **files = NULL;
+	size_t n = 1;
+	int ret;
+
+	if (push((void **)&b->cfg, b->n_cfg, &b->cap_cfg, sizeof(*b->cfg)))
+		return bp_diag_set(b->d, BP_ERR_NOMEM, path, "out of memory");
+	c = &b->cfg[b->n_cfg++];
+	memset(c, 0, sizeof(*c));
+
+	ret = bpi_read_file(path, INPUT_MAX, &dtb, b->d);
+	if (!ret)
+		ret = bpi_fdt_check(dtb.data, dtb.len, path, b->d);
+	if (!ret)
+		ret = root_info(dtb.data, path, c, b->d);
+	if (!ret && b->o->decompose) {
+		ret = bpi_decompose_dtb(path, &files, b->d);
+		for (n = 0; files && files[n]; n++)
+			;
+	}
+	if (!ret && !(c->fdts = calloc(n, sizeof(*c->fdts))))
+		ret = bp_diag_set(b->d, BP_ERR_NOMEM, path, "out of memory");
+	for (size_t i = 0; i < n && !ret; i++) {
+		/* A .cmd naming the DTB itself means "not composite": use our copy. */
+		const char *file = files && strcmp(files[i], path) ? files[i] : path;
+
+		ret = use_fdt(b, c, path, file, &dtb);
+	}
+	bpi_strv_free(files);
+	bp_buf_free(&dtb);
+	return ret;
+}
+
+static int gather(struct build *b)
+{
+	const struct bp_fit_build_opts *o = b->o;
+	int ret = read_image(b, KIND_KERNEL, o->kernel);
+
+	if (!ret && o->ramdisk)
+		ret = read_image(b, KIND_RAMDISK, o->ramdisk);
+	for (size_t i = 0; i < o->n_dtbs && !ret; i++) {
+		const char *p = o->dtbs[i];
+
+		/* make_fit.py stores overlays only as parts of composite DTBs (-D). */
+		if (has_suffix(p, ".dtbo"))
+			continue;
+		if (!has_suffix(p, ".dtb"))
+			return bp_diag_set(b->d, BP_ERR_FORMAT, p,
+					   "not a devicetree: only .dtb files (and .dtbo "
+					   "overlays, which are used through -D) are accepted");
+		ret = add_dtb(b, p);
+	}
+	return ret;
+}
+
+static int pack_one(void *ctx, size_t i)
+{
+	struct build *b = ctx;
+	struct src_image *im = &b->img[i];
+	int ret;
+
+	if (im->store_input)
+		return 0;
+	ret = bp_compress(b->o->compress, im->input.data, im->input.len, &im->packed, &im->diag);
+	if (ret) {
+		char why[BP_DIAG_MSG_MAX];
+
+		snprintf(why, sizeof(why), "%s", im->diag.msg[0] ? im->diag.msg : bp_strerror(ret));
+		return bp_diag_set(&im->diag, ret, im->path, "cannot compress: %s", why);
+	}
+	/* The input is no longer needed: keep peak memory near the output size. */
+	bp_buf_free(&im->input);
+	return 0;
+}
+
+static int pack(struct build *b)
+{
+	int ret;
+
+	for (size_t i = 0; i < b->n_img; i++)
+		b->img[i].store_input = b->img[i].kind == KIND_RAMDISK ||
+					b->o->compress == BP_CODEC_NONE;
+	for (size_t i = 0; i < b->n_img; i++)
+		b->img[i].input_len = b->img[i].input.len;
+	ret = bpi_jobs_run(b->n_img, b->o->jobs, pack_one, b);
+	if (!ret)
+		return 0;
+	for (size_t i = 0; i < b->n_img; i++) {
+		if (b->img[i].diag.msg[0]) {
+			if (b->d)
+				*b->d = b->img[i].diag;
+			return ret;
+		}
+	}
+	return bp_diag_set(b->d, ret, "", "%s", bp_strerror(ret));
+}
+
+static void describe(const struct build *b, struct bpi_fit_image *out, size_t *fdt_seq, size_t i)
+{
+	const struct src_image *im = &b->img[i];
+	const struct bp_buf *data = im->store_input ? &im->input : &im->packed;
+
+	memset(out, 0, sizeof(*out));
+	out->data = data->data;
+	out->len = data->len;
+	out->compression = bp_codec_name(b->o->compress);
+	switch (im->kind) {
+	case KIND_KERNEL:
+		snprintf(out->node, sizeof(out->node), "kernel");
+		out->description = b->o->name;
+		out->type = "kernel_noload";
+		out->has_os = out->has_load = out->has_entry = true;
+		break;
+	case KIND_RAMDISK:
+		snprintf(out->node, sizeof(out->node), "ramdisk");
+		out->description = "Ramdisk";
+		out->type = "ramdisk";
+		/* An initrd is stored as given: it is normally compressed already. */
+		out->compression = "none";
+		out->has_os = out->has_load = true;
+		break;
+	case KIND_FDT:
+		snprintf(out->node, sizeof(out->node), "fdt-%zu", ++*fdt_seq);
+		out->description = base_name(im->path);
+		out->type = "flat_dt";
+		out->is_fdt = true;
+		break;
+	}
+}
+
+static int write_fit(struct build *b, const char *out_path, struct bp_fit_build_stats *st)
+{
+	const struct bp_fit_build_opts *o = b->o;
+	struct bpi_fit_image *images = calloc(b->n_img, sizeof(*images));
+	struct bpi_fit_config *configs = calloc(b->n_cfg ? b->n_cfg : 1, sizeof(*configs));
+	size_t fdt_seq = 0;
+	int ret;
+
+	if (!images || !configs) {
+		free(images);
+		free(configs);
+		return bp_diag_set(b->d, BP_ERR_NOMEM, out_path, "out of memory");
+	}
+	for (size_t i = 0; i < b->n_img; i++)
+		describe(b, &images[i], &fdt_seq, i);
+	for (size_t i = 0; i < b->n_cfg; i++) {
+		configs[i].description = b->cfg[i].model;
+		configs[i].compatible = b->cfg[i].compat;
+		configs[i].compatible_len = b->cfg[i].compat_len;
+		configs[i].fdts = b->cfg[i].fdts;
+		configs[i].n_fdts = b->cfg[i].n_fdts;
+	}
+	struct bpi_fit f = {
+		.name = o->name, .arch = o->arch, .os = o->os, .timestamp = o->timestamp,
+		.images = images, .n_images = b->n_img,
+		.configs = configs, .n_configs = b->n_cfg,
+		.has_ramdisk = o->ramdisk != NULL,
+		.external = o->external,
+		.align = o->align ? o->align : BP_FIT_EXTERNAL_ALIGN,
+	};
+	ret = bpi_fit_write(&f, out_path, st, b->d);
+	free(images);
+	free(configs);
+	return ret;
+}
+
+static void release(struct build *b)
+{
+	for (size_t i = 0; i < b->n_img; i++) {
+		bp_buf_free(&b->img[i].input);
+		bp_buf_free(&b->img[i].packed);
+		free(b->img[i].owned_path);
+	}
+	for (size_t i = 0; i < b->n_cfg; i++) {
+		free(b->cfg[i].model);
+		free(b->cfg[i].compat);
+		free(b->cfg[i].fdts);
+	}
+	free(b->img);
+	free(b->cfg);
+}
+
+static int check_opts(const struct bp_fit_build_opts *o, const char *out_path,
+		      struct bp_diag *d)
+{
+	if (!o || !out_path || !o->name || !o->arch || !o->os || !o->kernel)
+		return bp_diag_set(d, BP_ERR_INVALID, "",
+				   "output, name, arch, os and kernel are required");
+	if (!bp_codec_name(o->compress))
+		return bp_diag_set(d, BP_ERR_INVALID, "", "unknown compression %d",
+				   (int)o->compress);
+	if (o->n_dtbs && !o->dtbs)
+		return bp_diag_set(d, BP_ERR_INVALID, "", "DTB list is NULL");
+	/* mkimage's ALIGN() needs a power of two; below 4 U-Boot would misread it. */
+	if (o->align && (o->align < 4 || (o->align & (o->align - 1)) || o->align > (1u << 30)))
+		return bp_diag_set(d, BP_ERR_INVALID, "",
+				   "alignment %u is not a power of two between 4 and 2^30",
+				   o->align);
+	return 0;
+}
+
+int bp_fit_build(const struct bp_fit_build_opts *o, const char *out_path,
+		 struct bp_fit_build_stats *st, struct bp_diag *d)
+{
+	struct build b = { .o = o, .d = d };
+	int ret;
+
+	bp_diag_clear(d);
+	ret = check_opts(o, out_path, d);
+	if (ret)
+		return ret;
+	ret = gather(&b);
+	if (!ret)
+		ret = pack(&b);
+	if (!ret && st) {
+		memset(st, 0, sizeof(*st));
+		st->n_files = b.n_img;
+		st->n_configs = b.n_cfg;
+		for (size_t i = 0; i < b.n_img; i++)
+			st->input_bytes += b.img[i].input_len;
+	}
+	if (!ret)
+		ret = write_fit(&b, out_path, st);
+	release(&b);
+	return ret;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal model of a FIT being built: what fit_build.c gathers, fit_write.c writes. */
+#ifndef BP_FIT_INTERNAL_H
+#define BP_FIT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bootpack/buf.h>
+#include <bootpack/fit.h>
+
+struct bpi_fit_image {
+	char node[32];            /* "kernel", "ramdisk", "fdt-N" */
+	const char *description;
+	const char *type;         /* "kernel_noload", "ramdisk", "flat_dt" */
+	const char *compression;  /* FIT name of what data holds */
+	bool has_os;              /* kernel and ramdisk carry "os" */
+	bool has_load;            /* load = <0> */
+	bool has_entry;           /* entry = <0> */
+	bool is_fdt;              /* placed 8-aligned with external data */
+	const uint8_t *data;      /* stored (possibly compressed) bytes */
+	size_t len;
+};
+
+struct bpi_fit_config {
+	const char *description;  /* the DTB's root "model" */
+	const void *compatible;   /* the DTB's root "compatible", raw stringlist */
+	int compatible_len;
+	const size_t *fdts;       /* indices into the image array */
+	size_t n_fdts;
+};
+
+struct bpi_fit {
+	const char *name;
+	const char *arch;
+	const char *os;
+	uint32_t timestamp;
+	const struct bpi_fit_image *images;
+	size_t n_images;
+	const struct bpi_fit_config *configs;
+	size_t n_configs;
+	bool has_ramdisk;         /* every configuration names "ramdisk" */
+	bool external;
+	uint32_t align;           /* external data alignment, >= 4 */
+};
+
+/* Write @f to @out_path atomically; fills the size fields of @st (may be NULL). */
+int bpi_fit_write(const struct bpi_fit *f, const char *out_path, struct bp_fit_build_stats *st,
+		  struct bp_diag *d);
+
+/*
+ * Check that @len bytes at @p, read from @path, hold one well-formed
+ * devicetree blob (header, totalsize within the file, full structure).
+ */
+int bpi_fdt_check(const void *p, size_t len, const char *path, struct bp_diag *d);
+
+/*
+ * For a composite DTB @dtb_path, read Kbuild's ".NAME.dtb.cmd" next to it.
+ * If it was made by fdtoverlay, store the base and overlay paths in @files
+ * (a NULL-terminated array of strings the caller frees with
+ * bpi_strv_free()); otherwise @files holds just @dtb_path.
+ */
+int bpi_decompose_dtb(const char *dtb_path, char ***files, struct bp_diag *d);
+void bpi_strv_free(char **v);
+
+#endif

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int read_all(int fd, const char *path, uint64_t max, struct bp_buf *out,
+		    struct bp_diag *d)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (out->cap - out->len < 65536 && bp_buf_reserve(out, 65536))
+			return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory while reading");
+		n = read(fd, out->data + out->len, out->cap - out->len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return bp_diag_set(d, BP_ERR_IO, path, "cannot read: %s", strerror(errno));
+		}
+		if (n == 0)
+			return 0;
+		out->len += (size_t)n;
+		if (out->len > max)
+			return bp_diag_set(d, BP_ERR_TOOBIG, path,
+					   "file is larger than the limit of %llu bytes",
+					   (unsigned long long)max);
+	}
+}
+
+int bpi_read_file(const char *path, uint64_t max, struct bp_buf *out, struct bp_diag *d)
+{
+	struct stat st;
+	int fd, ret;
+
+	out->len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return bp_diag_set(d, BP_ERR_IO, path, "cannot open: %s", strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		ret = bp_diag_set(d, BP_ERR_IO, path, "cannot stat: %s", strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = bp_diag_set(d, BP_ERR_IO, path, "is a directory, not a file");
+		goto out;
+	}
+	if (S_ISREG(st.st_mode)) {
+		if ((uint64_t)st.st_size > max) {
+			ret = bp_diag_set(d, BP_ERR_TOOBIG, path,
+					  "file is %llu bytes, more than the limit of %llu",
+					  (unsigned long long)st.st_size,
+					  (unsigned long long)max);
+			goto out;
+		}
+		/* One allocation of the right size; +1 so EOF is seen without growing. */
+		if (bp_buf_reserve(out, (size_t)st.st_size + 1)) {
+			ret = bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
+			goto out;
+		}
+	}
+	ret = read_all(fd, path, max, out, d);
+out:
+	close(fd);
+	return ret;
+}

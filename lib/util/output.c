@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Atomic output: write a temporary file next to the destination and rename
+ * it over the destination only when everything succeeded, so a failure never
+ * leaves a partial image and never touches an existing file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static char *tmp_name(const char *path, unsigned int attempt)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+	const char *base = path + dirlen;
+	size_t n = dirlen + strlen(base) + 48;
+	char *t = malloc(n);
+
+	if (t)
+		snprintf(t, n, "%.*s.%s.tmp-%ld-%u", (int)dirlen, path, base, (long)getpid(),
+			 attempt);
+	return t;
+}
+
+int bpi_output_open(struct bpi_output *o, const char *path, struct bp_diag *d)
+{
+	o->path = path;
+	o->fd = -1;
+	o->tmp_path = NULL;
+	for (unsigned int attempt = 0; attempt < 100; attempt++) {
+		o->tmp_path = tmp_name(path, attempt);
+		if (!o->tmp_path)
+			return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
+		/* 0666 lets the umask decide, as for any file the user creates. */
+		o->fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (o->fd >= 0)
+			return 0;
+		if (errno != EEXIST) {
+			int err = errno;
+
+			free(o->tmp_path);
+			o->tmp_path = NULL;
+			return bp_diag_set(d, BP_ERR_IO, path, "cannot create output: %s",
+					   strerror(err));
+		}
+		free(o->tmp_path);
+		o->tmp_path = NULL;
+	}
+	return bp_diag_set(d, BP_ERR_IO, path, "cannot create a temporary output file");
+}
+
+int bpi_output_write(struct bpi_output *o, const void *p, size_t n, struct bp_diag *d)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t w = write(o->fd, b, n > (1u << 30) ? (1u << 30) : n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return bp_diag_set(d, BP_ERR_IO, o->path, "cannot write: %s",
+					   strerror(errno));
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int bpi_output_zero(struct bpi_output *o, size_t n, struct bp_diag *d)
+{
+	static const uint8_t zeros[4096];
+
+	while (n) {
+		size_t k = n < sizeof(zeros) ? n : sizeof(zeros);
+		int ret = bpi_output_write(o, zeros, k, d);
+
+		if (ret)
+			return ret;
+		n -= k;
+	}
+	return 0;
+}
+
+int bpi_output_commit(struct bpi_output *o, struct bp_diag *d)
+{
+	int ret = 0;
+
+	if (close(o->fd) < 0)
+		ret = bp_diag_set(d, BP_ERR_IO, o->path, "cannot write: %s", strerror(errno));
+	o->fd = -1;
+	if (!ret && rename(o->tmp_path, o->path) < 0)
+		ret = bp_diag_set(d, BP_ERR_IO, o->path, "cannot rename output into place: %s",
+				  strerror(errno));
+	if (ret) {
+		bpi_output_abort(o);
+		return ret;
+	}
+	free(o->tmp_path);
+	o->tmp_path = NULL;
+	return 0;
+}
+
+void bpi_output_abort(struct bpi_output *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	if (o->tmp_path) {
+		unlink(o->tmp_path);
+		free(o->tmp_path);
+		o->tmp_path = NULL;
+	}
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal helpers shared across the library (bpi_: not exported). */
+#ifndef BP_UTIL_H
+#define BP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bootpack/buf.h>
+#include <bootpack/error.h>
+
+#define BPI_ALIGN_UP(x, a) (((x) + ((a) - 1)) / (a) * (a))
+
+static inline uint32_t bpi_get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * Read all of @path into @out (replacing its contents). Fails with
+ * BP_ERR_TOOBIG rather than allocating more than @max bytes.
+ */
+int bpi_read_file(const char *path, uint64_t max, struct bp_buf *out, struct bp_diag *d);
+
+/* An output file under construction: written to a temporary, then renamed. */
+struct bpi_output {
+	int fd;
+	const char *path;
+	char *tmp_path;
+};
+
+int bpi_output_open(struct bpi_output *o, const char *path, struct bp_diag *d);
+int bpi_output_write(struct bpi_output *o, const void *p, size_t n, struct bp_diag *d);
+/* Write @n zero bytes. */
+int bpi_output_zero(struct bpi_output *o, size_t n, struct bp_diag *d);
+/* Flush, close and rename into place. On failure the temporary is removed. */
+int bpi_output_commit(struct bpi_output *o, struct bp_diag *d);
+/* Remove the temporary; @path is never touched. Safe to call twice. */
+void bpi_output_abort(struct bpi_output *o);
+
+/*
+ * Run fn(ctx, i) for i in [0, n) on up to @threads threads (0 = one per
+ * online CPU). Items are handed out in index order, so the failure reported
+ * (the lowest failing index) does not depend on the thread count.
+ * Returns 0 or that item's negative code.
+ */
+int bpi_jobs_run(size_t n, unsigned int threads, int (*fn)(void *ctx, size_t i), void *ctx);
+
+#endif

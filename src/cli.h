@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared CLI plumbing: exit codes, error lines, option tables. */
+#ifndef BP_CLI_H
+#define BP_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include <bootpack/error.h>
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* One option: drives getopt_long and the --help text alike. */
+struct cli_opt {
+	const char *name;   /* long name */
+	int has_arg;        /* no_argument / required_argument */
+	int key;            /* short letter, or a value > 255 for long-only */
+	const char *arg;    /* argument name shown in --help, or NULL */
+	const char *help;
+};
+
+struct cli_cmd {
+	const char *object;   /* "fit" */
+	const char *command;  /* "build" */
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+/* "bootpack: 'PATH': MSG" (or "bootpack: MSG" without a path) on stderr. */
+void cli_error(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a library failure from its diagnostics; returns EXIT_FAIL. */
+int cli_fail(int err, const struct bp_diag *d);
+/* "bootpack CMD: MSG" + a pointer to --help on stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Fill getopt_long tables from @opts; @longopts has n + 1 entries. */
+void cli_getopt_tables(const struct cli_opt *opts, size_t n, struct option *longopts,
+		       char *shortopts, size_t shortlen);
+void cli_print_options(FILE *f, const struct cli_opt *opts, size_t n);
+
+int cmd_fit_build(int argc, char **argv);
+
+#endif

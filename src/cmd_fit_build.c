@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bootpack fit build: the command line of the kernel's scripts/make_fit.py,
+ * so Kbuild runs it unchanged with MAKE_FIT="bootpack fit build".
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bootpack/fit.h>
+
+#include "argfile.h"
+#include "cli.h"
+
+#define CMD "fit build"
+
+enum { OPT_HELP = 'h' };
+
+static const struct cli_opt opts[] = {
+	{ "output", required_argument, 'o', "FILE", "write the FIT to FILE (required)" },
+	{ "arch", required_argument, 'A', "ARCH", "FIT architecture, e.g. arm64 (required)" },
+	{ "os", required_argument, 'O', "OS", "FIT operating system, e.g. linux (required)" },
+	{ "name", required_argument, 'n', "NAME", "kernel description, e.g. Linux-6.12 (required)" },
+	{ "kernel", required_argument, 'k', "FILE", "uncompressed kernel image (required)" },
+	{ "ramdisk", required_argument, 'r', "FILE", "initrd, stored as given (not compressed)" },
+	{ "compress", required_argument, 'c', "ALGO",
+	  "none (default), gzip, bzip2, lz4, lzma, lzo or zstd" },
+	{ "external", no_argument, 'E', NULL, "place image data after the FDT (as mkimage -E)" },
+	{ "align", required_argument, 'B', "HEX",
+	  "align external data to HEX bytes (as mkimage -B; default 4)" },
+	{ "decompose-dtbs", no_argument, 'D', NULL,
+	  "store composite DTBs as base + overlays (reads .NAME.dtb.cmd)" },
+	{ "files-from", required_argument, 'T', "FILE", "read DTB paths from FILE, one per line" },
+	{ "jobs", required_argument, 'j', "N", "compress with N threads (default: all CPUs)" },
+	{ "verbose", no_argument, 'v', NULL, "print sizes and counts when done" },
+	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
+};
+
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+struct build_args {
+	struct bp_fit_build_opts o;
+	const char *output;
+	const char *compress;
+	bool verbose;
+	struct argv_list dtbs;
+};
+
+static void help(void)
+{
+	printf("Usage: bootpack fit build -o FILE -A ARCH -O OS -n NAME -k KERNEL [OPTION]... [DTB]...\n"
+	       "Build a FIT holding a kernel, an optional ramdisk and devicetrees, with one\n"
+	       "configuration per DTB. Same interface and tree as the kernel's make_fit.py.\n\n");
+	cli_print_options(stdout, opts, N_OPTS);
+	printf("\nDTB arguments ending in .dtbo are ignored (overlays are stored through -D).\n"
+	       "@FILE arguments are expanded from FILE. SOURCE_DATE_EPOCH sets the timestamp.\n");
+}
+
+/* Parse an unsigned number in @base; false unless all of @s is used. */
+static bool parse_u32(const char *s, int base, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end || v > UINT32_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static int timestamp(uint32_t *out)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	time_t now;
+
+	if (sde) {
+		if (!parse_u32(sde, 10, out)) {
+			cli_error(NULL, "SOURCE_DATE_EPOCH='%s' is not a number of seconds "
+				  "between 0 and 4294967295", sde);
+			return EXIT_FAIL;
+		}
+		return 0;
+	}
+	now = time(NULL);
+	*out = now < 0 ? 0 : (uint32_t)now;
+	return 0;
+}
+
+static int set_option(struct build_args *a, int key, const char *val)
+{
+	char err[512];
+	uint32_t n;
+
+	switch (key) {
+	case 'o': a->output = val; break;
+	case 'A': a->o.arch = val; break;
+	case 'O': a->o.os = val; break;
+	case 'n': a->o.name = val; break;
+	case 'k': a->o.kernel = val; break;
+	case 'r': a->o.ramdisk = val; break;
+	case 'c': a->compress = val; break;
+	case 'E': a->o.external = true; break;
+	case 'D': a->o.decompose = true; break;
+	case 'v': a->verbose = true; break;
+	case 'B':
+		/* mkimage reads -B as hexadecimal, with or without 0x. */
+		if (!parse_u32(val, 16, &n) || n < 4 || (n & (n - 1)) || n > (1u << 30))
+			return cli_usage_error(CMD, "--align '%s': expected a power of two in hex, "
+					       "from 4 to 40000000 (e.g. 1000 for 4 KiB)", val);
+		a->o.align = n;
+		break;
+	case 'j':
+		if (!parse_u32(val, 10, &n) || n > 256)
+			return cli_usage_error(CMD, "--jobs '%s': expected a number from 0 "
+					       "(all CPUs) to 256", val);
+		a->o.jobs = n;
+		break;
+	case 'T':
+		if (argfile_read_lines(val, &a->dtbs, err, sizeof(err))) {
+			fprintf(stderr, "bootpack: %s\n", err);
+			return EXIT_FAIL;
+		}
+		break;
+	default:
+		return cli_usage_error(CMD, "unhandled option '%c'", key);
+	}
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct build_args *a)
+{
+	struct option longopts[N_OPTS + 1];
+	char shortopts[2 * N_OPTS + 2];
+	int key;
+
+	cli_getopt_tables(opts, N_OPTS, longopts, shortopts, sizeof(shortopts));
+	optind = 1;
+	opterr = 0;
+	while ((key = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		int ret;
+
+		if (key == OPT_HELP) {
+			help();
+			return -1;
+		}
+		if (key == ':')
+			return cli_usage_error(CMD, "option '%s' needs an argument", argv[optind - 1]);
+		if (key == '?')
+			return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+		ret = set_option(a, key, optarg);
+		if (ret)
+			return ret;
+	}
+	for (int i = optind; i < argc; i++)
+		if (argv_push(&a->dtbs, argv[i], strlen(argv[i])))
+			return cli_fail(BP_ERR_NOMEM, &(struct bp_diag){ "", "out of memory" });
+	if (!a->output || !a->o.arch || !a->o.os || !a->o.name || !a->o.kernel)
+		return cli_usage_error(CMD, "missing required option%s%s%s%s%s",
+				       a->output ? "" : " -o/--output",
+				       a->o.arch ? "" : " -A/--arch",
+				       a->o.os ? "" : " -O/--os",
+				       a->o.name ? "" : " -n/--name",
+				       a->o.kernel ? "" : " -k/--kernel");
+	return 0;
+}
+
+static void report(const struct build_args *a, const struct bp_fit_build_stats *st)
+{
+	printf("FIT size %#" PRIx64 "/%.1f MB", st->fit_size, st->fit_size / 1048576.0);
+	if (a->o.external)
+		printf(", header %#" PRIx64 "/%.1f KB", st->fdt_size, st->fdt_size / 1024.0);
+	printf(", %zu files, uncompressed %.1f MB\n", st->n_files,
+	       st->input_bytes / 1048576.0);
+}
+
+int cmd_fit_build(int argc, char **argv)
+{
+	struct build_args a = { .compress = "none" };
+	struct bp_fit_build_stats st;
+	struct bp_diag d;
+	int ret = parse(argc, argv, &a);
+
+	if (ret) {
+		argv_free(&a.dtbs);
+		return ret < 0 ? EXIT_OK : ret;
+	}
+	ret = bp_codec_from_name(a.compress, &a.o.compress, &d);
+	if (ret) {
+		cli_error(a.compress, "%s", d.msg);
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	ret = timestamp(&a.o.timestamp);
+	if (ret)
+		goto out;
+	a.o.dtbs = (const char *const *)a.dtbs.v;
+	a.o.n_dtbs = a.dtbs.n;
+	ret = bp_fit_build(&a.o, a.output, &st, &d);
+	if (ret) {
+		ret = cli_fail(ret, &d);
+		goto out;
+	}
+	if (a.verbose)
+		report(&a, &st);
+out:
+	argv_free(&a.dtbs);
+	return ret;
+}

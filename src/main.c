@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+/* bootpack OBJECT COMMAND [ARGS]: dispatch through the command table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "argfile.h"
+#include "cli.h"
+
+static const struct cli_cmd commands[] = {
+	{ "fit", "build", "build a FIT image (drop-in for the kernel's make_fit.py)",
+	  cmd_fit_build },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_help(FILE *f)
+{
+	fputs("Usage: bootpack OBJECT COMMAND [OPTION]... [ARG]...\n"
+	      "       bootpack --help | --version\n"
+	      "Build, inspect and edit the images bootloaders and kexec load.\n\n"
+	      "Commands:\n", f);
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "%s %s", commands[i].object, commands[i].command);
+		fprintf(f, "  %-16s%s\n", name, commands[i].summary);
+	}
+	fputs("\nArguments of the form @FILE are replaced by the arguments in FILE\n"
+	      "(quoted as in gcc and ld response files).\n"
+	      "Run 'bootpack OBJECT COMMAND --help' for a command's options.\n"
+	      "See bootpack(1) for details.\n", f);
+}
+
+static int dispatch(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_help(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		print_help(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("bootpack %s\n", BP_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(argv[1], commands[i].object))
+			continue;
+		if (argc < 3) {
+			fprintf(stderr, "bootpack: '%s' needs a command (e.g. 'bootpack %s %s')\n",
+				argv[1], commands[i].object, commands[i].command);
+			return EXIT_USAGE;
+		}
+		for (size_t j = i; j < N_COMMANDS; j++)
+			if (!strcmp(argv[1], commands[j].object) &&
+			    !strcmp(argv[2], commands[j].command))
+				return commands[j].run(argc - 2, argv + 2);
+		fprintf(stderr, "bootpack: unknown command '%s %s'\n"
+			"Try 'bootpack --help' for the list of commands.\n", argv[1], argv[2]);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "bootpack: unknown object '%s'\n"
+		"Try 'bootpack --help' for the list of commands.\n", argv[1]);
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct argv_list args = { 0 };
+	char err[512];
+	int ret;
+
+	if (argfile_expand(argc, argv, &args, err, sizeof(err))) {
+		fprintf(stderr, "bootpack: %s\n", err);
+		argv_free(&args);
+		return EXIT_FAIL;
+	}
+	ret = dispatch((int)args.n, args.v);
+	argv_free(&args);
+	return ret;
+}

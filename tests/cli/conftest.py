@@ -1,0 +1,218 @@
+# SPDX-License-Identifier: MIT
+"""Fixtures for bootpack's CLI and interoperability tests.
+
+Run with Debian's Python (it has python3-pytest and python3-libfdt):
+
+    /usr/bin/python3 -m pytest tests/cli
+
+Environment (set by meson's test(); otherwise derived from the repo):
+    BOOTPACK          the bootpack binary     (default: build/src/bootpack)
+    BOOTPACK_SAMPLES  samples build dir       (default: build/samples)
+    BOOTPACK_CACHE    corpus cache            (default: ~/.cache/bootpack)
+
+Missing tools, binaries, samples or corpus make tests fail, never skip.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fitcompare import Fit  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEM_PYTHON = "/usr/bin/python3"
+FETCH_CORPUS = REPO / "scripts" / "fetch-corpus"
+
+COMPRESSIONS = ["none", "gzip", "bzip2", "lz4", "lzma", "lzo", "zstd"]
+MODES = ["embedded", "external"]
+
+# Everything the reference script, the checks and the fixtures call.
+REQUIRED_TOOLS = [
+    "mkimage", "dumpimage", "fdtdump", "dtc", "fdtoverlay",
+    "gzip", "bzip2", "lz4", "lzma", "xz", "lzop", "zstd",
+]
+
+ARCH_ARGS = ["-A", "arm64", "-O", "linux", "-n", "Linux-6.1.0-bootpack-test"]
+
+SAMPLE_DTBS = ["demo-a.dtb", "demo-b.dtb", "demo-c.dtb", "demo-d.dtb", "demo-a-overlay.dtb"]
+SAMPLE_FILES = SAMPLE_DTBS + ["demo-overlay.dtbo", "Image"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "corpus: uses the real Debian kernel/DTB corpus (slow)")
+
+
+def run(cmd, cwd=None, env=None, check=True, timeout=1800):
+    """Run a command, capturing output; fail the test with details on error."""
+    cmd = [str(c) for c in cmd]
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except FileNotFoundError as exc:
+        pytest.fail(f"cannot run {cmd[0]}: {exc}")
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"timed out after {timeout}s: {' '.join(cmd)}")
+    proc.elapsed = time.monotonic() - start
+    if check and proc.returncode != 0:
+        pytest.fail(f"command failed (exit {proc.returncode}): {' '.join(cmd)}\n"
+                    f"cwd: {cwd}\nstdout:\n{proc.stdout.decode(errors='replace')[-4000:]}\n"
+                    f"stderr:\n{proc.stderr.decode(errors='replace')[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def tools():
+    missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.fail("required tools missing: " + ", ".join(missing) +
+                    " (apt-get install u-boot-tools device-tree-compiler gzip bzip2 lz4 "
+                    "xz-utils lzop zstd)")
+    return {t: shutil.which(t) for t in REQUIRED_TOOLS}
+
+
+def bootpack_path():
+    path = Path(os.environ.get("BOOTPACK") or REPO / "build" / "src" / "bootpack")
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"bootpack binary not found at {path} (meson setup build && ninja -C build)")
+    return path.resolve()
+
+
+@pytest.fixture(scope="session")
+def bootpack():
+    return bootpack_path()
+
+
+@pytest.fixture(scope="session")
+def samples():
+    path = Path(os.environ.get("BOOTPACK_SAMPLES") or REPO / "build" / "samples")
+    missing = [f for f in SAMPLE_FILES if not (path / f).is_file()]
+    if missing:
+        pytest.fail(f"sample files missing in {path}: {', '.join(missing)} (ninja -C build)")
+    return path.resolve()
+
+
+def _fetch(*args):
+    proc = subprocess.run([str(FETCH_CORPUS), *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"scripts/fetch-corpus {' '.join(args)} failed (exit {proc.returncode}):\n"
+                    f"{proc.stderr.decode(errors='replace')[-4000:]}")
+    lines = proc.stdout.decode().strip().splitlines()
+    if not lines:
+        pytest.fail("scripts/fetch-corpus printed no cache path")
+    return Path(lines[-1])
+
+
+@pytest.fixture(scope="session")
+def make_fit_py(tools):
+    """The reference scripts/make_fit.py from linux-source-6.12."""
+    path = _fetch("--ref-only") / "ref" / "make_fit.py"
+    if not path.is_file():
+        pytest.fail(f"{path} missing after fetch-corpus")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus(tools):
+    """The real-data corpus directory (Image, dtbs/, dtbs-list, initrd.img)."""
+    path = _fetch() / "corpus"
+    for f in ("Image", "dtbs-list", "initrd.img", "PACKAGE"):
+        if not (path / f).is_file():
+            pytest.fail(f"corpus incomplete: {path / f} missing")
+    return path
+
+
+class Dataset:
+    """A kernel plus an ordered DTB list (given to both tools as @LIST)."""
+
+    def __init__(self, name, kernel, list_file, cwd):
+        self.name = name
+        self.kernel = Path(kernel)
+        self.list_file = Path(list_file)
+        self.cwd = Path(cwd)
+        text = (self.cwd / self.list_file).read_text()  # list_file may be relative to cwd
+        self.entries = [line for line in text.splitlines() if line]
+
+    @property
+    def dtbs(self):
+        """DTB files in list order, as the tools keep them (non-.dtb skipped)."""
+        return [self.cwd / e for e in self.entries if os.path.splitext(e)[1] == ".dtb"]
+
+
+@pytest.fixture(scope="session")
+def sample_set(samples, tmp_path_factory):
+    d = tmp_path_factory.mktemp("sample-set")
+    lst = d / "dtbs-list"
+    # The .dtbo is listed like Kbuild lists overlays; both tools must skip it.
+    names = ["demo-a.dtb", "demo-b.dtb", "demo-overlay.dtbo", "demo-c.dtb",
+             "demo-d.dtb", "demo-a-overlay.dtb"]
+    lst.write_text("".join(f"{samples / n}\n" for n in names))
+    return Dataset("samples", samples / "Image", lst, d)
+
+
+@pytest.fixture(scope="session")
+def corpus_set(corpus):
+    return Dataset("corpus", corpus / "Image", corpus / "dtbs-list", corpus)
+
+
+def build_args(ds, out, comp, external, extra=()):
+    args = ["-o", out, *ARCH_ARGS, "-k", ds.kernel, "-c", comp]
+    if external:
+        args.append("-E")
+    args += list(extra)
+    args.append(f"@{ds.list_file}")
+    return [str(a) for a in args]
+
+
+class FitFactory:
+    """Builds FITs with make_fit.py and bootpack, once per distinct input."""
+
+    def __init__(self, tmpdir, make_fit_path):
+        self.tmpdir = Path(tmpdir)
+        self.make_fit_path = make_fit_path
+        self._cache = {}
+        self.timings = {}
+
+    def _out(self, tag):
+        return self.tmpdir / (tag.replace("/", "_") + ".fit")
+
+    def reference(self, ds, comp, external):
+        """Output of the reference make_fit.py (it runs mkimage -E -F for -E)."""
+        key = ("ref", ds.name, comp, external)
+        if key not in self._cache:
+            out = self._out("-".join(map(str, key)))
+            proc = run([SYSTEM_PYTHON, self.make_fit_path, *build_args(ds, out, comp, external)],
+                       cwd=ds.cwd)
+            self.timings[key] = proc.elapsed
+            self._cache[key] = out
+        return self._cache[key]
+
+    def bootpack(self, ds, comp, external, extra=(), env=None):
+        key = ("bootpack", ds.name, comp, external, tuple(extra), tuple(sorted((env or {}).items())))
+        if key not in self._cache:
+            out = self._out(f"bp-{len(self._cache)}-{ds.name}-{comp}-{int(external)}")
+            full_env = dict(os.environ, **(env or {}))
+            proc = run([bootpack_path(), "fit", "build",
+                        *build_args(ds, out, comp, external, extra)],
+                       cwd=ds.cwd, env=full_env)
+            self.timings[key] = proc.elapsed
+            self._cache[key] = out
+        return self._cache[key]
+
+
+@pytest.fixture(scope="session")
+def fits(tmp_path_factory, make_fit_py, tools):
+    """Shared, caching builder: reference outputs are made once per session."""
+    return FitFactory(tmp_path_factory.mktemp("fits"), make_fit_py)
+
+
+def load(path):
+    return Fit.load(path)

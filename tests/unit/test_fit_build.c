@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bp_fit_build() end to end on DTBs made here with libfdt: the tree it
+ * writes (order, values), the external-data layout, and what happens on
+ * bad input (exact error, no output, existing output untouched).
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libfdt.h>
+
+#include <bootpack/fit.h>
+#include "util/util.h"
+
+static char dir[] = "/tmp/bp-fitbuild-XXXXXX";
+
+static const char *path_of(const char *name)
+{
+	static char buf[64][512];
+	static int k;
+	char *p = buf[k++ % 64];
+
+	snprintf(p, 512, "%s/%s", dir, name);
+	return p;
+}
+
+static void write_bytes(const char *name, const void *p, size_t n)
+{
+	FILE *f = fopen(path_of(name), "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, n, f), n);
+	fclose(f);
+}
+
+/* A DTB with the given root model/compatible (NULL leaves it out). */
+static void make_dtb(const char *name, const char *model, const char *compat, size_t compat_len)
+{
+	char buf[4096];
+
+	assert_int_equal(fdt_create(buf, sizeof(buf)), 0);
+	assert_int_equal(fdt_finish_reservemap(buf), 0);
+	assert_int_equal(fdt_begin_node(buf, ""), 0);
+	if (model)
+		assert_int_equal(fdt_property_string(buf, "model", model), 0);
+	if (compat)
+		assert_int_equal(fdt_property(buf, "compatible", compat, (int)compat_len), 0);
+	assert_int_equal(fdt_begin_node(buf, "memory@40000000"), 0);
+	assert_int_equal(fdt_property_string(buf, "device_type", "memory"), 0);
+	assert_int_equal(fdt_end_node(buf), 0);
+	assert_int_equal(fdt_end_node(buf), 0);
+	assert_int_equal(fdt_finish(buf), 0);
+	write_bytes(name, buf, fdt_totalsize(buf));
+}
+
+static struct bp_buf slurp(const char *path)
+{
+	struct bp_buf b = BP_BUF_INIT;
+
+	assert_int_equal(bpi_read_file(path, 1u << 30, &b, NULL), 0);
+	return b;
+}
+
+static struct bp_fit_build_opts base_opts(const char *const *dtbs, size_t n)
+{
+	struct bp_fit_build_opts o = {
+		.name = "Linux-test", .arch = "arm64", .os = "linux",
+		.kernel = path_of("Image"), .dtbs = dtbs, .n_dtbs = n,
+		.compress = BP_CODEC_NONE, .timestamp = 1234, .jobs = 2,
+	};
+	return o;
+}
+
+static void assert_prop_names(const void *fit, int node, const char *const *names, size_t n)
+{
+	size_t i = 0;
+	int off;
+
+	fdt_for_each_property_offset(off, fit, node) {
+		const char *name;
+
+		assert_non_null(fdt_getprop_by_offset(fit, off, &name, NULL));
+		assert_true(i < n);
+		assert_string_equal(name, names[i]);
+		i++;
+	}
+	assert_int_equal(i, n);
+}
+
+static void assert_str(const void *fit, const char *path, const char *prop, const char *want)
+{
+	int node = fdt_path_offset(fit, path);
+	const char *v;
+
+	assert_true(node >= 0);
+	v = fdt_getprop(fit, node, prop, NULL);
+	assert_non_null(v);
+	assert_string_equal(v, want);
+}
+
+static const char compat_a[] = "vendor,board-a\0vendor,soc";
+
+static int setup(void **state)
+{
+	uint8_t kernel[3000];
+
+	(void)state;
+	if (!mkdtemp(dir))
+		return -1;
+	for (size_t i = 0; i < sizeof(kernel); i++)
+		kernel[i] = (uint8_t)(i * 7 + (i >> 5));
+	write_bytes("Image", kernel, sizeof(kernel));
+	write_bytes("initrd", "ramdisk-bytes", 13);
+	make_dtb("a.dtb", "Board A", compat_a, sizeof(compat_a));
+	make_dtb("b.dtb", "Board B", "vendor,board-b", 15);
+	make_dtb("nocompat.dtb", "Board X", NULL, 0);
+	make_dtb("nomodel.dtb", NULL, "vendor,x", 9);
+	write_bytes("junk.dtb", "this is not a devicetree blob at all, clearly.", 46);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_tree_matches_make_fit(void **state)
+{
+	const char *dtbs[] = { path_of("a.dtb"), path_of("b.dtb"), path_of("ignored.dtbo") };
+	struct bp_fit_build_opts o = base_opts(dtbs, 3);
+	struct bp_fit_build_stats st;
+	struct bp_diag d;
+	struct bp_buf fit, kernel;
+	static const char *const root[] = { "description", "#address-cells", "timestamp" };
+	static const char *const kern[] = { "description", "type", "arch", "os", "compression",
+					    "data", "load", "entry" };
+	static const char *const rd[] = { "description", "type", "arch", "os", "compression",
+					  "data", "load" };
+	static const char *const fdt[] = { "description", "type", "arch", "compression", "data" };
+	static const char *const conf[] = { "compatible", "description", "fdt", "kernel",
+					    "ramdisk" };
+	const void *v;
+	int len;
+
+	(void)state;
+	o.ramdisk = path_of("initrd");
+	assert_int_equal(bp_fit_build(&o, path_of("out.fit"), &st, &d), 0);
+	assert_int_equal(st.n_files, 4);
+	assert_int_equal(st.n_configs, 2);
+	fit = slurp(path_of("out.fit"));
+	assert_int_equal(fdt_check_full(fit.data, fit.len), 0);
+	assert_int_equal(fit.len, fdt_totalsize(fit.data));
+	assert_prop_names(fit.data, 0, root, 3);
+	assert_str(fit.data, "/", "description", "Linux-test with devicetree set");
+	assert_int_equal(fdt32_ld(fdt_getprop(fit.data, 0, "timestamp", NULL)), 1234);
+	assert_prop_names(fit.data, fdt_path_offset(fit.data, "/images/kernel"), kern, 8);
+	assert_prop_names(fit.data, fdt_path_offset(fit.data, "/images/ramdisk"), rd, 7);
+	assert_prop_names(fit.data, fdt_path_offset(fit.data, "/images/fdt-2"), fdt, 5);
+	assert_prop_names(fit.data, fdt_path_offset(fit.data, "/configurations/conf-1"), conf, 5);
+	assert_true(fdt_path_offset(fit.data, "/images/fdt-3") < 0);
+	assert_str(fit.data, "/images/kernel", "type", "kernel_noload");
+	assert_str(fit.data, "/images/ramdisk", "compression", "none");
+	assert_str(fit.data, "/images/fdt-1", "description", "a.dtb");
+	assert_str(fit.data, "/configurations/conf-2", "description", "Board B");
+	assert_str(fit.data, "/configurations/conf-2", "fdt", "fdt-2");
+	v = fdt_getprop(fit.data, fdt_path_offset(fit.data, "/configurations/conf-1"),
+			"compatible", &len);
+	assert_int_equal(len, sizeof(compat_a));
+	assert_memory_equal(v, compat_a, sizeof(compat_a));
+	kernel = slurp(path_of("Image"));
+	v = fdt_getprop(fit.data, fdt_path_offset(fit.data, "/images/kernel"), "data", &len);
+	assert_int_equal(len, kernel.len);
+	assert_memory_equal(v, kernel.data, kernel.len);
+	bp_buf_free(&fit);
+	bp_buf_free(&kernel);
+}
+
+/* Resolve an external image as U-Boot does; check alignment and bounds. */
+static const uint8_t *ext_data(const struct bp_buf *fit, const char *path, uint32_t align,
+			       uint32_t *size)
+{
+	int node = fdt_path_offset(fit->data, path);
+	uint32_t off = fdt32_ld(fdt_getprop(fit->data, node, "data-offset", NULL));
+	uint64_t base = BPI_ALIGN_UP((uint64_t)fdt_totalsize(fit->data), 4);
+
+	*size = fdt32_ld(fdt_getprop(fit->data, node, "data-size", NULL));
+	assert_null(fdt_getprop(fit->data, node, "data", NULL));
+	assert_true(base + off + *size <= fit->len);
+	assert_int_equal((base + off) % align, 0);
+	return fit->data + base + off;
+}
+
+static void test_external_layout(void **state)
+{
+	const char *dtbs[] = { path_of("a.dtb"), path_of("b.dtb") };
+	struct bp_fit_build_opts o = base_opts(dtbs, 2);
+	static const char *const kern[] = { "data-size", "data-offset", "description", "type",
+					    "arch", "os", "compression", "load", "entry" };
+	struct bp_diag d;
+	struct bp_buf fit, a;
+	const uint8_t *p;
+	uint32_t n;
+
+	(void)state;
+	o.external = true;
+	o.ramdisk = path_of("initrd");   /* 13 bytes: forces padding before fdt-1 */
+	assert_int_equal(bp_fit_build(&o, path_of("ext.fit"), NULL, &d), 0);
+	fit = slurp(path_of("ext.fit"));
+	assert_int_equal(fdt_totalsize(fit.data) % 4, 0);
+	assert_prop_names(fit.data, fdt_path_offset(fit.data, "/images/kernel"), kern, 9);
+	ext_data(&fit, "/images/kernel", 4, &n);
+	assert_int_equal(n, 3000);
+	p = ext_data(&fit, "/images/ramdisk", 4, &n);
+	assert_int_equal(n, 13);
+	assert_memory_equal(p, "ramdisk-bytes", 13);
+	/* Padding after the ramdisk, up to the 8-aligned DTB, is zero. */
+	for (const uint8_t *q = p + 13; q < ext_data(&fit, "/images/fdt-1", 8, &n); q++)
+		assert_int_equal(*q, 0);
+	a = slurp(path_of("a.dtb"));
+	assert_int_equal(n, a.len);
+	assert_memory_equal(ext_data(&fit, "/images/fdt-1", 8, &n), a.data, a.len);
+	ext_data(&fit, "/images/fdt-2", 8, &n);
+	assert_int_equal(fit.len % 4, 0);
+	bp_buf_free(&fit);
+
+	o.align = 4096;
+	assert_int_equal(bp_fit_build(&o, path_of("ext4k.fit"), NULL, &d), 0);
+	fit = slurp(path_of("ext4k.fit"));
+	assert_int_equal(fdt_totalsize(fit.data) % 4096, 0);
+	ext_data(&fit, "/images/kernel", 4096, &n);
+	ext_data(&fit, "/images/ramdisk", 4096, &n);
+	ext_data(&fit, "/images/fdt-2", 4096, &n);
+	assert_memory_equal(ext_data(&fit, "/images/fdt-1", 4096, &n), a.data, a.len);
+	assert_int_equal(fit.len % 4096, 0);
+	bp_buf_free(&fit);
+	bp_buf_free(&a);
+}
+
+static void test_compressed_round_trip(void **state)
+{
+	const char *dtbs[] = { path_of("a.dtb") };
+	struct bp_fit_build_opts o = base_opts(dtbs, 1);
+	struct bp_buf fit, out = BP_BUF_INIT, a = slurp(path_of("a.dtb"));
+	struct bp_diag d;
+	const void *v;
+	int len;
+
+	(void)state;
+	for (int c = BP_CODEC_GZIP; c < BP_CODEC_COUNT; c++) {
+		o.compress = (enum bp_codec)c;
+		assert_int_equal(bp_fit_build(&o, path_of("c.fit"), NULL, &d), 0);
+		fit = slurp(path_of("c.fit"));
+		assert_str(fit.data, "/images/fdt-1", "compression", bp_codec_name(o.compress));
+		v = fdt_getprop(fit.data, fdt_path_offset(fit.data, "/images/fdt-1"), "data", &len);
+		out.len = 0;
+		if (bp_decompress(o.compress, v, (size_t)len, 1 << 20, &out, &d))
+			fail_msg("%s: %s", bp_codec_name(o.compress), d.msg);
+		assert_int_equal(out.len, a.len);
+		assert_memory_equal(out.data, a.data, a.len);
+		bp_buf_free(&fit);
+	}
+	bp_buf_free(&out);
+	bp_buf_free(&a);
+}
+
+static void test_same_bytes_any_thread_count(void **state)
+{
+	const char *dtbs[] = { path_of("a.dtb"), path_of("b.dtb") };
+	struct bp_fit_build_opts o = base_opts(dtbs, 2);
+	struct bp_buf one, many;
+	struct bp_diag d;
+
+	(void)state;
+	o.compress = BP_CODEC_ZSTD;
+	o.jobs = 1;
+	assert_int_equal(bp_fit_build(&o, path_of("j1.fit"), NULL, &d), 0);
+	o.jobs = 8;
+	assert_int_equal(bp_fit_build(&o, path_of("j8.fit"), NULL, &d), 0);
+	one = slurp(path_of("j1.fit"));
+	many = slurp(path_of("j8.fit"));
+	assert_int_equal(one.len, many.len);
+	assert_memory_equal(one.data, many.data, one.len);
+	bp_buf_free(&one);
+	bp_buf_free(&many);
+}
+
+/* Run a build expected to fail; check the error, the path, and no output. */
+static void expect_failure(struct bp_fit_build_opts *o, const char *out, int err,
+			   const char *path, const char *msg)
+{
+	struct bp_diag d;
+	struct stat st;
+
+	assert_int_equal(bp_fit_build(o, out, NULL, &d), err);
+	assert_string_equal(d.path, path);
+	if (!strstr(d.msg, msg))
+		fail_msg("message '%s' lacks '%s'", d.msg, msg);
+	assert_int_not_equal(stat(out, &st), 0);
+}
+
+static void test_bad_inputs(void **state)
+{
+	const char *dtbs[1];
+	struct bp_fit_build_opts o = base_opts(dtbs, 1);
+	const char *out = path_of("bad.fit");
+	uint8_t buf[4096];
+	struct bp_buf a = slurp(path_of("a.dtb"));
+
+	(void)state;
+	dtbs[0] = path_of("nocompat.dtb");
+	expect_failure(&o, out, BP_ERR_FORMAT, dtbs[0], "no 'compatible' property");
+	dtbs[0] = path_of("nomodel.dtb");
+	expect_failure(&o, out, BP_ERR_FORMAT, dtbs[0], "no 'model' property");
+	dtbs[0] = path_of("junk.dtb");
+	expect_failure(&o, out, BP_ERR_FORMAT, dtbs[0], "bad magic 0x74686973");
+	dtbs[0] = path_of("missing.dtb");
+	expect_failure(&o, out, BP_ERR_IO, dtbs[0], "cannot open: No such file or directory");
+	dtbs[0] = path_of("notes.txt");
+	expect_failure(&o, out, BP_ERR_FORMAT, dtbs[0], "only .dtb files");
+	/* Truncated: the header promises more than the file holds. */
+	write_bytes("short.dtb", a.data, a.len - 1);
+	dtbs[0] = path_of("short.dtb");
+	expect_failure(&o, out, BP_ERR_FORMAT, dtbs[0], "truncated: header totalsize is");
+	write_bytes("tiny.dtb", a.data, 20);
+	dtbs[0] = path_of("tiny.dtb");
+	expect_failure(&o, out, BP_ERR_FORMAT, dtbs[0], "shorter than the 40-byte header");
+	/* Structure block pointing past the end. */
+	memcpy(buf, a.data, a.len);
+	((uint32_t *)buf)[2] = cpu_to_fdt32(0x7ffffff0);   /* off_dt_struct */
+	write_bytes("badstruct.dtb", buf, a.len);
+	dtbs[0] = path_of("badstruct.dtb");
+	expect_failure(&o, out, BP_ERR_FORMAT, dtbs[0], "devicetree is malformed");
+	/* -D without the .cmd file. */
+	dtbs[0] = path_of("a.dtb");
+	o.decompose = true;
+	expect_failure(&o, out, BP_ERR_IO, path_of(".a.dtb.cmd"), "-D needs Kbuild's .cmd file");
+	o.decompose = false;
+	o.kernel = path_of("nokernel");
+	expect_failure(&o, out, BP_ERR_IO, o.kernel, "cannot open");
+	o.kernel = path_of("Image");
+	expect_failure(&o, path_of("nodir/x.fit"), BP_ERR_IO, path_of("nodir/x.fit"),
+		       "cannot create output");
+	o.align = 6;
+	expect_failure(&o, out, BP_ERR_INVALID, "", "not a power of two");
+	bp_buf_free(&a);
+}
+
+static void test_existing_output_untouched(void **state)
+{
+	const char *dtbs[] = { path_of("junk.dtb") };
+	struct bp_fit_build_opts o = base_opts(dtbs, 1);
+	struct bp_diag d;
+	struct bp_buf b;
+
+	(void)state;
+	write_bytes("keep.fit", "previous", 8);
+	assert_int_equal(bp_fit_build(&o, path_of("keep.fit"), NULL, &d), BP_ERR_FORMAT);
+	b = slurp(path_of("keep.fit"));
+	assert_int_equal(b.len, 8);
+	assert_memory_equal(b.data, "previous", 8);
+	bp_buf_free(&b);
+}
+
+static void test_decompose(void **state)
+{
+	const char *dtbs[] = { path_of("comp.dtb"), path_of("b.dtb"), path_of("comp2.dtb") };
+	struct bp_fit_build_opts o = base_opts(dtbs, 3);
+	struct bp_diag d;
+	struct bp_buf fit;
+	char cmd[1024];
+	const char *v;
+	int len;
+
+	(void)state;
+	make_dtb("comp.dtb", "Composite", "vendor,comp", 12);
+	make_dtb("comp2.dtb", "Composite 2", "vendor,comp2", 13);
+	make_dtb("ov.dtbo", "overlay", "x", 2);
+	snprintf(cmd, sizeof(cmd), "savedcmd_%s := ./scripts/dtc/fdtoverlay -o %s -i %s %s\n",
+		 dtbs[0], dtbs[0], path_of("a.dtb"), path_of("ov.dtbo"));
+	write_bytes(".comp.dtb.cmd", cmd, strlen(cmd));
+	snprintf(cmd, sizeof(cmd), "savedcmd_x := ./scripts/dtc/fdtoverlay -o x -i %s %s\n",
+		 path_of("a.dtb"), path_of("ov.dtbo"));
+	write_bytes(".comp2.dtb.cmd", cmd, strlen(cmd));
+	snprintf(cmd, sizeof(cmd), "savedcmd_b := gcc -E ...; ./scripts/dtc/dtc -O dtb -o b\n");
+	write_bytes(".b.dtb.cmd", cmd, strlen(cmd));
+	o.decompose = true;
+	assert_int_equal(bp_fit_build(&o, path_of("dec.fit"), NULL, &d), 0);
+	fit = slurp(path_of("dec.fit"));
+	assert_str(fit.data, "/images/fdt-1", "description", "a.dtb");
+	assert_str(fit.data, "/images/fdt-2", "description", "ov.dtbo");
+	assert_str(fit.data, "/images/fdt-3", "description", "b.dtb");
+	assert_true(fdt_path_offset(fit.data, "/images/fdt-4") < 0);
+	v = fdt_getprop(fit.data, fdt_path_offset(fit.data, "/configurations/conf-3"), "fdt", &len);
+	assert_int_equal(len, 12);
+	assert_memory_equal(v, "fdt-1\0fdt-2\0", 12);
+	assert_str(fit.data, "/configurations/conf-3", "description", "Composite 2");
+	assert_str(fit.data, "/configurations/conf-2", "fdt", "fdt-3");
+	bp_buf_free(&fit);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tree_matches_make_fit),
+		cmocka_unit_test(test_external_layout),
+		cmocka_unit_test(test_compressed_round_trip),
+		cmocka_unit_test(test_same_bytes_any_thread_count),
+		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_existing_output_untouched),
+		cmocka_unit_test(test_decompose),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
