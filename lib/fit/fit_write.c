@@ -68,14 +68,17 @@ static void prop_u32(struct sw *w, const char *name, uint32_t val)
 	SW(w, fdt_property_u32(w->buf, name, val));
 }
 
-/* Reserve a u32 property and remember where its value lives. */
+/*
+ * Reserve a u32 property and remember where its value lives, relative to the
+ * structure block: resizing and fdt_pack() move that block as a whole.
+ */
 static void prop_u32_slot(struct sw *w, const char *name, size_t *slot)
 {
 	void *valp = NULL;
 
 	SW(w, fdt_property_placeholder(w->buf, name, 4, &valp));
 	if (!w->err) {
-		*slot = (size_t)((uint8_t *)valp - w->buf);
+		*slot = (size_t)((uint8_t *)valp - w->buf) - fdt_off_dt_struct(w->buf);
 		memset(valp, 0, 4);
 	}
 }
@@ -174,6 +177,9 @@ static void write_tree(struct sw *w, const struct bpi_fit *f, size_t *slots)
 	SW(w, fdt_end_node(w->buf));
 	SW(w, fdt_end_node(w->buf));
 	SW(w, fdt_finish(w->buf));
+	/* Blocks at their minimal offsets, as mkimage and make_fit.py leave them. */
+	if (!w->err)
+		w->err = fdt_pack(w->buf);
 }
 
 static void put_be32(uint8_t *p, uint32_t v)
@@ -189,6 +195,7 @@ static int place_external(struct sw *w, const struct bpi_fit *f, const size_t *s
 			  uint64_t *pos, uint64_t *base, uint64_t *end, const char *out_path,
 			  struct bp_diag *d)
 {
+	uint8_t *sblock = w->buf + fdt_off_dt_struct(w->buf);
 	uint64_t p;
 
 	*base = BPI_ALIGN_UP((uint64_t)fdt_totalsize(w->buf), f->align);
@@ -202,8 +209,8 @@ static int place_external(struct sw *w, const struct bpi_fit *f, const size_t *s
 			return bp_diag_set(d, BP_ERR_TOOBIG, out_path,
 					   "external data exceeds the 4 GiB reach of data-offset");
 		pos[i] = p;
-		put_be32(w->buf + slots[2 * i], (uint32_t)im->len);
-		put_be32(w->buf + slots[2 * i + 1], (uint32_t)(p - *base));
+		put_be32(sblock + slots[2 * i], (uint32_t)im->len);
+		put_be32(sblock + slots[2 * i + 1], (uint32_t)(p - *base));
 		p += im->len;
 	}
 	/* mkimage pads every image, the last one included, to the alignment. */
