@@ -34,7 +34,8 @@ static void print_help(FILE *f)
 static int dispatch(int argc, char **argv)
 {
 	if (argc < 2) {
-		print_help(stderr);
+		fputs("bootpack: no command given\n"
+		      "Try 'bootpack --help' for the list of commands.\n", stderr);
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -30,7 +30,8 @@ enum bp_codec {
 
 /*
  * Look up a codec by its FIT "compression" name ("none", "gzip", ...).
- * Returns 0, or BP_ERR_UNSUPPORTED with the reason in @d.
+ * Returns 0, or BP_ERR_UNSUPPORTED with the reason in @d (which does not
+ * repeat @name, so callers can prefix it).
  */
 int bp_codec_from_name(const char *name, enum bp_codec *out, struct bp_diag *d);
 

@@ -46,12 +46,12 @@ int bp_codec_from_name(const char *name, enum bp_codec *out, struct bp_diag *d)
 	/* make_fit.py accepts "xz", but U-Boot has no such FIT compression. */
 	if (strcmp(name, "xz") == 0)
 		return bp_diag_set(d, BP_ERR_UNSUPPORTED, NULL,
-				   "compression 'xz' is not a FIT compression: U-Boot cannot "
+				   "not a FIT compression: U-Boot cannot "
 				   "decompress it (dumpimage reports \"Unknown Compression\"); "
-				   "use lzma for the same algorithm");
+				   "use -c lzma, the LZMA container U-Boot reads");
 	return bp_diag_set(d, BP_ERR_UNSUPPORTED, NULL,
-			   "unknown compression '%s' (choose from none, gzip, bzip2, lz4, "
-			   "lzma, lzo, zstd)", name);
+			   "unknown compression (choose from none, gzip, bzip2, lz4, lzma, "
+			   "lzo, zstd)");
 }
 
 const char *bp_codec_name(enum bp_codec c)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <libfdt.h>
 
@@ -231,6 +232,34 @@ static int gather(struct build *b)
 	return ret;
 }
 
+static bool same_file(const struct stat *a, const char *path)
+{
+	struct stat b;
+
+	return stat(path, &b) == 0 && a->st_dev == b.st_dev && a->st_ino == b.st_ino;
+}
+
+/* Renaming over an input would destroy it: refuse, as inputs are never modified. */
+static int check_output_is_not_input(const struct build *b, const char *out_path)
+{
+	const struct bp_fit_build_opts *o = b->o;
+	const char *hit = NULL;
+	struct stat out;
+
+	if (stat(out_path, &out) < 0)
+		return 0;
+	for (size_t i = 0; i < b->n_img && !hit; i++)
+		if (same_file(&out, b->img[i].path))
+			hit = b->img[i].path;
+	for (size_t i = 0; i < o->n_dtbs && !hit; i++)
+		if (same_file(&out, o->dtbs[i]))
+			hit = o->dtbs[i];
+	if (!hit)
+		return 0;
+	return bp_diag_set(b->d, BP_ERR_INVALID, out_path,
+			   "output is the input file '%s'; refusing to overwrite it", hit);
+}
+
 static int pack_one(void *ctx, size_t i)
 {
 	struct build *b = ctx;
@@ -388,6 +417,8 @@ int bp_fit_build(const struct bp_fit_build_opts *o, const char *out_path,
 	if (ret)
 		return ret;
 	ret = gather(&b);
+	if (!ret)
+		ret = check_output_is_not_input(&b, out_path);
 	if (!ret)
 		ret = pack(&b);
 	if (!ret && st) {
