@@ -5,7 +5,6 @@
  * the output reproducible. U-Boot's gunzip decodes only the first member, so
  * the decoder refuses anything after it instead of silently dropping it.
  */
-#include <limits.h>
 #include <stdint.h>
 
 /* next_in becomes const: zlib never writes to its input. */

@@ -320,6 +320,7 @@ struct lzop_blk {
 static int lzop_read_blk(struct rd *r, uint32_t flags, unsigned int no, struct lzop_blk *b,
 			 struct bp_diag *d)
 {
+	*b = (struct lzop_blk){ 0 };
 	b->dlen = rd_be(r, 4);
 	if (r->bad || !b->dlen)
 		goto out;
