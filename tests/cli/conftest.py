@@ -13,6 +13,7 @@ Environment (set by meson's test(); otherwise derived from the repo):
 Missing tools, binaries, samples or corpus make tests fail, never skip.
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -156,6 +157,18 @@ def sample_set(samples, tmp_path_factory):
              "demo-d.dtb", "demo-a-overlay.dtb"]
     lst.write_text("".join(f"{samples / n}\n" for n in names))
     return Dataset("samples", samples / "Image", lst, d)
+
+
+@pytest.fixture(scope="session")
+def sample_ramdisk(tmp_path_factory):
+    """Deterministic 300 KiB of mixed text and pseudo-random bytes."""
+    path = tmp_path_factory.mktemp("ramdisk") / "initrd.img"
+    chunks, h = [], b"bootpack-ramdisk"
+    while sum(map(len, chunks)) < 300 * 1024:
+        h = hashlib.sha256(h).digest()
+        chunks.append(h if h[0] & 1 else b"bootpack ramdisk text " * 4)
+    path.write_bytes(b"".join(chunks)[:300 * 1024 + 5])  # odd size on purpose
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ Kbuild passes them) and the resulting trees must match node for node and
 property for property (see fitcompare.py for what is compared how).
 """
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -71,23 +70,26 @@ def test_kbuild_long_options(fits, sample_set, tmp_path, tools):
     assert_same(outs["ref"], outs["bootpack"])
 
 
-def test_args_file(fits, sample_set, tmp_path, tools):
-    """All options in an @file, one argument per line (argparse semantics:
-    a line is one argument even with spaces), plus a trailing @dtbs-list."""
-    for external in (False, True):
-        outs = {}
-        for tool in ("ref", "bootpack"):
-            out = tmp_path / f"{tool}-{int(external)}.fit"
-            argfile = tmp_path / f"{tool}-{int(external)}.args"
-            lines = ["-o", str(out), "-A", "arm64", "-O", "linux", "-n", "Linux with spaces 6.12",
-                     "-c", "zstd", "-k", str(sample_set.kernel)] + (["-E"] if external else [])
-            argfile.write_text("\n".join(lines) + "\n")
-            cmd = ([SYSTEM_PYTHON, fits.make_fit_path] if tool == "ref"
-                   else [bootpack_path(), "fit", "build"])
-            run([*cmd, f"@{argfile}", f"@{sample_set.list_file}"], cwd=sample_set.cwd)
-            outs[tool] = out
-        _, fit = assert_same(outs["ref"], outs["bootpack"])
-        assert fit.node("/images/kernel").get_str("description") == "Linux with spaces 6.12"
+def _args_file_run(fits, sample_set, tmp_path, name, external):
+    outs = {}
+    for tool in ("ref", "bootpack"):
+        out = tmp_path / f"{tool}-{int(external)}.fit"
+        argfile = tmp_path / f"{tool}-{int(external)}.args"
+        lines = ["-o", str(out), "-A", "arm64", "-O", "linux", "-n", name,
+                 "-c", "zstd", "-k", str(sample_set.kernel)] + (["-E"] if external else [])
+        argfile.write_text("\n".join(lines) + "\n")
+        cmd = ([SYSTEM_PYTHON, fits.make_fit_path] if tool == "ref"
+               else [bootpack_path(), "fit", "build"])
+        run([*cmd, f"@{argfile}", f"@{sample_set.list_file}"], cwd=sample_set.cwd)
+        outs[tool] = out
+    _, fit = assert_same(outs["ref"], outs["bootpack"])
+    assert fit.node("/images/kernel").get_str("description") == name
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_args_file(fits, sample_set, tmp_path, tools, mode):
+    """All options in an @file, one argument per line, plus a trailing @dtbs-list."""
+    _args_file_run(fits, sample_set, tmp_path, "Linux-6.12-argfile", mode == "external")
 
 
 def test_positional_dtbs(fits, sample_set, tmp_path, tools):
@@ -99,6 +101,24 @@ def test_positional_dtbs(fits, sample_set, tmp_path, tools):
                else [bootpack_path(), "fit", "build"])
         run([*cmd, "-o", out, *ARCH_ARGS, "-k", sample_set.kernel, "-c", "lz4",
              *[str(p) for p in reversed(sample_set.dtbs)]], cwd=sample_set.cwd)
+        outs[tool] = out
+    assert_same(outs["ref"], outs["bootpack"])
+
+
+def test_dtbo_entries_ignored(fits, sample_set, tmp_path, tools):
+    """Both tools skip .dtbo list entries (Kbuild lists overlays) without opening
+    them. make_fit.py also skips any other non-.dtb name; bootpack rejects those
+    on purpose (see test_cli_errors.py::test_non_dtb_input_is_an_error)."""
+    lst = tmp_path / "dtbs-list"
+    entries = sample_set.entries[:2] + ["does-not-exist.dtbo"] + sample_set.entries[2:]
+    lst.write_text("".join(e + "\n" for e in entries))
+    ds = Dataset("non-dtb", sample_set.kernel, lst, sample_set.cwd)
+    outs = {}
+    for tool in ("ref", "bootpack"):
+        out = tmp_path / f"{tool}.fit"
+        cmd = ([SYSTEM_PYTHON, fits.make_fit_path] if tool == "ref"
+               else [bootpack_path(), "fit", "build"])
+        run([*cmd, *build_args(ds, out, "none", False)], cwd=ds.cwd)
         outs[tool] = out
     assert_same(outs["ref"], outs["bootpack"])
 
@@ -175,15 +195,18 @@ def build_objtree(root, samples):
         cmdline = dtc_cmd(target, source, base)
         record_and_run(target, cmdline, fixdep_cmd_file(target, cmdline, source))
 
-    for composite in ("demo-a-overlay.dtb", "demo-a-extra.dtb"):
+    for composite, tail in (("demo-a-overlay.dtb", ""), ("demo-a-extra.dtb", " ")):
         target = f"{DTS_DIR}/{composite}"
-        # cmd_fdtoverlay (if_changed, so no fixdep part)
+        # cmd_fdtoverlay (if_changed, so no fixdep part). With CHECK_DTBS unset
+        # its trailing $(cmd_dtb_check) leaves a space at the end of the line.
         cmdline = (f"./scripts/dtc/fdtoverlay -o {target} -i {DTS_DIR}/demo-a.dtb "
-                   f"{DTS_DIR}/demo-overlay.dtbo")
+                   f"{DTS_DIR}/demo-overlay.dtbo{tail}")
         record_and_run(target, cmdline, f"savedcmd_{target} := {cmdline}\n")
 
-    entries = ["demo-a.dtb", "demo-a-overlay.dtb", "demo-overlay.dtbo", "demo-b.dtb",
-               "demo-a-extra.dtb"]
+    # A composite first: its base gets fdt-1 and is reused by the plain
+    # demo-a.dtb entry and by the second composite.
+    entries = ["demo-a-extra.dtb", "demo-a.dtb", "demo-overlay.dtbo", "demo-b.dtb",
+               "demo-a-overlay.dtb"]
     lst = root / "arch/arm64/boot/dts/dtbs-list"
     lst.write_text("".join(f"{DTS_DIR}/{e}\n" for e in entries))
     return Dataset("objtree", "arch/arm64/boot/Image", lst.relative_to(root), root)
@@ -222,7 +245,7 @@ def test_decompose(fits, objtree, comp, mode):
         "demo-a.dtb", "demo-overlay.dtbo", "demo-b.dtb"]
     confs = fit.node("/configurations").children
     fdt_lists = [c.get("fdt").split(b"\0")[:-1] for c in confs]
-    assert fdt_lists == [[b"fdt-1"], [b"fdt-1", b"fdt-2"], [b"fdt-3"], [b"fdt-1", b"fdt-2"]]
+    assert fdt_lists == [[b"fdt-1", b"fdt-2"], [b"fdt-1"], [b"fdt-3"], [b"fdt-1", b"fdt-2"]]
     base = (root / DTS_DIR / "demo-a.dtb").read_bytes()
     overlay = (root / DTS_DIR / "demo-overlay.dtbo").read_bytes()
     assert fit.payload(images[1]) == base
@@ -236,18 +259,6 @@ def test_decompose(fits, objtree, comp, mode):
 RAMDISK_PROPS = ["description", "type", "arch", "os", "compression", "data", "load"]
 # mkimage -E inserts data-offset then data-size at the start of the node
 RAMDISK_PROPS_EXT = ["data-size", "data-offset"] + [p for p in RAMDISK_PROPS if p != "data"]
-
-
-@pytest.fixture(scope="session")
-def sample_ramdisk(tmp_path_factory):
-    """Deterministic 300 KiB of mixed text and pseudo-random bytes."""
-    path = tmp_path_factory.mktemp("ramdisk") / "initrd.img"
-    chunks, h = [], b"bootpack-ramdisk"
-    while sum(map(len, chunks)) < 300 * 1024:
-        h = hashlib.sha256(h).digest()
-        chunks.append(h if h[0] & 1 else b"bootpack ramdisk text " * 4)
-    path.write_bytes(b"".join(chunks)[:300 * 1024 + 5])  # odd size on purpose
-    return path
 
 
 def check_ramdisk(fit, ramdisk, external):
