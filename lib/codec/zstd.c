@@ -58,7 +58,8 @@ static int zs_compress_all(ZSTD_CCtx *cctx, const void *src, size_t len, struct 
 	size_t r;
 
 	do {
-		if (give_room(&o, out, ZS_OUT_CHUNK))
+		/* Small inputs (most DTBs) must not each hold a whole chunk. */
+		if (give_room(&o, out, ZSTD_compressBound(len - in.pos)))
 			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "zstd: out of memory");
 		r = ZSTD_compressStream2(cctx, &o, &in, ZSTD_e_end);
 		if (ZSTD_isError(r))

@@ -13,7 +13,8 @@ static int read_all(int fd, const char *path, uint64_t max, struct bp_buf *out,
 	for (;;) {
 		ssize_t n;
 
-		if (out->cap - out->len < 65536 && bp_buf_reserve(out, 65536))
+		/* Grow only when full: a regular file was sized up front (+1 for EOF). */
+		if (out->cap == out->len && bp_buf_reserve(out, 65536))
 			return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory while reading");
 		n = read(fd, out->data + out->len, out->cap - out->len);
 		if (n < 0) {
