@@ -24,6 +24,9 @@ int bp_buf_reserve(struct bp_buf *b, size_t extra);
 /* Append @n bytes. Returns 0 or BP_ERR_NOMEM. */
 int bp_buf_append(struct bp_buf *b, const void *p, size_t n);
 
+/* Give back unused capacity (best effort: the buffer stays valid either way). */
+void bp_buf_shrink(struct bp_buf *b);
+
 /* Release the storage and reset to empty. */
 void bp_buf_free(struct bp_buf *b);
 

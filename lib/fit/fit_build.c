@@ -277,6 +277,7 @@ static int pack_one(void *ctx, size_t i)
 	}
 	/* The input is no longer needed: keep peak memory near the output size. */
 	bp_buf_free(&im->input);
+	bp_buf_shrink(&im->packed);
 	return 0;
 }
 

@@ -41,6 +41,19 @@ int bp_buf_append(struct bp_buf *b, const void *p, size_t n)
 	return 0;
 }
 
+void bp_buf_shrink(struct bp_buf *b)
+{
+	uint8_t *p;
+
+	if (!b->len || b->len == b->cap)
+		return;
+	p = realloc(b->data, b->len);
+	if (p) {
+		b->data = p;
+		b->cap = b->len;
+	}
+}
+
 void bp_buf_free(struct bp_buf *b)
 {
 	free(b->data);
