@@ -25,18 +25,6 @@ void bpi_strv_free(char **v)
 	free(v);
 }
 
-static char *cmd_path_for(const char *dtb_path)
-{
-	const char *slash = strrchr(dtb_path, '/');
-	size_t dirlen = slash ? (size_t)(slash - dtb_path) + 1 : 0;
-	size_t n = strlen(dtb_path) + 6;
-	char *p = malloc(n);
-
-	if (p)
-		snprintf(p, n, "%.*s.%s.cmd", (int)dirlen, dtb_path, dtb_path + dirlen);
-	return p;
-}
-
 static int is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
@@ -97,7 +85,7 @@ static int single(const char *path, char ***files)
 int bpi_decompose_dtb(const char *dtb_path, char ***files, struct bp_diag *d)
 {
 	struct bp_buf cmd = BP_BUF_INIT;
-	char *cmd_path = cmd_path_for(dtb_path);
+	char *cmd_path = bpi_dot_sibling(dtb_path, ".cmd");
 	const char *text, *end, *hit, *eol;
 	int ret;
 

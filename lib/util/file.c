@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -67,4 +69,16 @@ int bpi_read_file(const char *path, uint64_t max, struct bp_buf *out, struct bp_
 out:
 	close(fd);
 	return ret;
+}
+
+char *bpi_dot_sibling(const char *path, const char *suffix)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+	size_t n = strlen(path) + strlen(suffix) + 2;
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%.*s.%s%s", (int)dirlen, path, path + dirlen, suffix);
+	return p;
 }

@@ -15,16 +15,10 @@
 
 static char *tmp_name(const char *path, unsigned int attempt)
 {
-	const char *slash = strrchr(path, '/');
-	size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-	const char *base = path + dirlen;
-	size_t n = dirlen + strlen(base) + 48;
-	char *t = malloc(n);
+	char suffix[48];
 
-	if (t)
-		snprintf(t, n, "%.*s.%s.tmp-%ld-%u", (int)dirlen, path, base, (long)getpid(),
-			 attempt);
-	return t;
+	snprintf(suffix, sizeof(suffix), ".tmp-%ld-%u", (long)getpid(), attempt);
+	return bpi_dot_sibling(path, suffix);
 }
 
 int bpi_output_open(struct bpi_output *o, const char *path, struct bp_diag *d)

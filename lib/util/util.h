@@ -22,6 +22,13 @@ static inline uint32_t bpi_get_be32(const uint8_t *p)
  */
 int bpi_read_file(const char *path, uint64_t max, struct bp_buf *out, struct bp_diag *d);
 
+/*
+ * "DIR/.BASE" + @suffix for @path "DIR/BASE": the hidden sibling files used
+ * for Kbuild's .cmd files and our temporary outputs. Caller frees; NULL on
+ * allocation failure.
+ */
+char *bpi_dot_sibling(const char *path, const char *suffix);
+
 /* An output file under construction: written to a temporary, then renamed. */
 struct bpi_output {
 	int fd;

@@ -117,21 +117,23 @@ def test_struct_offset_out_of_bounds(bootpack, samples, work):
     assert p.stderr.count(b"\n") == 1
 
 
-def test_root_without_compatible(bootpack, samples, work):
-    src = work / "nc.dts"
-    src.write_text('/dts-v1/;\n/ { model = "No Compat"; #address-cells = <1>; };\n')
-    dtb = work / "nc.dtb"
+def compile_dts(work, name, source):
+    src = work / f"{name}.dts"
+    src.write_text(source)
+    dtb = work / f"{name}.dtb"
     subprocess.run(["dtc", "-q", "-O", "dtb", "-o", dtb, src], check=True)
+    return dtb
+
+
+def test_root_without_compatible(bootpack, samples, work):
+    dtb = compile_dts(work, "nc", '/dts-v1/;\n/ { model = "No Compat"; #address-cells = <1>; };\n')
     p = build(bootpack, samples, work / "o.fit", dtbs=[dtb])
     assert_fails(p, f"bootpack: '{dtb}': devicetree root has no 'compatible' property, "
                     "so no bootloader could select its configuration")
 
 
 def test_root_without_model(bootpack, samples, work):
-    src = work / "nm.dts"
-    src.write_text('/dts-v1/;\n/ { compatible = "x,y"; };\n')
-    dtb = work / "nm.dtb"
-    subprocess.run(["dtc", "-q", "-O", "dtb", "-o", dtb, src], check=True)
+    dtb = compile_dts(work, "nm", '/dts-v1/;\n/ { compatible = "x,y"; };\n')
     p = build(bootpack, samples, work / "o.fit", dtbs=[dtb])
     assert_fails(p, f"bootpack: '{dtb}': devicetree root has no 'model' property "
                     "(make_fit.py uses it as the configuration description)")
