@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -68,8 +70,85 @@ void cli_print_options(FILE *f, const struct cli_opt *opts, size_t n)
 		if (opts[i].arg && len > 0 && (size_t)len < sizeof(left))
 			snprintf(left + len, sizeof(left) - (size_t)len, " %s", opts[i].arg);
 		if (strlen(left) > 28)
-			fprintf(f, "%s\n%30s%s\n", left, "", opts[i].help);
+			fprintf(f, "%s\n%30s", left, "");
 		else
-			fprintf(f, "%-30s%s\n", left, opts[i].help);
+			fprintf(f, "%-30s", left);
+		/* A newline in the help text continues it in the same column. */
+		for (const char *h = opts[i].help; *h; h++) {
+			fputc(*h, f);
+			if (*h == '\n')
+				fprintf(f, "%30s", "");
+		}
+		fputc('\n', f);
+	}
+}
+
+int cli_parse(const char *cmd, const struct cli_opt *opts, size_t n, int argc, char **argv,
+	      void (*help)(void), int (*set)(void *ctx, int key, const char *val), void *ctx)
+{
+	struct option longopts[CLI_OPTS_MAX + 1];
+	char shortopts[2 * CLI_OPTS_MAX + 2];
+	int key;
+
+	if (n > CLI_OPTS_MAX)
+		return cli_usage_error(cmd, "internal error: too many options");
+	cli_getopt_tables(opts, n, longopts, shortopts, sizeof(shortopts));
+	optind = 1;
+	opterr = 0;
+	while ((key = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		int ret;
+
+		if (key == 'h') {
+			help();
+			return -1;
+		}
+		if (key == ':')
+			return cli_usage_error(cmd, "option '%s' needs an argument", argv[optind - 1]);
+		if (key == '?')
+			return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		ret = set(ctx, key, optarg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+bool cli_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	const char *u;
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return false;
+	if (*end) {
+		u = strchr(units, *end);
+		if (!u || !*u || (end[1] && strcmp(end + 1, "iB")))
+			return false;
+		for (const char *k = units; k <= u; k++) {
+			if (v > UINT64_MAX / 1024)
+				return false;
+			v *= 1024;
+		}
+	}
+	if (!v)
+		return false;
+	*out = v;
+	return true;
+}
+
+void cli_print_safe(FILE *f, const char *s)
+{
+	/* Untrusted strings must not drive the terminal: escape control bytes. */
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
 	}
 }

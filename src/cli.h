@@ -4,6 +4,8 @@
 #define BP_CLI_H
 
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <bootpack/error.h>
@@ -38,6 +40,25 @@ void cli_getopt_tables(const struct cli_opt *opts, size_t n, struct option *long
 		       char *shortopts, size_t shortlen);
 void cli_print_options(FILE *f, const struct cli_opt *opts, size_t n);
 
+#define CLI_OPTS_MAX 32
+
+/* Print an untrusted string with control characters escaped as \xNN. */
+void cli_print_safe(FILE *f, const char *s);
+
+/* A positive byte count: digits with an optional K, M, G or T (KiB...) suffix. */
+bool cli_parse_size(const char *s, uint64_t *out);
+
+/*
+ * Parse options with getopt_long, calling set(ctx, key, optarg) for each
+ * ('h' shows help()). Returns 0 with optind at the first operand, -1 after
+ * --help, or the exit code of a usage error.
+ */
+int cli_parse(const char *cmd, const struct cli_opt *opts, size_t n, int argc, char **argv,
+	      void (*help)(void), int (*set)(void *ctx, int key, const char *val), void *ctx);
+
 int cmd_fit_build(int argc, char **argv);
+int cmd_fit_list(int argc, char **argv);
+int cmd_fit_extract(int argc, char **argv);
+int cmd_fit_verify(int argc, char **argv);
 
 #endif

@@ -17,7 +17,7 @@
 
 #define CMD "fit build"
 
-enum { OPT_HELP = 'h' };
+enum { OPT_HELP = 'h', OPT_HASH = 256, OPT_DEFAULT_CONFIG, OPT_LOAD, OPT_ENTRY };
 
 static const struct cli_opt opts[] = {
 	{ "output", required_argument, 'o', "FILE", "write the FIT to FILE (required)" },
@@ -35,6 +35,15 @@ static const struct cli_opt opts[] = {
 	  "store composite DTBs as base + overlays (reads .NAME.dtb.cmd)" },
 	{ "files-from", required_argument, 'T', "FILE", "read DTB paths from FILE, one per line" },
 	{ "jobs", required_argument, 'j', "N", "compress with N threads (default: all CPUs)" },
+	{ "hash", required_argument, OPT_HASH, "ALGO[,ALGO]...",
+	  "add hash-N nodes to every image (crc32, md5, sha1,\nsha256, sha384, sha512)" },
+	{ "default-config", required_argument, OPT_DEFAULT_CONFIG, "NAME",
+	  "write /configurations/default = NAME (e.g. conf-1)" },
+	{ "load-address", required_argument, OPT_LOAD, "ADDR",
+	  "kernel type \"kernel\" loaded at ADDR, not kernel_noload\n"
+	  "(what U-Boot before v2024.01 needs to boot a compressed kernel)" },
+	{ "entry-address", required_argument, OPT_ENTRY, "ADDR",
+	  "kernel entry point (default: the load address)" },
 	{ "verbose", no_argument, 'v', NULL, "print sizes and counts when done" },
 	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
 };
@@ -47,6 +56,7 @@ struct build_args {
 	const char *compress;
 	bool verbose;
 	struct argv_list dtbs;
+	enum bp_hash_algo hashes[BP_HASH_COUNT];
 };
 
 static void help(void)
@@ -93,6 +103,53 @@ static int timestamp(uint32_t *out)
 	return 0;
 }
 
+/* An address: decimal, or hexadecimal with 0x, up to 64 bits. */
+static bool parse_addr(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* "sha256,crc32": each algorithm once, in the order given (hash-1, hash-2...). */
+static int parse_hashes(struct build_args *a, const char *val)
+{
+	char *list = strdup(val), *save = NULL;
+	int ret = 0;
+
+	if (!list)
+		return cli_fail(BP_ERR_NOMEM, &(struct bp_diag){ "", "out of memory" });
+	a->o.n_hashes = 0;
+	for (char *tok = strtok_r(list, ",", &save); tok && !ret;
+	     tok = strtok_r(NULL, ",", &save)) {
+		enum bp_hash_algo h;
+		struct bp_diag d;
+
+		if (bp_hash_from_name(tok, &h, &d)) {
+			ret = cli_usage_error(CMD, "--hash '%s': %s", tok, d.msg);
+			break;
+		}
+		for (size_t i = 0; i < a->o.n_hashes; i++)
+			if (a->hashes[i] == h)
+				ret = cli_usage_error(CMD, "--hash: '%s' is given twice", tok);
+		if (!ret)
+			a->hashes[a->o.n_hashes++] = h;
+	}
+	if (!ret && !a->o.n_hashes)
+		ret = cli_usage_error(CMD, "--hash '%s': no algorithm given", val);
+	free(list);
+	a->o.hashes = a->hashes;
+	return ret;
+}
+
 static int set_option(struct build_args *a, int key, const char *val)
 {
 	char err[512];
@@ -122,6 +179,21 @@ static int set_option(struct build_args *a, int key, const char *val)
 					       "(all CPUs) to 256", val);
 		a->o.jobs = n;
 		break;
+	case OPT_HASH:
+		return parse_hashes(a, val);
+	case OPT_DEFAULT_CONFIG: a->o.default_config = val; break;
+	case OPT_LOAD:
+		if (!parse_addr(val, &a->o.load_address))
+			return cli_usage_error(CMD, "--load-address '%s': expected an address "
+					       "(e.g. 0x40200000)", val);
+		a->o.has_load_address = true;
+		break;
+	case OPT_ENTRY:
+		if (!parse_addr(val, &a->o.entry_address))
+			return cli_usage_error(CMD, "--entry-address '%s': expected an address "
+					       "(e.g. 0x40200000)", val);
+		a->o.has_entry_address = true;
+		break;
 	case 'T':
 		if (argfile_read_lines(val, &a->dtbs, err, sizeof(err))) {
 			fprintf(stderr, "bootpack: %s\n", err);
@@ -134,30 +206,17 @@ static int set_option(struct build_args *a, int key, const char *val)
 	return 0;
 }
 
+static int set_cb(void *ctx, int key, const char *val)
+{
+	return set_option(ctx, key, val);
+}
+
 static int parse(int argc, char **argv, struct build_args *a)
 {
-	struct option longopts[N_OPTS + 1];
-	char shortopts[2 * N_OPTS + 2];
-	int key;
+	int ret = cli_parse(CMD, opts, N_OPTS, argc, argv, help, set_cb, a);
 
-	cli_getopt_tables(opts, N_OPTS, longopts, shortopts, sizeof(shortopts));
-	optind = 1;
-	opterr = 0;
-	while ((key = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		int ret;
-
-		if (key == OPT_HELP) {
-			help();
-			return -1;
-		}
-		if (key == ':')
-			return cli_usage_error(CMD, "option '%s' needs an argument", argv[optind - 1]);
-		if (key == '?')
-			return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
-		ret = set_option(a, key, optarg);
-		if (ret)
-			return ret;
-	}
+	if (ret)
+		return ret;
 	for (int i = optind; i < argc; i++)
 		if (argv_push(&a->dtbs, argv[i], strlen(argv[i])))
 			return cli_fail(BP_ERR_NOMEM, &(struct bp_diag){ "", "out of memory" });
@@ -168,6 +227,8 @@ static int parse(int argc, char **argv, struct build_args *a)
 				       a->o.os ? "" : " -O/--os",
 				       a->o.name ? "" : " -n/--name",
 				       a->o.kernel ? "" : " -k/--kernel");
+	if (a->o.has_entry_address && !a->o.has_load_address)
+		return cli_usage_error(CMD, "--entry-address needs --load-address");
 	return 0;
 }
 

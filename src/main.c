@@ -9,6 +9,9 @@
 static const struct cli_cmd commands[] = {
 	{ "fit", "build", "build a FIT image (drop-in for the kernel's make_fit.py)",
 	  cmd_fit_build },
+	{ "fit", "list", "show the images and configurations of a FIT", cmd_fit_list },
+	{ "fit", "extract", "write one image of a FIT to a file", cmd_fit_extract },
+	{ "fit", "verify", "check a FIT's hashes, data bounds and references", cmd_fit_verify },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Building FIT (U-Boot Flat Image Tree) images.
+ * FIT (U-Boot Flat Image Tree) images.
  *
  * bp_fit_build() produces the tree the Linux kernel's scripts/make_fit.py
  * writes (same nodes, properties and order), compressing in-process and,
  * for external data, laying the file out as `mkimage -E` does.
+ *
+ * bp_fit_open() reads any FIT (untrusted) for listing, extracting and
+ * verifying.
  */
 #ifndef BOOTPACK_FIT_H
 #define BOOTPACK_FIT_H
@@ -15,6 +18,7 @@
 
 #include <bootpack/codec.h>
 #include <bootpack/error.h>
+#include <bootpack/hash.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,6 +43,20 @@ struct bp_fit_build_opts {
 	bool decompose;            /* split composite DTBs using Kbuild's .cmd files */
 	uint32_t timestamp;        /* root "timestamp" */
 	unsigned int jobs;         /* compression threads; 0 = one per online CPU */
+
+	/* Extensions beyond make_fit.py; all off when zeroed. */
+	const enum bp_hash_algo *hashes; /* "hash-1".. nodes under every image, in order */
+	size_t n_hashes;
+	const char *default_config;      /* /configurations/default, e.g. "conf-1" */
+	/*
+	 * Store the kernel as type "kernel" with these addresses instead of
+	 * "kernel_noload" with 0: U-Boot before v2024.01 can boot a compressed
+	 * kernel only this way. The entry defaults to the load address.
+	 */
+	bool has_load_address;
+	uint64_t load_address;
+	bool has_entry_address;
+	uint64_t entry_address;
 };
 
 struct bp_fit_build_stats {
@@ -62,6 +80,142 @@ struct bp_fit_build_stats {
  */
 int bp_fit_build(const struct bp_fit_build_opts *o, const char *out_path,
 		 struct bp_fit_build_stats *st, struct bp_diag *d);
+
+/* ---- Reading ---- */
+
+/* A FIT read into memory. Opaque; everything below points into it. */
+struct bp_fit;
+
+struct bp_fit_hash {
+	const char *node;           /* "hash-1" */
+	const char *algo;           /* NULL when missing or not a string */
+	const uint8_t *value;       /* NULL when missing */
+	size_t value_len;
+};
+
+struct bp_fit_image {
+	const char *name;           /* node name under /images */
+	/* String properties; NULL when absent. */
+	const char *description, *type, *arch, *os, *compression;
+	bool has_load, has_entry;
+	uint64_t load, entry;
+	bool external;              /* data-offset or data-position, not "data" */
+	const uint8_t *data;        /* the stored bytes; NULL when unusable (see problem) */
+	uint64_t data_size;
+	uint64_t data_file_offset;  /* where the stored bytes start in the file */
+	const struct bp_fit_hash *hashes;
+	size_t n_hashes;
+	size_t n_signatures;        /* "signature-N" nodes (not verified by bootpack) */
+	const char *problem;        /* the first thing wrong with this node, or NULL */
+};
+
+struct bp_fit_config {
+	const char *name;
+	const char *description;    /* NULL when absent */
+	const char *kernel;         /* image names; NULL when absent */
+	const char *ramdisk;
+	const char *const *fdts;
+	size_t n_fdts;
+	const char *const *loadables;
+	size_t n_loadables;
+	const char *const *compatibles;
+	size_t n_compatibles;
+	size_t n_hashes, n_signatures;
+	const char *problem;        /* the first thing wrong with this node, or NULL */
+};
+
+struct bp_fit_info {
+	const char *description;    /* root "description"; NULL when absent */
+	bool has_timestamp;
+	uint32_t timestamp;
+	const char *default_config; /* NULL when absent */
+	uint64_t file_size;
+	uint32_t fdt_size;          /* the FDT's totalsize (external data follows it) */
+	const struct bp_fit_image *images;
+	size_t n_images;
+	const struct bp_fit_config *configs;
+	size_t n_configs;
+	bool has_configurations;    /* a /configurations node exists */
+};
+
+/* Largest FIT bp_fit_open() reads: 32-bit data-offset plus 32-bit size past a 2 GiB FDT. */
+#define BP_FIT_READ_MAX (10ULL << 30)
+
+/*
+ * Read the FIT at @path. Fails (BP_ERR_FORMAT, reason in @d) only when the
+ * file as a whole is unusable: not a devicetree, malformed structure, no
+ * /images node. Problems confined to one image or configuration are
+ * recorded in its "problem" so the rest can still be listed and verified.
+ */
+int bp_fit_open(const char *path, struct bp_fit **out, struct bp_diag *d);
+/* The same for @len bytes at @data (copied); @name is used in messages. */
+int bp_fit_open_mem(const void *data, size_t len, const char *name, struct bp_fit **out,
+		    struct bp_diag *d);
+void bp_fit_close(struct bp_fit *fit);
+
+const struct bp_fit_info *bp_fit_get_info(const struct bp_fit *fit);
+
+/* Index of the image or configuration called @name, or BP_ERR_NOTFOUND. */
+int bp_fit_find_image(const struct bp_fit *fit, const char *name);
+int bp_fit_find_config(const struct bp_fit *fit, const char *name);
+
+/* ---- Verifying ---- */
+
+enum bp_fit_check_level { BP_FIT_CHECK_OK, BP_FIT_CHECK_WARN, BP_FIT_CHECK_FAIL };
+
+/* One finding of bp_fit_verify(). */
+struct bp_fit_check {
+	enum bp_fit_check_level level;
+	const char *node;           /* "kernel", "conf-1"; "" for the file as a whole */
+	const char *msg;            /* e.g. "sha256 hash matches" */
+};
+
+typedef void (*bp_fit_check_fn)(void *ctx, const struct bp_fit_check *c);
+
+/* Decompressed images are capped at this many bytes unless told otherwise. */
+#define BP_FIT_DECOMPRESS_MAX_DEFAULT (1ULL << 30)
+
+struct bp_fit_verify_opts {
+	bool decompress;            /* also decompress every image and check its contents */
+	uint64_t max_decompressed;  /* 0 = BP_FIT_DECOMPRESS_MAX_DEFAULT */
+	unsigned int jobs;          /* hashing threads; 0 = one per online CPU */
+};
+
+struct bp_fit_verify_stats {
+	size_t n_ok, n_warnings, n_failures;
+	size_t n_hashes;            /* hash values checked */
+};
+
+/*
+ * Check @fit as U-Boot would before booting it: structure, that every
+ * image's data lies inside the file, every hash node (algorithm known, value
+ * of the right length and equal to the hash of the stored bytes), that
+ * configurations name existing images of the right type, and that plain
+ * kernels and devicetrees look like what they claim to be. Each finding goes
+ * to @fn (may be NULL) in file order. @o may be NULL.
+ *
+ * Returns 0 when the checks ran (failures are counted in @st, not returned),
+ * or a negative BP_ERR_* when they could not (e.g. BP_ERR_NOMEM).
+ */
+int bp_fit_verify(const struct bp_fit *fit, const struct bp_fit_verify_opts *o,
+		  bp_fit_check_fn fn, void *ctx, struct bp_fit_verify_stats *st,
+		  struct bp_diag *d);
+
+/* ---- Extracting ---- */
+
+struct bp_fit_extract_opts {
+	bool raw;                   /* write the stored bytes, not decompressed */
+	bool no_verify;             /* skip the image's hash check */
+	uint64_t max_size;          /* cap on decompressed bytes; 0 = BP_FIT_DECOMPRESS_MAX_DEFAULT */
+};
+
+/*
+ * Write image @index of @fit to @out_path atomically: decompressed according
+ * to its "compression" unless @o->raw, after checking its hash nodes unless
+ * @o->no_verify. @written (may be NULL) receives the byte count.
+ */
+int bp_fit_extract(const struct bp_fit *fit, size_t index, const struct bp_fit_extract_opts *o,
+		   const char *out_path, uint64_t *written, struct bp_diag *d);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,7 @@ struct src_image {
 	struct bp_buf input;
 	size_t input_len;         /* kept for statistics after input is freed */
 	struct bp_buf packed;     /* compressed data; unused when stored as-is */
+	uint8_t (*hashes)[BP_HASH_MAX_LEN]; /* one per requested algorithm */
 	bool store_input;
 	struct bp_diag diag;      /* per-job detail, copied out on failure */
 };
@@ -260,6 +261,43 @@ static int check_output_is_not_input(const struct build *b, const char *out_path
 			   "output is the input file '%s'; refusing to overwrite it", hit);
 }
 
+/* Hash values cover the stored bytes, compressed or not, as in mkimage. */
+static int hash_one(struct build *b, struct src_image *im)
+{
+	const struct bp_buf *data = im->store_input ? &im->input : &im->packed;
+	int ret;
+
+	for (size_t h = 0; h < b->o->n_hashes; h++) {
+		ret = bp_hash(b->o->hashes[h], data->data, data->len, im->hashes[h], &im->diag);
+		if (ret)
+			return bp_diag_set(&im->diag, ret, im->path, "cannot hash: %s",
+					   bp_strerror(ret));
+	}
+	return 0;
+}
+
+/* Configurations are conf-1..conf-N in DTB order, so the name can be checked before writing. */
+static int check_default_config(const struct build *b)
+{
+	const char *name = b->o->default_config, *end;
+	unsigned long long n;
+
+	if (!name)
+		return 0;
+	if (!strncmp(name, "conf-", 5) && name[5] >= '1' && name[5] <= '9') {
+		n = strtoull(name + 5, (char **)&end, 10);
+		if (!*end && n <= b->n_cfg)
+			return 0;
+	}
+	if (!b->n_cfg)
+		return bp_diag_set(b->d, BP_ERR_INVALID, "",
+				   "default configuration '%s' does not exist: no DTBs were "
+				   "given, so there are no configurations", name);
+	return bp_diag_set(b->d, BP_ERR_INVALID, "",
+			   "default configuration '%s' does not exist: this FIT has conf-1 to "
+			   "conf-%zu", name, b->n_cfg);
+}
+
 static int pack_one(void *ctx, size_t i)
 {
 	struct build *b = ctx;
@@ -267,7 +305,7 @@ static int pack_one(void *ctx, size_t i)
 	int ret;
 
 	if (im->store_input)
-		return 0;
+		return hash_one(b, im);
 	ret = bp_compress(b->o->compress, im->input.data, im->input.len, &im->packed, &im->diag);
 	if (ret) {
 		char why[BP_DIAG_MSG_MAX];
@@ -278,7 +316,7 @@ static int pack_one(void *ctx, size_t i)
 	/* The input is no longer needed: keep peak memory near the output size. */
 	bp_buf_free(&im->input);
 	bp_buf_shrink(&im->packed);
-	return 0;
+	return hash_one(b, im);
 }
 
 static int pack(struct build *b)
@@ -288,8 +326,14 @@ static int pack(struct build *b)
 	for (size_t i = 0; i < b->n_img; i++)
 		b->img[i].store_input = b->img[i].kind == KIND_RAMDISK ||
 					b->o->compress == BP_CODEC_NONE;
-	for (size_t i = 0; i < b->n_img; i++)
+	for (size_t i = 0; i < b->n_img; i++) {
 		b->img[i].input_len = b->img[i].input.len;
+		if (!b->o->n_hashes)
+			continue;
+		b->img[i].hashes = calloc(b->o->n_hashes, sizeof(*b->img[i].hashes));
+		if (!b->img[i].hashes)
+			return bp_diag_set(b->d, BP_ERR_NOMEM, b->img[i].path, "out of memory");
+	}
 	ret = bpi_jobs_run(b->n_img, b->o->jobs, pack_one, b);
 	if (!ret)
 		return 0;
@@ -312,12 +356,15 @@ static void describe(const struct build *b, struct bpi_fit_image *out, size_t *f
 	out->data = data->data;
 	out->len = data->len;
 	out->compression = bp_codec_name(b->o->compress);
+	out->hashes = (const uint8_t (*)[BP_HASH_MAX_LEN])im->hashes;
 	switch (im->kind) {
 	case KIND_KERNEL:
 		snprintf(out->node, sizeof(out->node), "kernel");
 		out->description = b->o->name;
-		out->type = "kernel_noload";
+		out->type = b->o->has_load_address ? "kernel" : "kernel_noload";
 		out->has_os = out->has_load = out->has_entry = true;
+		out->load = b->o->has_load_address ? b->o->load_address : 0;
+		out->entry = b->o->has_entry_address ? b->o->entry_address : out->load;
 		break;
 	case KIND_RAMDISK:
 		snprintf(out->node, sizeof(out->node), "ramdisk");
@@ -365,6 +412,10 @@ static int write_fit(struct build *b, const char *out_path, struct bp_fit_build_
 		.has_ramdisk = o->ramdisk != NULL,
 		.external = o->external,
 		.align = o->align ? o->align : BP_FIT_EXTERNAL_ALIGN,
+		.hashes = o->hashes, .n_hashes = o->n_hashes,
+		.default_config = o->default_config,
+		.address_cells = o->load_address > UINT32_MAX ||
+				 (o->has_entry_address && o->entry_address > UINT32_MAX) ? 2 : 1,
 	};
 	ret = bpi_fit_write(&f, out_path, st, b->d);
 	free(images);
@@ -377,6 +428,7 @@ static void release(struct build *b)
 	for (size_t i = 0; i < b->n_img; i++) {
 		bp_buf_free(&b->img[i].input);
 		bp_buf_free(&b->img[i].packed);
+		free(b->img[i].hashes);
 		free(b->img[i].owned_path);
 	}
 	for (size_t i = 0; i < b->n_cfg; i++) {
@@ -399,6 +451,20 @@ static int check_opts(const struct bp_fit_build_opts *o, const char *out_path,
 				   (int)o->compress);
 	if (o->n_dtbs && !o->dtbs)
 		return bp_diag_set(d, BP_ERR_INVALID, "", "DTB list is NULL");
+	for (size_t i = 0; i < o->n_hashes; i++) {
+		if (!bp_hash_name(o->hashes[i]))
+			return bp_diag_set(d, BP_ERR_INVALID, "", "unknown hash algorithm %d",
+					   (int)o->hashes[i]);
+		for (size_t j = 0; j < i; j++)
+			if (o->hashes[j] == o->hashes[i])
+				return bp_diag_set(d, BP_ERR_INVALID, "",
+						   "hash algorithm %s given twice",
+						   bp_hash_name(o->hashes[i]));
+	}
+	if (o->has_entry_address && !o->has_load_address)
+		return bp_diag_set(d, BP_ERR_INVALID, "",
+				   "an entry address needs a load address (kernel_noload images "
+				   "run where they lie)");
 	/* mkimage's ALIGN() needs a power of two; below 4 U-Boot would misread it. */
 	if (o->align && (o->align < 4 || (o->align & (o->align - 1)) || o->align > (1u << 30)))
 		return bp_diag_set(d, BP_ERR_INVALID, "",
@@ -418,6 +484,8 @@ int bp_fit_build(const struct bp_fit_build_opts *o, const char *out_path,
 	if (ret)
 		return ret;
 	ret = gather(&b);
+	if (!ret)
+		ret = check_default_config(&b);
 	if (!ret)
 		ret = check_output_is_not_input(&b, out_path);
 	if (!ret)

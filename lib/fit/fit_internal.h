@@ -9,6 +9,7 @@
 
 #include <bootpack/buf.h>
 #include <bootpack/fit.h>
+#include <bootpack/hash.h>
 
 struct bpi_fit_image {
 	char node[32];            /* "kernel", "ramdisk", "fdt-N" */
@@ -16,11 +17,13 @@ struct bpi_fit_image {
 	const char *type;         /* "kernel_noload", "ramdisk", "flat_dt" */
 	const char *compression;  /* FIT name of what data holds */
 	bool has_os;              /* kernel and ramdisk carry "os" */
-	bool has_load;            /* load = <0> */
-	bool has_entry;           /* entry = <0> */
+	bool has_load;            /* load = <load> */
+	bool has_entry;           /* entry = <entry> */
+	uint64_t load, entry;
 	bool is_fdt;              /* placed 8-aligned with external data */
 	const uint8_t *data;      /* stored (possibly compressed) bytes */
 	size_t len;
+	const uint8_t (*hashes)[BP_HASH_MAX_LEN]; /* one value per bpi_fit.hashes entry */
 };
 
 struct bpi_fit_config {
@@ -43,6 +46,10 @@ struct bpi_fit {
 	bool has_ramdisk;         /* every configuration names "ramdisk" */
 	bool external;
 	uint32_t align;           /* external data alignment, >= 4 */
+	const enum bp_hash_algo *hashes; /* hash-N nodes written under every image */
+	size_t n_hashes;
+	const char *default_config;      /* or NULL */
+	uint32_t address_cells;          /* 1, or 2 when an address needs 64 bits */
 };
 
 /* Write @f to @out_path atomically; fills the size fields of @st (may be NULL). */
@@ -63,5 +70,9 @@ int bpi_fdt_check(const void *p, size_t len, const char *path, struct bp_diag *d
  */
 int bpi_decompose_dtb(const char *dtb_path, char ***files, struct bp_diag *d);
 void bpi_strv_free(char **v);
+
+/* The path (or name) a FIT was opened under, and whether it names a file. */
+const char *bpi_fit_name(const struct bp_fit *fit);
+bool bpi_fit_from_file(const struct bp_fit *fit);
 
 #endif

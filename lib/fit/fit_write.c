@@ -83,6 +83,29 @@ static void prop_u32_slot(struct sw *w, const char *name, size_t *slot)
 	}
 }
 
+/* An address in the cells the root's #address-cells declares. */
+static void prop_addr(struct sw *w, const struct bpi_fit *f, const char *name, uint64_t val)
+{
+	if (f->address_cells == 2)
+		SW(w, fdt_property_u64(w->buf, name, val));
+	else
+		prop_u32(w, name, (uint32_t)val);
+}
+
+/* mkimage adds "value" to the "algo" the .its gave, and libfdt puts it first. */
+static void write_hashes(struct sw *w, const struct bpi_fit *f, const struct bpi_fit_image *im)
+{
+	for (size_t i = 0; i < f->n_hashes; i++) {
+		char node[32];
+
+		snprintf(node, sizeof(node), "hash-%zu", i + 1);
+		SW(w, fdt_begin_node(w->buf, node));
+		SW(w, fdt_property(w->buf, "value", im->hashes[i], (int)bp_hash_len(f->hashes[i])));
+		prop_str(w, "algo", bp_hash_name(f->hashes[i]));
+		SW(w, fdt_end_node(w->buf));
+	}
+}
+
 static void write_image(struct sw *w, const struct bpi_fit *f, const struct bpi_fit_image *im,
 			size_t *size_slot, size_t *offset_slot)
 {
@@ -100,9 +123,10 @@ static void write_image(struct sw *w, const struct bpi_fit *f, const struct bpi_
 	if (!f->external)
 		SW(w, fdt_property(w->buf, "data", im->data, (int)im->len));
 	if (im->has_load)
-		prop_u32(w, "load", 0);
+		prop_addr(w, f, "load", im->load);
 	if (im->has_entry)
-		prop_u32(w, "entry", 0);
+		prop_addr(w, f, "entry", im->entry);
+	write_hashes(w, f, im);
 	SW(w, fdt_end_node(w->buf));
 }
 
@@ -142,7 +166,7 @@ static size_t initial_size(const struct bpi_fit *f)
 	size_t n = 65536;
 
 	for (size_t i = 0; i < f->n_images; i++)
-		n += 512 + (f->external ? 0 : f->images[i].len);
+		n += 512 + 128 * f->n_hashes + (f->external ? 0 : f->images[i].len);
 	for (size_t i = 0; i < f->n_configs; i++)
 		n += 512 + (size_t)f->configs[i].compatible_len + 32 * f->configs[i].n_fdts;
 	return n;
@@ -165,13 +189,15 @@ static void write_tree(struct sw *w, const struct bpi_fit *f, size_t *slots)
 	SW(w, fdt_begin_node(w->buf, ""));
 	prop_str(w, "description", desc);
 	free(desc);
-	prop_u32(w, "#address-cells", 1);
+	prop_u32(w, "#address-cells", f->address_cells);
 	prop_u32(w, "timestamp", f->timestamp);
 	SW(w, fdt_begin_node(w->buf, "images"));
 	for (size_t i = 0; i < f->n_images; i++)
 		write_image(w, f, &f->images[i], &slots[2 * i], &slots[2 * i + 1]);
 	SW(w, fdt_end_node(w->buf));
 	SW(w, fdt_begin_node(w->buf, "configurations"));
+	if (f->default_config)
+		prop_str(w, "default", f->default_config);
 	for (size_t i = 0; i < f->n_configs; i++)
 		write_config(w, f, i + 1, &f->configs[i]);
 	SW(w, fdt_end_node(w->buf));

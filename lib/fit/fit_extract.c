@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bp_fit_extract(): one image out of a FIT, checked against its hash nodes
+ * first (a corrupt kernel is worse than none) and decompressed with the
+ * same decoders, capped, that read any other untrusted stream.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fit_internal.h"
+#include "util/util.h"
+
+static int check_hashes(const struct bp_fit *fit, const struct bp_fit_image *im,
+			struct bp_diag *d)
+{
+	const char *name = bpi_fit_name(fit);
+
+	for (size_t i = 0; i < im->n_hashes; i++) {
+		const struct bp_fit_hash *h = &im->hashes[i];
+		uint8_t sum[BP_HASH_MAX_LEN];
+		enum bp_hash_algo a;
+		int ret;
+
+		if (!h->algo || bp_hash_from_name(h->algo, &a, NULL))
+			return bp_diag_set(d, BP_ERR_FORMAT, name,
+					   "image '%s': %s: %s hash algorithm; cannot check the "
+					   "data", im->name, h->node, h->algo ? "unknown" : "no");
+		if (!h->value || h->value_len != bp_hash_len(a))
+			return bp_diag_set(d, BP_ERR_FORMAT, name,
+					   "image '%s': %s: %s value is %zu bytes; expected %zu",
+					   im->name, h->node, h->algo, h->value_len, bp_hash_len(a));
+		ret = bp_hash(a, im->data, (size_t)im->data_size, sum, d);
+		if (ret)
+			return ret;
+		if (memcmp(sum, h->value, h->value_len))
+			return bp_diag_set(d, BP_ERR_FORMAT, name,
+					   "image '%s': %s: %s hash does not match the data",
+					   im->name, h->node, h->algo);
+	}
+	return 0;
+}
+
+/* The extracted image must not land on the FIT it came from. */
+static int check_not_input(const struct bp_fit *fit, const char *out_path, struct bp_diag *d)
+{
+	struct stat in, out;
+
+	if (!bpi_fit_from_file(fit) || stat(out_path, &out) < 0 ||
+	    stat(bpi_fit_name(fit), &in) < 0)
+		return 0;
+	if (in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+		return bp_diag_set(d, BP_ERR_INVALID, out_path,
+				   "output is the input FIT; refusing to overwrite it");
+	return 0;
+}
+
+static int write_out(const char *out_path, const void *p, size_t n, struct bp_diag *d)
+{
+	struct bpi_output out;
+	int ret = bpi_output_open(&out, out_path, d);
+
+	if (ret)
+		return ret;
+	ret = bpi_output_write(&out, p, n, d);
+	if (ret)
+		bpi_output_abort(&out);
+	else
+		ret = bpi_output_commit(&out, d);
+	return ret;
+}
+
+int bp_fit_extract(const struct bp_fit *fit, size_t index, const struct bp_fit_extract_opts *o,
+		   const char *out_path, uint64_t *written, struct bp_diag *d)
+{
+	static const struct bp_fit_extract_opts defaults;
+	const struct bp_fit_info *info = bp_fit_get_info(fit);
+	const char *name = bpi_fit_name(fit);
+	const struct bp_fit_image *im;
+	struct bp_buf out = BP_BUF_INIT;
+	uint64_t max;
+	enum bp_codec c;
+	int ret;
+
+	bp_diag_clear(d);
+	if (!o)
+		o = &defaults;
+	if (index >= info->n_images)
+		return bp_diag_set(d, BP_ERR_INVALID, name, "image index %zu out of range", index);
+	im = &info->images[index];
+	if (!im->data)
+		return bp_diag_set(d, BP_ERR_FORMAT, name, "image '%s': %s", im->name,
+				   im->problem ? im->problem : "no data");
+	ret = check_not_input(fit, out_path, d);
+	if (!ret && !o->no_verify)
+		ret = check_hashes(fit, im, d);
+	if (ret)
+		return ret;
+	if (o->raw || !im->compression || !strcmp(im->compression, "none")) {
+		ret = write_out(out_path, im->data, (size_t)im->data_size, d);
+		if (!ret && written)
+			*written = im->data_size;
+		return ret;
+	}
+	if (bp_codec_from_name(im->compression, &c, NULL))
+		return bp_diag_set(d, BP_ERR_UNSUPPORTED, name,
+				   "image '%s': unknown compression '%s'; only the stored bytes "
+				   "can be extracted", im->name, im->compression);
+	max = o->max_size ? o->max_size : BP_FIT_DECOMPRESS_MAX_DEFAULT;
+	ret = bp_decompress(c, im->data, (size_t)im->data_size,
+			    max > SIZE_MAX ? SIZE_MAX : (size_t)max, &out, d);
+	if (ret == BP_ERR_TOOBIG)
+		ret = bp_diag_set(d, ret, name, "image '%s': decompresses to more than the limit "
+				  "of %llu bytes", im->name, (unsigned long long)max);
+	else if (ret) {
+		char why[BP_DIAG_MSG_MAX];
+
+		snprintf(why, sizeof(why), "%s", d ? d->msg : "");
+		ret = bp_diag_set(d, ret, name, "image '%s': cannot decompress %s data: %s",
+				  im->name, im->compression, why);
+	}
+	if (!ret)
+		ret = write_out(out_path, out.data, out.len, d);
+	if (!ret && written)
+		*written = out.len;
+	bp_buf_free(&out);
+	return ret;
+}

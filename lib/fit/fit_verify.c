@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bp_fit_verify(): the checks U-Boot makes before it boots a FIT (hashes,
+ * data bounds, configuration references), plus the content checks that
+ * decide whether the boot gets anywhere: a plain arm64 kernel must carry
+ * the Image magic, a devicetree must parse. The expensive part, hashing
+ * and decompressing, runs in parallel; findings are reported in file order.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libfdt.h>
+
+#include "fit_internal.h"
+#include "util/util.h"
+
+#define MSG_MAX 512
+
+/* What the parallel pass found for one image. */
+struct image_result {
+	struct bp_diag diag;           /* a failure the worker could not attribute */
+	uint8_t (*computed)[BP_HASH_MAX_LEN];
+	bool decompressed;
+	int decomp_err;                /* 0, or the error from decompressing */
+	char decomp_msg[BP_DIAG_MSG_MAX];
+	char content_msg[MSG_MAX];     /* why the contents are wrong, or "" */
+	uint64_t decomp_size;
+};
+
+struct verify {
+	const struct bp_fit_info *info;
+	const struct bp_fit_verify_opts *o;
+	struct image_result *res;
+	bp_fit_check_fn fn;
+	void *ctx;
+	struct bp_fit_verify_stats *st;
+};
+
+static void __attribute__((format(printf, 4, 5)))
+report(struct verify *v, enum bp_fit_check_level level, const char *node, const char *fmt, ...)
+{
+	char msg[MSG_MAX];
+	va_list ap;
+
+	switch (level) {
+	case BP_FIT_CHECK_OK: v->st->n_ok++; break;
+	case BP_FIT_CHECK_WARN: v->st->n_warnings++; break;
+	case BP_FIT_CHECK_FAIL: v->st->n_failures++; break;
+	}
+	if (!v->fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	v->fn(v->ctx, &(struct bp_fit_check){ level, node, msg });
+}
+
+static bool is_kernel_type(const char *type)
+{
+	return type && (!strcmp(type, "kernel") || !strcmp(type, "kernel_noload"));
+}
+
+static bool is_compressed(const struct bp_fit_image *im)
+{
+	return im->compression && strcmp(im->compression, "none");
+}
+
+/* Content checks on the bytes U-Boot ends up with; "" when they pass. */
+static void check_contents(const struct bp_fit_image *im, const uint8_t *p, uint64_t len,
+			   char *msg)
+{
+	static const uint8_t arm64_magic[4] = { 'A', 'R', 'M', 0x64 };
+	struct bp_diag d;
+
+	msg[0] = '\0';
+	if (im->type && !strcmp(im->type, "flat_dt")) {
+		if (bpi_fdt_check(p, (size_t)len, "", &d))
+			snprintf(msg, MSG_MAX, "data is not a usable devicetree (%.400s)", d.msg);
+		return;
+	}
+	/* What U-Boot's booti_setup() insists on for an arm64 Linux kernel. */
+	if (is_kernel_type(im->type) && im->arch && !strcmp(im->arch, "arm64") && im->os &&
+	    !strcmp(im->os, "linux") && (len < 0x3c || memcmp(p + 0x38, arm64_magic, 4)))
+		snprintf(msg, MSG_MAX, "data is not an arm64 Linux Image (no \"ARM\\x64\" magic at "
+			 "offset 0x38): U-Boot stops with \"Bad Linux ARM64 Image magic!\"");
+}
+
+static int verify_one(void *ctx, size_t i)
+{
+	struct verify *v = ctx;
+	const struct bp_fit_image *im = &v->info->images[i];
+	struct image_result *r = &v->res[i];
+	enum bp_hash_algo a;
+	enum bp_codec c;
+
+	if (!im->data)
+		return 0;
+	for (size_t h = 0; h < im->n_hashes; h++) {
+		if (!im->hashes[h].algo || bp_hash_from_name(im->hashes[h].algo, &a, NULL))
+			continue;
+		if (bp_hash(a, im->data, (size_t)im->data_size, r->computed[h], &r->diag))
+			return BP_ERR_CODEC;
+	}
+	if (!is_compressed(im)) {
+		check_contents(im, im->data, im->data_size, r->content_msg);
+		return 0;
+	}
+	if (!v->o->decompress || bp_codec_from_name(im->compression, &c, NULL))
+		return 0;
+	struct bp_buf out = BP_BUF_INIT;
+	struct bp_diag d;
+	uint64_t max = v->o->max_decompressed ? v->o->max_decompressed
+					      : BP_FIT_DECOMPRESS_MAX_DEFAULT;
+
+	r->decompressed = true;
+	r->decomp_err = bp_decompress(c, im->data, (size_t)im->data_size,
+				      max > SIZE_MAX ? SIZE_MAX : (size_t)max, &out, &d);
+	if (r->decomp_err)
+		snprintf(r->decomp_msg, sizeof(r->decomp_msg), "%s", d.msg);
+	else
+		check_contents(im, out.data, out.len, r->content_msg);
+	r->decomp_size = out.len;
+	bp_buf_free(&out);
+	return r->decomp_err == BP_ERR_NOMEM ? BP_ERR_NOMEM : 0;
+}
+
+static void hex(char *out, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+	out[2 * n] = '\0';
+}
+
+static void report_hash(struct verify *v, const struct bp_fit_image *im,
+			const struct bp_fit_hash *h, const uint8_t *computed)
+{
+	char want[2 * BP_HASH_MAX_LEN + 1], got[2 * BP_HASH_MAX_LEN + 1];
+	enum bp_hash_algo a;
+	size_t n;
+
+	if (!h->algo) {
+		report(v, BP_FIT_CHECK_FAIL, im->name, "%s: no 'algo' property", h->node);
+		return;
+	}
+	if (bp_hash_from_name(h->algo, &a, NULL)) {
+		report(v, BP_FIT_CHECK_FAIL, im->name, "%s: unknown hash algorithm '%s'",
+		       h->node, h->algo);
+		return;
+	}
+	n = bp_hash_len(a);
+	if (!h->value) {
+		report(v, BP_FIT_CHECK_FAIL, im->name, "%s: no 'value' property", h->node);
+		return;
+	}
+	if (h->value_len != n) {
+		report(v, BP_FIT_CHECK_FAIL, im->name, "%s: %s value is %zu bytes; expected %zu",
+		       h->node, h->algo, h->value_len, n);
+		return;
+	}
+	v->st->n_hashes++;
+	hex(got, computed, n);
+	if (memcmp(h->value, computed, n)) {
+		hex(want, h->value, n);
+		report(v, BP_FIT_CHECK_FAIL, im->name,
+		       "%s: %s hash does not match the data (stored %s, computed %s)",
+		       h->node, h->algo, want, got);
+		return;
+	}
+	report(v, BP_FIT_CHECK_OK, im->name, "%s: %s %s", h->node, h->algo, got);
+}
+
+static void check_image(struct verify *v, size_t i)
+{
+	const struct bp_fit_image *im = &v->info->images[i];
+	const struct image_result *r = &v->res[i];
+	enum bp_codec c;
+
+	if (im->problem)
+		report(v, BP_FIT_CHECK_FAIL, im->name, "%s", im->problem);
+	if (!im->type)
+		report(v, BP_FIT_CHECK_FAIL, im->name, "no 'type' property");
+	if (!im->compression)
+		report(v, BP_FIT_CHECK_WARN, im->name,
+		       "no 'compression' property (U-Boot treats the data as uncompressed)");
+	else if (bp_codec_from_name(im->compression, &c, NULL) &&
+		 strcmp(im->compression, "none"))
+		report(v, BP_FIT_CHECK_FAIL, im->name,
+		       "unknown compression '%s' (U-Boot knows none, gzip, bzip2, lz4, lzma, "
+		       "lzo and zstd)", im->compression);
+	if (im->type && !strcmp(im->type, "kernel") && !im->has_load)
+		report(v, BP_FIT_CHECK_FAIL, im->name,
+		       "type 'kernel' needs a 'load' address (U-Boot cannot place it)");
+	if (im->type && !strcmp(im->type, "kernel_noload") && is_compressed(im))
+		report(v, BP_FIT_CHECK_WARN, im->name,
+		       "compressed (%s) kernel_noload image: U-Boot before v2024.01 does not "
+		       "decompress it and fails with \"Bad Linux ARM64 Image magic!\"; "
+		       "rebuild with --load-address to boot on older U-Boot", im->compression);
+	if (!im->data)
+		return;
+	if (!im->n_hashes)
+		report(v, BP_FIT_CHECK_OK, im->name, "no hash nodes: data not checked");
+	for (size_t h = 0; h < im->n_hashes; h++)
+		report_hash(v, im, &im->hashes[h], r->computed[h]);
+	for (size_t s = 0; s < im->n_signatures; s++)
+		report(v, BP_FIT_CHECK_WARN, im->name,
+		       "signature node present: signatures are not checked by bootpack");
+	if (r->decompressed && r->decomp_err)
+		report(v, BP_FIT_CHECK_FAIL, im->name, "cannot decompress %s data: %s",
+		       im->compression, r->decomp_msg);
+	else if (r->decompressed && !r->content_msg[0])
+		report(v, BP_FIT_CHECK_OK, im->name, "%s data decompresses to %llu bytes",
+		       im->compression, (unsigned long long)r->decomp_size);
+	if (r->content_msg[0])
+		report(v, BP_FIT_CHECK_FAIL, im->name, "%s", r->content_msg);
+}
+
+/* @name must be an image, of @want type (NULL: any) when given. */
+static void check_ref(struct verify *v, const struct bp_fit_config *c, const char *prop,
+		      const char *name, const char *const *want)
+{
+	const struct bp_fit_image *im = NULL;
+
+	for (size_t i = 0; i < v->info->n_images && !im; i++)
+		if (!strcmp(v->info->images[i].name, name))
+			im = &v->info->images[i];
+	if (!im) {
+		report(v, BP_FIT_CHECK_FAIL, c->name, "%s '%s' is not an image in /images", prop,
+		       name);
+		return;
+	}
+	if (!want || !im->type)
+		return;
+	for (; *want; want++)
+		if (!strcmp(im->type, *want))
+			return;
+	report(v, BP_FIT_CHECK_FAIL, c->name, "%s '%s' has type '%s'", prop, name, im->type);
+}
+
+static void check_config(struct verify *v, const struct bp_fit_config *c)
+{
+	static const char *const kernels[] = { "kernel", "kernel_noload", NULL };
+	static const char *const fdts[] = { "flat_dt", NULL };
+	static const char *const ramdisks[] = { "ramdisk", NULL };
+	size_t fails = v->st->n_failures;
+
+	if (c->problem)
+		report(v, BP_FIT_CHECK_FAIL, c->name, "%s", c->problem);
+	if (c->kernel)
+		check_ref(v, c, "kernel", c->kernel, kernels);
+	if (c->ramdisk)
+		check_ref(v, c, "ramdisk", c->ramdisk, ramdisks);
+	for (size_t i = 0; i < c->n_fdts; i++)
+		check_ref(v, c, "fdt", c->fdts[i], fdts);
+	for (size_t i = 0; i < c->n_loadables; i++)
+		check_ref(v, c, "loadables", c->loadables[i], NULL);
+	if (!c->kernel && !c->n_loadables)
+		report(v, BP_FIT_CHECK_WARN, c->name, "names no kernel and no loadables");
+	if (c->n_hashes)
+		report(v, BP_FIT_CHECK_WARN, c->name,
+		       "hash nodes in a configuration are ignored by U-Boot (only signature "
+		       "nodes are checked there)");
+	if (v->st->n_failures == fails)
+		report(v, BP_FIT_CHECK_OK, c->name, "references resolve");
+}
+
+static void check_configs(struct verify *v)
+{
+	const struct bp_fit_info *info = v->info;
+	bool found = false;
+
+	if (!info->has_configurations) {
+		report(v, BP_FIT_CHECK_WARN, "", "no /configurations node: bootm needs an explicit "
+		       "image name");
+		return;
+	}
+	if (!info->n_configs)
+		report(v, BP_FIT_CHECK_WARN, "", "/configurations is empty");
+	if (info->default_config) {
+		for (size_t i = 0; i < info->n_configs && !found; i++)
+			found = !strcmp(info->configs[i].name, info->default_config);
+		if (!found)
+			report(v, BP_FIT_CHECK_FAIL, "", "default configuration '%s' does not exist",
+			       info->default_config);
+	}
+	for (size_t i = 0; i < info->n_configs; i++)
+		check_config(v, &info->configs[i]);
+}
+
+int bp_fit_verify(const struct bp_fit *fit, const struct bp_fit_verify_opts *o,
+		  bp_fit_check_fn fn, void *ctx, struct bp_fit_verify_stats *st,
+		  struct bp_diag *d)
+{
+	static const struct bp_fit_verify_opts defaults;
+	const struct bp_fit_info *info = bp_fit_get_info(fit);
+	struct bp_fit_verify_stats local;
+	struct verify v = { .info = info, .o = o ? o : &defaults, .fn = fn, .ctx = ctx,
+			    .st = st ? st : &local };
+	int ret = 0;
+
+	bp_diag_clear(d);
+	memset(v.st, 0, sizeof(*v.st));
+	v.res = calloc(info->n_images ? info->n_images : 1, sizeof(*v.res));
+	if (!v.res)
+		return bp_diag_set(d, BP_ERR_NOMEM, "", "out of memory");
+	for (size_t i = 0; i < info->n_images && !ret; i++) {
+		size_t n = info->images[i].n_hashes;
+
+		v.res[i].computed = calloc(n ? n : 1, sizeof(*v.res[i].computed));
+		if (!v.res[i].computed)
+			ret = bp_diag_set(d, BP_ERR_NOMEM, "", "out of memory");
+	}
+	if (!ret) {
+		size_t i = 0;
+
+		ret = bpi_jobs_run(info->n_images, v.o->jobs, verify_one, &v);
+		while (ret && i < info->n_images && !v.res[i].diag.msg[0])
+			i++;
+		if (ret)
+			bp_diag_set(d, ret, "", "%s", i < info->n_images ? v.res[i].diag.msg
+								  : bp_strerror(ret));
+	}
+	if (!ret) {
+		if (!info->n_images)
+			report(&v, BP_FIT_CHECK_FAIL, "", "/images holds no images");
+		for (size_t i = 0; i < info->n_images; i++)
+			check_image(&v, i);
+		check_configs(&v);
+	}
+	for (size_t i = 0; i < info->n_images; i++)
+		free(v.res[i].computed);
+	free(v.res);
+	return ret;
+}
