@@ -6,6 +6,7 @@ Every failure must print one line 'bootpack: 'PATH': what is wrong', exit 1
 output untouched, and leave no temporary file behind.
 """
 
+import json
 import os
 import re
 import struct
@@ -270,15 +271,37 @@ def test_help_and_version(bootpack):
     assert p.returncode == 0 and p.stderr == b""
 
 
-def test_help_options_documented_in_man_page(bootpack):
+@pytest.mark.parametrize("command", ["build", "list", "extract", "verify"])
+def test_help_options_documented_in_man_page(bootpack, command):
     """--help comes from the option table; the man page must cover each option."""
-    help_text = bp(bootpack, "fit", "build", "--help").stdout.decode()
+    help_text = bp(bootpack, "fit", command, "--help").stdout.decode()
     longs = re.findall(r"--([a-z][a-z-]+)", help_text)
-    assert {"output", "arch", "os", "name", "kernel", "ramdisk", "compress", "external",
-            "align", "decompose-dtbs", "files-from", "jobs", "verbose", "help"} <= set(longs)
+    assert "help" in longs
+    if command == "build":
+        assert {"output", "arch", "os", "name", "kernel", "ramdisk", "compress", "external",
+                "align", "decompose-dtbs", "files-from", "jobs", "verbose", "hash",
+                "default-config", "load-address", "entry-address"} <= set(longs)
     man = (REPO / "doc" / "bootpack.1").read_text().replace("\\-", "-")
+    assert f'.SS "bootpack fit {command}"' in man
     for opt in longs:
         assert f"--{opt}" in man, f"--{opt} is not in doc/bootpack.1"
+
+
+def test_list_json_keys_documented_in_man_page(bootpack, samples, work):
+    """Every key `fit list --json` prints is described in the man page."""
+    fit = work / "k.fit"
+    bp(bootpack, "fit", "build", "-o", fit, "-A", "arm64", "-O", "linux", "-n", "k",
+       "-k", samples / "Image", "-r", samples / "demo-c.dtb", "--hash", "crc32",
+       "--default-config", "conf-1", samples / "demo-a.dtb")
+    p = bp(bootpack, "fit", "list", "--json", fit)
+    assert p.returncode == 0, p.stderr
+    top = json.loads(p.stdout)
+    keys = set(top[0]) | set(top[0]["images"][0]) | set(top[0]["configurations"][0]) | \
+        set(top[0]["images"][0]["hashes"][0])
+    man = (REPO / "doc" / "bootpack.1").read_text().replace("\\-", "-")
+    section = man[man.index('.SS "bootpack fit list"'):man.index('.SS "bootpack fit extract"')]
+    for key in sorted(keys):
+        assert re.search(rf"\b{key}\b", section), f"JSON key {key} is not documented"
 
 
 def test_argument_files(bootpack, samples, work):

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fuzz target: the FIT reader behind fit list/verify/extract. The input is
+ * opened from memory, every field listed, verified (decompressing, with a
+ * small cap) and each image extracted, decoded and raw.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bootpack/fit.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void count(void *ctx, const struct bp_fit_check *c)
+{
+	/* Every finding must name something readable. */
+	if (!c->msg[0] || strlen(c->node) > 4096)
+		abort();
+	++*(size_t *)ctx;
+}
+
+/* Touch every string and byte the listing would print. */
+static size_t walk(const struct bp_fit_info *info)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < info->n_images; i++) {
+		const struct bp_fit_image *im = &info->images[i];
+
+		n += strlen(im->name) + (im->type ? strlen(im->type) : 0);
+		for (uint64_t k = 0; im->data && k < im->data_size; k += 4096)
+			n += im->data[k];
+		for (size_t h = 0; h < im->n_hashes; h++)
+			n += (im->hashes[h].algo ? strlen(im->hashes[h].algo) : 0) +
+			     (im->hashes[h].value_len ? im->hashes[h].value[0] : 0);
+	}
+	for (size_t i = 0; i < info->n_configs; i++) {
+		const struct bp_fit_config *c = &info->configs[i];
+
+		for (size_t k = 0; k < c->n_fdts; k++)
+			n += strlen(c->fdts[k]);
+		for (size_t k = 0; k < c->n_compatibles; k++)
+			n += strlen(c->compatibles[k]);
+	}
+	return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct bp_fit_verify_opts vo = { .decompress = true, .max_decompressed = 1 << 20,
+					 .jobs = 1 };
+	struct bp_fit_extract_opts eo = { .max_size = 1 << 20 };
+	char dir[] = "/tmp/bp-fuzzfit-XXXXXX", out[64];
+	struct bp_fit_verify_stats st;
+	struct bp_fit *fit;
+	struct bp_diag d;
+	size_t findings = 0;
+
+	if (bp_fit_open_mem(data, size, "fuzz.fit", &fit, &d)) {
+		if (!d.msg[0])
+			abort();
+		return 0;
+	}
+	const struct bp_fit_info *info = bp_fit_get_info(fit);
+
+	(void)walk(info);
+	if (bp_fit_verify(fit, &vo, count, &findings, &st, &d) == 0 &&
+	    findings != st.n_ok + st.n_warnings + st.n_failures)
+		abort();
+	if (!mkdtemp(dir))
+		abort();
+	snprintf(out, sizeof(out), "%s/out", dir);
+	for (size_t i = 0; i < info->n_images && i < 8; i++) {
+		eo.raw = i & 1;
+		if (bp_fit_extract(fit, i, &eo, out, NULL, &d) && !d.msg[0])
+			abort();
+		unlink(out);
+	}
+	rmdir(dir);
+	bp_fit_close(fit);
+	return 0;
+}
