@@ -41,7 +41,7 @@ static const struct cli_opt opts[] = {
 	  "write /configurations/default = NAME (e.g. conf-1)" },
 	{ "load-address", required_argument, OPT_LOAD, "ADDR",
 	  "kernel type \"kernel\" loaded at ADDR, not kernel_noload\n"
-	  "(what U-Boot before v2024.01 needs to boot a compressed kernel)" },
+	  "(what U-Boot before v2024.04 needs to boot a compressed kernel)" },
 	{ "entry-address", required_argument, OPT_ENTRY, "ADDR",
 	  "kernel entry point (default: the load address)" },
 	{ "verbose", no_argument, 'v', NULL, "print sizes and counts when done" },

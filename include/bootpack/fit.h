@@ -50,7 +50,7 @@ struct bp_fit_build_opts {
 	const char *default_config;      /* /configurations/default, e.g. "conf-1" */
 	/*
 	 * Store the kernel as type "kernel" with these addresses instead of
-	 * "kernel_noload" with 0: U-Boot before v2024.01 can boot a compressed
+	 * "kernel_noload" with 0: U-Boot before v2024.04 can boot a compressed
 	 * kernel only this way. The entry defaults to the load address.
 	 */
 	bool has_load_address;
@@ -136,6 +136,7 @@ struct bp_fit_info {
 	const struct bp_fit_config *configs;
 	size_t n_configs;
 	bool has_configurations;    /* a /configurations node exists */
+	const char *unit_address_node; /* first node whose name has '@', or NULL */
 };
 
 /* Largest FIT bp_fit_open() reads: 32-bit data-offset plus 32-bit size past a 2 GiB FDT. */

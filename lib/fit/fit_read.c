@@ -398,6 +398,15 @@ static int parse(struct bp_fit *fit, const char *name, struct bp_diag *d)
 	ret = read_images(fit, name, d);
 	if (!ret)
 		ret = read_configs(fit, name, d);
+	for (int node = 0, depth = 0; !ret && node >= 0 && depth >= 0;
+	     node = fdt_next_node(fdt, node, &depth)) {
+		const char *n = fdt_get_name(fdt, node, NULL);
+
+		if (n && strchr(n, '@')) {
+			fit->info.unit_address_node = n;
+			break;
+		}
+	}
 	return ret;
 }
 

@@ -194,7 +194,7 @@ static void check_image(struct verify *v, size_t i)
 		       "type 'kernel' needs a 'load' address (U-Boot cannot place it)");
 	if (im->type && !strcmp(im->type, "kernel_noload") && is_compressed(im))
 		report(v, BP_FIT_CHECK_WARN, im->name,
-		       "compressed (%s) kernel_noload image: U-Boot before v2024.01 does not "
+		       "compressed (%s) kernel_noload image: U-Boot before v2024.04 does not "
 		       "decompress it and fails with \"Bad Linux ARM64 Image magic!\"; "
 		       "rebuild with --load-address to boot on older U-Boot", im->compression);
 	if (!im->data)
@@ -270,6 +270,10 @@ static void check_configs(struct verify *v)
 	const struct bp_fit_info *info = v->info;
 	bool found = false;
 
+	if (info->unit_address_node)
+		report(v, BP_FIT_CHECK_WARN, "", "node '%s' has a unit address ('@'): U-Boot built "
+		       "with FIT signature support (as Debian's is) refuses such a FIT",
+		       info->unit_address_node);
 	if (!info->has_configurations) {
 		report(v, BP_FIT_CHECK_WARN, "", "no /configurations node: bootm needs an explicit "
 		       "image name");

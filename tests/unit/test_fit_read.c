@@ -267,6 +267,7 @@ static void test_malformed_nodes(void **state)
 	assert_int_equal(fdt_end_node(t.buf), 0);
 	image(&t, "fdt-1", "flat_dt", "not a dtb", 9);
 	assert_int_equal(fdt_property(t.buf, "arch", unterminated, 3), 0);
+	hash_node(&t, "hash@1", NULL, NULL, 0);
 	assert_int_equal(fdt_end_node(t.buf), 0);
 	end_images(&t);
 	assert_int_equal(fdt_begin_node(t.buf, "configurations"), 0);
@@ -301,6 +302,8 @@ static void test_malformed_nodes(void **state)
 	assert_non_null(strstr(f.text, "FAIL conf-1: fdt 'missing' is not an image in /images\n"));
 	assert_non_null(strstr(f.text, "FAIL conf-1: property 'compatible' is not a list"));
 	assert_non_null(strstr(f.text, "FAIL fdt-1: data is not a usable devicetree"));
+	assert_non_null(strstr(f.text, "FAIL fdt-1: hash@1: no 'algo' property\n"));
+	assert_non_null(strstr(f.text, "WARN : node 'hash@1' has a unit address ('@')"));
 	assert_null(strstr(f.text, "OK conf-1"));
 	bp_fit_close(fit);
 }
