@@ -36,12 +36,13 @@ static const struct cli_opt opts[] = {
 	{ "files-from", required_argument, 'T', "FILE", "read DTB paths from FILE, one per line" },
 	{ "jobs", required_argument, 'j', "N", "compress with N threads (default: all CPUs)" },
 	{ "hash", required_argument, OPT_HASH, "ALGO[,ALGO]...",
-	  "add hash-N nodes to every image (crc32, md5, sha1,\nsha256, sha384, sha512)" },
+	  "add hash-N nodes to every image (crc16-ccitt, crc32,\nmd5, sha1, sha256, sha384, sha512)" },
 	{ "default-config", required_argument, OPT_DEFAULT_CONFIG, "NAME",
 	  "write /configurations/default = NAME (e.g. conf-1)" },
 	{ "load-address", required_argument, OPT_LOAD, "ADDR",
-	  "kernel type \"kernel\" loaded at ADDR, not kernel_noload\n"
-	  "(what U-Boot before v2024.04 needs to boot a compressed kernel)" },
+	  "store the kernel as type \"kernel\" loaded at ADDR\n"
+	  "(hex), not kernel_noload: U-Boot before v2024.04\n"
+	  "boots a compressed kernel only that way" },
 	{ "entry-address", required_argument, OPT_ENTRY, "ADDR",
 	  "kernel entry point (default: the load address)" },
 	{ "verbose", no_argument, 'v', NULL, "print sizes and counts when done" },
@@ -103,7 +104,7 @@ static int timestamp(uint32_t *out)
 	return 0;
 }
 
-/* An address: decimal, or hexadecimal with 0x, up to 64 bits. */
+/* An address in hexadecimal, with or without 0x, as mkimage -a reads it. */
 static bool parse_addr(const char *s, uint64_t *out)
 {
 	char *end;
@@ -112,7 +113,7 @@ static bool parse_addr(const char *s, uint64_t *out)
 	if (!*s || *s == '-' || *s == '+')
 		return false;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, 16);
 	if (errno || *end)
 		return false;
 	*out = v;

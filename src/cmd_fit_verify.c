@@ -122,9 +122,10 @@ static int verify_file(const char *path, const struct verify_args *a)
 			  st.n_failures == 1 ? "" : "s");
 		ret = EXIT_FAIL;
 	} else if (!a->quiet) {
-		printf("%s: OK (%zu images, %zu configurations, %zu hashes checked, "
-		       "%zu warning%s)\n", path, info->n_images, info->n_configs, st.n_hashes,
-		       st.n_warnings, st.n_warnings == 1 ? "" : "s");
+		printf("%s: OK (%zu image%s, %zu configuration%s, %zu hash%s checked, "
+		       "%zu warning%s)\n", path, info->n_images, info->n_images == 1 ? "" : "s",
+		       info->n_configs, info->n_configs == 1 ? "" : "s", st.n_hashes,
+		       st.n_hashes == 1 ? "" : "es", st.n_warnings, st.n_warnings == 1 ? "" : "s");
 	}
 	bp_fit_close(fit);
 	return ret;

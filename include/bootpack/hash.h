@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The hash algorithms of FIT "hash-N" nodes, with the value encodings
- * U-Boot and mkimage use (crc32 as a big-endian 32-bit word).
+ * U-Boot and mkimage use (crc32 and crc16-ccitt as big-endian words).
  */
 #ifndef BOOTPACK_HASH_H
 #define BOOTPACK_HASH_H
@@ -22,6 +22,7 @@ enum bp_hash_algo {
 	BP_HASH_SHA256,
 	BP_HASH_SHA384,
 	BP_HASH_SHA512,
+	BP_HASH_CRC16_CCITT,     /* U-Boot's "crc16-ccitt": XMODEM, big-endian */
 	BP_HASH_COUNT
 };
 

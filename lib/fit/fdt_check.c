@@ -3,6 +3,10 @@
  * Gatekeeper for untrusted devicetree blobs: after this check, libfdt's
  * accessors are safe to use on the buffer.
  */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <libfdt.h>
 
 #include "fit_internal.h"
@@ -27,7 +31,18 @@ int bpi_fdt_check(const void *p, size_t len, const char *path, struct bp_diag *d
 		return bp_diag_set(d, BP_ERR_FORMAT, path,
 				   "devicetree is truncated: header totalsize is %u bytes but "
 				   "the file has only %zu", total, len);
-	err = fdt_check_full(p, total);
+	/* libfdt refuses blobs at addresses not 8-aligned; FITs store DTBs 4-aligned. */
+	if ((uintptr_t)p & 7) {
+		void *copy = malloc(total ? total : 1);
+
+		if (!copy)
+			return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
+		memcpy(copy, p, total);
+		err = fdt_check_full(copy, total);
+		free(copy);
+	} else {
+		err = fdt_check_full(p, total);
+	}
 	if (err)
 		return bp_diag_set(d, BP_ERR_FORMAT, path, "devicetree is malformed: %s",
 				   fdt_strerror(err));

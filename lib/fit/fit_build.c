@@ -293,6 +293,9 @@ static int check_default_config(const struct build *b)
 		return bp_diag_set(b->d, BP_ERR_INVALID, "",
 				   "default configuration '%s' does not exist: no DTBs were "
 				   "given, so there are no configurations", name);
+	if (b->n_cfg == 1)
+		return bp_diag_set(b->d, BP_ERR_INVALID, "", "default configuration '%s' does "
+				   "not exist: this FIT has only conf-1", name);
 	return bp_diag_set(b->d, BP_ERR_INVALID, "",
 			   "default configuration '%s' does not exist: this FIT has conf-1 to "
 			   "conf-%zu", name, b->n_cfg);

@@ -45,7 +45,7 @@ problem(char *buf, const char **slot, const char *fmt, ...)
 
 enum prop_state { PROP_ABSENT, PROP_OK, PROP_BAD };
 
-/* A property holding one NUL-terminated string (U-Boot reads only up to the first NUL). */
+/* A NUL-terminated string property; like U-Boot, use what precedes the first NUL. */
 static enum prop_state get_string(const void *fdt, int node, const char *name, const char **out)
 {
 	int len;
@@ -54,7 +54,7 @@ static enum prop_state get_string(const void *fdt, int node, const char *name, c
 	*out = NULL;
 	if (!p)
 		return PROP_ABSENT;
-	if (len <= 0 || p[len - 1] != '\0' || memchr(p, '\0', (size_t)len) != p + len - 1)
+	if (len <= 0 || p[len - 1] != '\0')
 		return PROP_BAD;
 	*out = p;
 	return PROP_OK;
@@ -126,7 +126,7 @@ static void image_string(const void *fdt, int node, const char *name, const char
 			 char *pbuf, const char **pslot)
 {
 	if (get_string(fdt, node, name, out) == PROP_BAD)
-		problem(pbuf, pslot, "property '%s' is not a single NUL-terminated string", name);
+		problem(pbuf, pslot, "property '%s' is not a NUL-terminated string", name);
 }
 
 /*
@@ -224,7 +224,7 @@ static int image_subnodes(const void *fdt, int node, struct bp_fit_image *im, ch
 			continue;
 		h[im->n_hashes].node = name;
 		if (get_string(fdt, sub, "algo", &h[im->n_hashes].algo) == PROP_BAD)
-			problem(pbuf, &im->problem, "%s: property 'algo' is not a single "
+			problem(pbuf, &im->problem, "%s: property 'algo' is not a "
 				"NUL-terminated string", name);
 		h[im->n_hashes].value = fdt_getprop(fdt, sub, "value", &len);
 		h[im->n_hashes].value_len = h[im->n_hashes].value ? (size_t)len : 0;
@@ -291,7 +291,7 @@ static int read_config(const void *fdt, int node, struct bp_fit_config *c, char 
 
 	c->name = fdt_get_name(fdt, node, NULL);
 	if (get_string(fdt, node, "description", &c->description) == PROP_BAD)
-		problem(pbuf, &c->problem, "property 'description' is not a single "
+		problem(pbuf, &c->problem, "property 'description' is not a "
 			"NUL-terminated string");
 	config_ref(fdt, node, "kernel", &c->kernel, pbuf, &c->problem);
 	config_ref(fdt, node, "ramdisk", &c->ramdisk, pbuf, &c->problem);
@@ -355,7 +355,7 @@ static int read_configs(struct bp_fit *fit, const char *name, struct bp_diag *d)
 	fit->info.has_configurations = true;
 	if (get_string(fdt, node, "default", &fit->info.default_config) == PROP_BAD)
 		return bp_diag_set(d, BP_ERR_FORMAT, name, "/configurations: property 'default' "
-				   "is not a single NUL-terminated string");
+				   "is not a NUL-terminated string");
 	n = count_subnodes(fdt, node);
 	fit->configs = calloc(n ? n : 1, sizeof(*fit->configs));
 	fit->cfg_problems = calloc(n ? n : 1, sizeof(*fit->cfg_problems));
@@ -383,7 +383,7 @@ static int parse(struct bp_fit *fit, const char *name, struct bp_diag *d)
 	fit->info.fdt_size = fdt_totalsize(fdt);
 	if (get_string(fdt, 0, "description", &fit->info.description) == PROP_BAD)
 		return bp_diag_set(d, BP_ERR_FORMAT, name, "root property 'description' is not "
-				   "a single NUL-terminated string");
+				   "a NUL-terminated string");
 	switch (get_u32(fdt, 0, "timestamp", &ts)) {
 	case PROP_OK:
 		fit->info.has_timestamp = true;

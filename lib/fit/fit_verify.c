@@ -257,6 +257,9 @@ static void check_config(struct verify *v, const struct bp_fit_config *c)
 		check_ref(v, c, "loadables", c->loadables[i], NULL);
 	if (!c->kernel && !c->n_loadables)
 		report(v, BP_FIT_CHECK_WARN, c->name, "names no kernel and no loadables");
+	for (size_t s = 0; s < c->n_signatures; s++)
+		report(v, BP_FIT_CHECK_WARN, c->name,
+		       "signature node present: signatures are not checked by bootpack");
 	if (c->n_hashes)
 		report(v, BP_FIT_CHECK_WARN, c->name,
 		       "hash nodes in a configuration are ignored by U-Boot (only signature "
