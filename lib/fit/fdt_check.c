@@ -26,6 +26,15 @@ int bpi_fdt_check(const void *p, size_t len, const char *path, struct bp_diag *d
 		return bp_diag_set(d, BP_ERR_FORMAT, path,
 				   "not a devicetree blob: bad magic 0x%08x (expected 0x%08x)",
 				   magic, FDT_MAGIC);
+	/*
+	 * Versions before 16 name nodes by full path; libfdt 1.6.1 crashes on
+	 * such blobs in fdt_check_full(), and nothing has written them for
+	 * decades (dtc writes 17).
+	 */
+	if (fdt_version(p) < 16)
+		return bp_diag_set(d, BP_ERR_FORMAT, path,
+				   "devicetree version %u is not supported (only 16 and 17, "
+				   "as dtc writes)", fdt_version(p));
 	total = fdt_totalsize(p);
 	if (total > len)
 		return bp_diag_set(d, BP_ERR_FORMAT, path,

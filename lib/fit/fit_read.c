@@ -147,14 +147,14 @@ static void image_data(struct bp_fit *fit, int node, struct bp_fit_image *im, ch
 		start = BPI_ALIGN_UP((uint64_t)fit->info.fdt_size, 4) + pos;
 		if (ps == PROP_BAD) {
 			problem(pbuf, &im->problem, "property 'data-offset' is not one "
-			       "32-bit cell");
+				"32-bit cell");
 			return;
 		}
 	} else {
 		start = pos;
 		if (ps == PROP_BAD) {
 			problem(pbuf, &im->problem, "property 'data-position' is not "
-			       "one 32-bit cell");
+				"one 32-bit cell");
 			return;
 		}
 	}
@@ -163,22 +163,22 @@ static void image_data(struct bp_fit *fit, int node, struct bp_fit_image *im, ch
 		ss = get_u32(fdt, node, "data-size", &size);
 		if (ss != PROP_OK) {
 			problem(pbuf, &im->problem, "external data has %s 'data-size'",
-			       ss == PROP_ABSENT ? "no" : "a malformed");
+				ss == PROP_ABSENT ? "no" : "a malformed");
 			return;
 		}
 		im->data_size = size;
 		im->data_file_offset = start;
 		if (start < fit->info.fdt_size) {
 			problem(pbuf, &im->problem,
-			       "external data at file offset %llu lies inside the FDT "
-			       "(%u bytes)", (unsigned long long)start, fit->info.fdt_size);
+				"external data at file offset %llu lies inside the FDT "
+				"(%u bytes)", (unsigned long long)start, fit->info.fdt_size);
 			return;
 		}
 		if (start > fit->file.len || size > fit->file.len - start) {
 			problem(pbuf, &im->problem,
-			       "external data (%u bytes at file offset %llu) extends past "
-			       "the end of the file (%zu bytes)", size,
-			       (unsigned long long)start, fit->file.len);
+				"external data (%u bytes at file offset %llu) extends past "
+				"the end of the file (%zu bytes)", size,
+				(unsigned long long)start, fit->file.len);
 			return;
 		}
 		im->data = fit->file.data + start;
@@ -187,7 +187,7 @@ static void image_data(struct bp_fit *fit, int node, struct bp_fit_image *im, ch
 	im->data = fdt_getprop(fdt, node, "data", &len);
 	if (!im->data) {
 		problem(pbuf, &im->problem, "no 'data', 'data-offset' or 'data-position' "
-		       "property");
+			"property");
 		return;
 	}
 	im->data_size = (uint64_t)len;
@@ -268,7 +268,7 @@ static void config_ref(const void *fdt, int node, const char *name, const char *
 		return;
 	if (len <= 0 || p[len - 1] != '\0' || !p[0]) {
 		problem(pbuf, pslot, "property '%s' is not a NUL-terminated image name",
-		       name);
+			name);
 		return;
 	}
 	*out = p;

@@ -331,6 +331,30 @@ static void test_not_a_fit(void **state)
 	assert_int_equal(bp_fit_open("/nonexistent/x.fit", &fit, &d), BP_ERR_IO);
 }
 
+/* Regression (fuzz_fit_read): libfdt 1.6.1's fdt_check_full() crashed on version < 16. */
+static void test_old_fdt_version(void **state)
+{
+	struct tree t;
+	struct bp_fit *fit;
+	struct bp_diag d;
+	size_t len;
+
+	(void)state;
+	begin(&t);
+	image(&t, "kernel", "kernel", "x", 1);
+	assert_int_equal(fdt_end_node(t.buf), 0);
+	end_images(&t);
+	len = finish(&t);
+	for (uint32_t v = 1; v < 16; v++) {
+		fdt_set_version(t.buf, v);
+		assert_int_equal(bp_fit_open_mem(t.buf, len, "old.fit", &fit, &d), BP_ERR_FORMAT);
+		assert_non_null(strstr(d.msg, "is not supported (only 16 and 17"));
+	}
+	fdt_set_version(t.buf, 16);
+	assert_int_equal(bp_fit_open_mem(t.buf, len, "v16.fit", &fit, &d), 0);
+	bp_fit_close(fit);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_external),
 		cmocka_unit_test(test_malformed_nodes),
 		cmocka_unit_test(test_not_a_fit),
+		cmocka_unit_test(test_old_fdt_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
