@@ -26,6 +26,7 @@ struct image_result {
 	int decomp_err;                /* 0, or the error from decompressing */
 	char decomp_msg[BP_DIAG_MSG_MAX];
 	char content_msg[MSG_MAX];     /* why the contents are wrong, or "" */
+	const char *content_ok;        /* what the contents were found to be, or NULL */
 	uint64_t decomp_size;
 };
 
@@ -67,24 +68,35 @@ static bool is_compressed(const struct bp_fit_image *im)
 	return im->compression && strcmp(im->compression, "none");
 }
 
-/* Content checks on the bytes U-Boot ends up with; "" when they pass. */
+/*
+ * Content checks on the bytes U-Boot ends up with: @r->content_msg says why
+ * they fail, @r->content_ok what they were found to be (NULL: not checked).
+ */
 static void check_contents(const struct bp_fit_image *im, const uint8_t *p, uint64_t len,
-			   char *msg)
+			   struct image_result *r)
 {
 	static const uint8_t arm64_magic[4] = { 'A', 'R', 'M', 0x64 };
 	struct bp_diag d;
 
-	msg[0] = '\0';
+	r->content_msg[0] = '\0';
 	if (im->type && !strcmp(im->type, "flat_dt")) {
 		if (bpi_fdt_check(p, (size_t)len, "", &d))
-			snprintf(msg, MSG_MAX, "data is not a usable devicetree (%.400s)", d.msg);
+			snprintf(r->content_msg, MSG_MAX, "data is not a usable devicetree (%.400s)",
+				 d.msg);
+		else
+			r->content_ok = "a well-formed devicetree";
 		return;
 	}
 	/* What U-Boot's booti_setup() insists on for an arm64 Linux kernel. */
-	if (is_kernel_type(im->type) && im->arch && !strcmp(im->arch, "arm64") && im->os &&
-	    !strcmp(im->os, "linux") && (len < 0x3c || memcmp(p + 0x38, arm64_magic, 4)))
-		snprintf(msg, MSG_MAX, "data is not an arm64 Linux Image (no \"ARM\\x64\" magic at "
-			 "offset 0x38): U-Boot stops with \"Bad Linux ARM64 Image magic!\"");
+	if (!is_kernel_type(im->type) || !im->arch || strcmp(im->arch, "arm64") || !im->os ||
+	    strcmp(im->os, "linux"))
+		return;
+	if (len < 0x3c || memcmp(p + 0x38, arm64_magic, 4))
+		snprintf(r->content_msg, MSG_MAX, "data is not an arm64 Linux Image (no "
+			 "\"ARM\\x64\" magic at offset 0x38): U-Boot stops with \"Bad Linux "
+			 "ARM64 Image magic!\"");
+	else
+		r->content_ok = "an arm64 Linux Image";
 }
 
 static int verify_one(void *ctx, size_t i)
@@ -104,7 +116,7 @@ static int verify_one(void *ctx, size_t i)
 			return BP_ERR_CODEC;
 	}
 	if (!is_compressed(im)) {
-		check_contents(im, im->data, im->data_size, r->content_msg);
+		check_contents(im, im->data, im->data_size, r);
 		return 0;
 	}
 	if (!v->o->decompress || bp_codec_from_name(im->compression, &c, NULL))
@@ -120,7 +132,7 @@ static int verify_one(void *ctx, size_t i)
 	if (r->decomp_err)
 		snprintf(r->decomp_msg, sizeof(r->decomp_msg), "%s", d.msg);
 	else
-		check_contents(im, out.data, out.len, r->content_msg);
+		check_contents(im, out.data, out.len, r);
 	r->decomp_size = out.len;
 	bp_buf_free(&out);
 	return r->decomp_err == BP_ERR_NOMEM ? BP_ERR_NOMEM : 0;
@@ -210,8 +222,11 @@ static void check_image(struct verify *v, size_t i)
 		report(v, BP_FIT_CHECK_FAIL, im->name, "cannot decompress %s data: %s",
 		       im->compression, r->decomp_msg);
 	else if (r->decompressed && !r->content_msg[0])
-		report(v, BP_FIT_CHECK_OK, im->name, "%s data decompresses to %llu bytes",
-		       im->compression, (unsigned long long)r->decomp_size);
+		report(v, BP_FIT_CHECK_OK, im->name, "%s data decompresses to %llu bytes%s%s",
+		       im->compression, (unsigned long long)r->decomp_size,
+		       r->content_ok ? ", " : "", r->content_ok ? r->content_ok : "");
+	else if (!r->decompressed && r->content_ok)
+		report(v, BP_FIT_CHECK_OK, im->name, "data is %s", r->content_ok);
 	if (r->content_msg[0])
 		report(v, BP_FIT_CHECK_FAIL, im->name, "%s", r->content_msg);
 }

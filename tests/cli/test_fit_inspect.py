@@ -850,7 +850,8 @@ def test_extract_cli_compressed_mkimage_fit(bootpack, small_kernel, samples, tmp
         ok(bp(bootpack, "fit", "extract", fit, "--config", "conf", "--kind", "kernel", "-o", out))
         assert out.read_bytes() == small_kernel.read_bytes()
         proc = ok(bp(bootpack, "fit", "verify", "--decompress", fit))
-        assert f"kernel: {comp} data decompresses to {small_kernel.stat().st_size} bytes" in \
+        assert f"kernel: {comp} data decompresses to {small_kernel.stat().st_size} bytes, " \
+            "an arm64 Linux Image" in \
             proc.stdout.decode().splitlines()
 
 
@@ -1374,7 +1375,8 @@ def test_verify_decompress_max_size(bootpack, build, small_kernel):
     size = small_kernel.stat().st_size
     proc = verify(bootpack, "--decompress", "--max-size", str(size), fit)
     assert proc.returncode == 0, proc.stderr.decode()
-    assert f"kernel: zstd data decompresses to {size} bytes" in proc.stdout.decode().splitlines()
+    assert f"kernel: zstd data decompresses to {size} bytes, an arm64 Linux Image" in \
+        proc.stdout.decode().splitlines()
     proc = verify(bootpack, "--decompress", "--max-size", str(size - 1), fit)
     assert proc.returncode == 1
     assert any(line.startswith(f"bootpack: '{fit}': kernel: cannot decompress zstd data: ")
@@ -1892,3 +1894,17 @@ def test_extract_file_mode_follows_umask(bootpack, build, tmp_path):
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o640
+
+
+def test_verify_reports_content_checks(bootpack, build, samples, small_kernel):
+    """Uncompressed images get their content named: the sample kernel carries
+    the arm64 Image magic and every sample DTB parses."""
+    fit = build("-c", "none", kernel=small_kernel)
+    proc = verify(bootpack, fit)
+    assert proc.returncode == 0, proc.stderr.decode()
+    lines = proc.stdout.decode().splitlines()
+    assert "kernel: data is an arm64 Linux Image" in lines
+    n_fdt = len([n for n in Raw(fit).subnodes("/images") if n.startswith("fdt-")])
+    assert n_fdt >= 1
+    for i in range(1, n_fdt + 1):
+        assert f"fdt-{i}: data is a well-formed devicetree" in lines, lines
