@@ -87,8 +87,8 @@ static int resolve(const char *path, const struct bp_fit *fit, const struct extr
 {
 	const struct bp_fit_info *info = bp_fit_get_info(fit);
 	const struct bp_fit_config *c;
-	const char *const *list = NULL;
-	size_t n = 0;
+	const char *const *list;
+	size_t n;
 	int ci = bp_fit_find_config(fit, a->config);
 
 	if (ci < 0) {
@@ -96,13 +96,12 @@ static int resolve(const char *path, const struct bp_fit *fit, const struct extr
 		return EXIT_FAIL;
 	}
 	c = &info->configs[ci];
-	if (!strcmp(a->kind, "kernel") || !strcmp(a->kind, "ramdisk")) {
-		const char *name = !strcmp(a->kind, "kernel") ? c->kernel : c->ramdisk;
-
-		list = name ? &c->kernel : NULL;
-		if (name)
-			list = !strcmp(a->kind, "kernel") ? &c->kernel : &c->ramdisk;
-		n = name ? 1 : 0;
+	if (!strcmp(a->kind, "kernel")) {
+		list = &c->kernel;
+		n = c->kernel != NULL;
+	} else if (!strcmp(a->kind, "ramdisk")) {
+		list = &c->ramdisk;
+		n = c->ramdisk != NULL;
 	} else if (!strcmp(a->kind, "fdt")) {
 		list = c->fdts;
 		n = c->n_fdts;
