@@ -152,3 +152,48 @@ void cli_print_safe(FILE *f, const char *s)
 			fputc(*p, f);
 	}
 }
+
+int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	*data = NULL;
+	*len = 0;
+	if (!f) {
+		cli_error(path, "cannot open: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	for (;;) {
+		if (n == cap) {
+			uint8_t *nb;
+
+			cap = cap ? 2 * cap : 65536;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				cli_error(path, "out of memory");
+				break;
+			}
+			buf = nb;
+		}
+		n += fread(buf + n, 1, cap - n, f);
+		if (n > max) {
+			cli_error(path, "file is larger than the limit of %zu bytes", max);
+			break;
+		}
+		if (n < cap) {
+			if (ferror(f)) {
+				cli_error(path, "cannot read: %s", strerror(errno));
+				break;
+			}
+			fclose(f);
+			*data = buf;
+			*len = n;
+			return 0;
+		}
+	}
+	fclose(f);
+	free(buf);
+	return EXIT_FAIL;
+}

@@ -42,6 +42,9 @@ void cli_print_options(FILE *f, const struct cli_opt *opts, size_t n);
 
 #define CLI_OPTS_MAX 32
 
+/* Read all of @path (at most @max bytes) into a malloc'd buffer; prints the error. */
+int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
+
 /* Print an untrusted string with control characters escaped as \xNN. */
 void cli_print_safe(FILE *f, const char *s);
 
@@ -60,5 +63,11 @@ int cmd_fit_build(int argc, char **argv);
 int cmd_fit_list(int argc, char **argv);
 int cmd_fit_extract(int argc, char **argv);
 int cmd_fit_verify(int argc, char **argv);
+int cmd_pe_info(int argc, char **argv);
+int cmd_pe_verify(int argc, char **argv);
+int cmd_pe_add_section(int argc, char **argv);
+int cmd_pe_replace_section(int argc, char **argv);
+int cmd_pe_remove_section(int argc, char **argv);
+int cmd_zboot_extract(int argc, char **argv);
 
 #endif

@@ -12,6 +12,14 @@ static const struct cli_cmd commands[] = {
 	{ "fit", "list", "show the images and configurations of a FIT", cmd_fit_list },
 	{ "fit", "extract", "write one image of a FIT to a file", cmd_fit_extract },
 	{ "fit", "verify", "check a FIT's hashes, data bounds and references", cmd_fit_verify },
+	{ "pe", "info", "show a PE/COFF (EFI) image, its zboot header and problems", cmd_pe_info },
+	{ "pe", "verify", "check a PE/COFF image for what EDK2 would refuse", cmd_pe_verify },
+	{ "pe", "add-section", "add a section (e.g. kexec's .bpf) to a PE image",
+	  cmd_pe_add_section },
+	{ "pe", "replace-section", "replace a section's contents", cmd_pe_replace_section },
+	{ "pe", "remove-section", "remove a section", cmd_pe_remove_section },
+	{ "zboot", "extract", "decompress the kernel Image from a zboot vmlinuz.efi",
+	  cmd_zboot_extract },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -26,7 +34,7 @@ static void print_help(FILE *f)
 		char name[32];
 
 		snprintf(name, sizeof(name), "%s %s", commands[i].object, commands[i].command);
-		fprintf(f, "  %-16s%s\n", name, commands[i].summary);
+		fprintf(f, "  %-20s%s\n", name, commands[i].summary);
 	}
 	fputs("\nArguments of the form @FILE are replaced by the arguments in FILE\n"
 	      "(quoted as in gcc and ld response files).\n"

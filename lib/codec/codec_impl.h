@@ -19,4 +19,10 @@ extern const struct bp_codec_ops bpi_codec_lzma;
 extern const struct bp_codec_ops bpi_codec_lzo;
 extern const struct bp_codec_ops bpi_codec_zstd;
 
+/* Formats only Linux's zboot uses (lib/codec/zboot_codecs.c); same contract as decompress. */
+int bpi_lz4_legacy_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
+			      struct bp_diag *d);
+int bpi_xz_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
+		      struct bp_diag *d);
+
 #endif

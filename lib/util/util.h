@@ -9,6 +9,33 @@
 #include <bootpack/buf.h>
 #include <bootpack/error.h>
 
+static inline uint16_t bpi_get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t bpi_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t bpi_get_le64(const uint8_t *p)
+{
+	return bpi_get_le32(p) | (uint64_t)bpi_get_le32(p + 4) << 32;
+}
+
+static inline void bpi_put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void bpi_put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
 #define BPI_ALIGN_UP(x, a) (((x) + ((a) - 1)) / (a) * (a))
 
 static inline uint32_t bpi_get_be32(const uint8_t *p)

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PE/COFF images (EFI applications), with Linux's EFI zboot header.
+ *
+ * bp_pe_open() reads an untrusted image and lists what is wrong with it
+ * the way EDK2's loader would see it; bp_pe_edit() adds, replaces or
+ * removes one section and writes a new, valid image, keeping file offsets
+ * (debug directory, zboot payload) pointing at the same bytes.
+ */
+#ifndef BOOTPACK_PE_H
+#define BOOTPACK_PE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bootpack/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BP_PE_MAX_DIRS 16
+
+/* Data directory slots used by name. */
+enum {
+	BP_PE_DIR_SECURITY = 4,     /* certificate table: a file offset, not an RVA */
+	BP_PE_DIR_BASERELOC = 5,
+	BP_PE_DIR_DEBUG = 6,
+};
+
+/* Section flags (Characteristics) used by name. */
+#define BP_PE_SCN_CNT_CODE 0x00000020u
+#define BP_PE_SCN_CNT_INITIALIZED_DATA 0x00000040u
+#define BP_PE_SCN_CNT_UNINITIALIZED_DATA 0x00000080u
+#define BP_PE_SCN_MEM_DISCARDABLE 0x02000000u
+#define BP_PE_SCN_MEM_EXECUTE 0x20000000u
+#define BP_PE_SCN_MEM_READ 0x40000000u
+#define BP_PE_SCN_MEM_WRITE 0x80000000u
+
+struct bp_pe_section {
+	char name[9];               /* NUL-terminated, as stored (may be "/4" style) */
+	uint32_t virtual_size, virtual_address;
+	uint32_t raw_size, raw_offset;   /* SizeOfRawData, PointerToRawData */
+	uint32_t characteristics;
+	uint32_t header_offset;     /* file offset of its 40-byte section header */
+};
+
+struct bp_pe_dir {
+	uint32_t address;           /* RVA; a file offset for the certificate table */
+	uint32_t size;
+};
+
+struct bp_pe_zboot {
+	bool present;               /* "MZ" + "zimg" at offset 4 */
+	char compression[33];       /* NUL-terminated name at 0x18, e.g. "gzip", "zstd22" */
+	uint32_t payload_offset;    /* file offset of the compressed stream */
+	uint32_t payload_size;      /* its size (the le32 uncompressed size follows it, except gzip) */
+	bool payload_in_file;
+	int payload_section;        /* section holding the whole payload, or -1 */
+	uint32_t linux_pe_magic;    /* le32 at 0x38: 0x818223cd from Linux 6.2 on */
+};
+
+enum bp_pe_severity { BP_PE_WARNING, BP_PE_ERROR };
+
+/* One thing wrong with the image. Errors are what EDK2's loader refuses. */
+struct bp_pe_problem {
+	enum bp_pe_severity severity;
+	char msg[200];
+};
+
+struct bp_pe_info {
+	uint64_t file_size;
+	uint32_t pe_offset;         /* e_lfanew */
+	/* COFF file header */
+	uint16_t machine, n_sections, size_of_optional_header, characteristics;
+	uint32_t timestamp, symbol_table, n_symbols;
+	/* Optional header */
+	uint16_t magic;             /* 0x10b PE32, 0x20b PE32+ */
+	bool pe32plus;
+	uint8_t linker_major, linker_minor;
+	uint32_t size_of_code, size_of_initialized_data, size_of_uninitialized_data;
+	uint32_t entry_point, base_of_code;
+	uint64_t image_base;
+	uint32_t section_alignment, file_alignment;
+	uint32_t size_of_image, size_of_headers;
+	uint32_t checksum, checksum_computed;
+	uint16_t subsystem, dll_characteristics;
+	uint32_t n_rva_and_sizes;   /* as stored */
+	struct bp_pe_dir dirs[BP_PE_MAX_DIRS];  /* entries past n_rva_and_sizes are zero */
+	const struct bp_pe_section *sections;   /* n_sections entries */
+	/* Bytes past the end of the last section's raw data, certificate table excluded. */
+	uint64_t overlay_offset, overlay_size;
+	bool has_certificates;      /* certificate table (Authenticode signature) present */
+	struct bp_pe_zboot zboot;
+	const struct bp_pe_problem *problems;
+	size_t n_problems, n_errors;
+};
+
+struct bp_pe;
+
+/* Largest PE image bp_pe_open() reads. */
+#define BP_PE_READ_MAX (1ULL << 31)
+
+/*
+ * Read the PE image at @path. Fails (BP_ERR_FORMAT, reason in @d) only when
+ * the headers cannot be located: no "MZ", e_lfanew outside the file, no
+ * "PE\0\0", a truncated COFF or optional header or section table, an
+ * unknown optional-header magic. Everything else is listed in "problems".
+ */
+int bp_pe_open(const char *path, struct bp_pe **out, struct bp_diag *d);
+/* The same for @len bytes at @data (copied); @name is used in messages. */
+int bp_pe_open_mem(const void *data, size_t len, const char *name, struct bp_pe **out,
+		   struct bp_diag *d);
+void bp_pe_close(struct bp_pe *pe);
+const struct bp_pe_info *bp_pe_get_info(const struct bp_pe *pe);
+/* The image bytes as read. */
+const uint8_t *bp_pe_data(const struct bp_pe *pe, size_t *len);
+/* Index of the section called @name, or BP_ERR_NOTFOUND. */
+int bp_pe_find_section(const struct bp_pe *pe, const char *name);
+
+/* The PE CheckSum of @len bytes, the 4 bytes at @checksum_offset counted as zero. */
+uint32_t bp_pe_checksum(const uint8_t *p, size_t len, size_t checksum_offset);
+
+enum bp_pe_edit_op { BP_PE_ADD_SECTION, BP_PE_REPLACE_SECTION, BP_PE_REMOVE_SECTION };
+
+/* Default flags of an added section: initialized, read-only data (the kexec .bpf section). */
+#define BP_PE_ADD_DEFAULT_FLAGS (BP_PE_SCN_CNT_INITIALIZED_DATA | BP_PE_SCN_MEM_READ)
+
+struct bp_pe_edit {
+	enum bp_pe_edit_op op;
+	const char *name;           /* at most 8 bytes */
+	const void *data;           /* new contents (add, replace) */
+	size_t len;
+	uint32_t characteristics;   /* add: 0 = BP_PE_ADD_DEFAULT_FLAGS */
+	bool strip_signature;       /* drop the certificate table instead of refusing */
+};
+
+/*
+ * Apply @e to @pe and write the result to @out_path atomically (@out_path
+ * may be the input file). The image must have no errors. Section data keeps
+ * its place relative to its section; data directories holding file offsets
+ * (debug entries), the overlay and the zboot header follow their bytes.
+ * Returns 0 or BP_ERR_INVALID/BP_ERR_NOTFOUND/BP_ERR_FORMAT/BP_ERR_TOOBIG/
+ * BP_ERR_UNSUPPORTED/BP_ERR_IO with the reason in @d.
+ */
+int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *out_path,
+	       struct bp_diag *d);
+
+/* What a decompressed zboot payload turned out to be. */
+enum bp_kernel_kind { BP_KERNEL_UNKNOWN, BP_KERNEL_ARM64, BP_KERNEL_RISCV, BP_KERNEL_LOONGARCH };
+
+const char *bp_kernel_kind_name(enum bp_kernel_kind k);
+/* Recognise a Linux kernel Image by its header magic. */
+enum bp_kernel_kind bp_kernel_kind_of(const uint8_t *p, size_t len);
+
+/* Decompressed payloads are capped at this many bytes unless told otherwise. */
+#define BP_ZBOOT_MAX_DEFAULT (1ULL << 30)
+
+/*
+ * Decompress the zboot payload of @pe (gzip, lz4, lzma, lzo, xzkern,
+ * zstd22), check it is a kernel Image and write it to @out_path atomically.
+ * @max caps the output (0 = BP_ZBOOT_MAX_DEFAULT). @kind and @written may
+ * be NULL.
+ */
+int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
+		     enum bp_kernel_kind *kind, uint64_t *written, struct bp_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

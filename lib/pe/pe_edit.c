@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bp_pe_edit(): add, replace or remove one section of a PE image.
+ *
+ * Virtual addresses of existing sections never change (code refers to
+ * them), so an added section goes after the last one and a replaced one may
+ * grow only into free virtual space. File data is copied in file order as
+ * runs of bytes; every run remembers where it came from, so anything that
+ * holds a file offset (section headers, debug directory entries, the COFF
+ * symbol table pointer, the zboot header) is moved with the bytes it names.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pe_internal.h"
+#include "util/util.h"
+
+#define MAX_RUNS_EXTRA 8
+
+/* A run of output bytes copied from [old, old + len) of the input. */
+struct run {
+	uint64_t old, len, new;
+};
+
+struct edit {
+	const struct bp_pe *pe;
+	const struct bp_pe_info *in;
+	const struct bp_pe_edit *e;
+	struct bp_diag *d;
+	int target;                 /* section index (replace, remove), -1 for add */
+	uint32_t new_soh;
+	uint32_t add_va;
+	struct bp_buf out;
+	struct run *runs;
+	size_t n_runs;
+	uint32_t *new_off;          /* per input section: new PointerToRawData */
+	uint32_t add_off;
+};
+
+static int fail(struct edit *ed, int err, const char *msg)
+{
+	return bp_diag_set(ed->d, err, ed->pe->name, "%s", msg);
+}
+
+/* The section whose virtual range holds [rva, rva + size), or -1. */
+static int section_of_rva(const struct bp_pe_info *in, uint32_t rva, uint32_t size)
+{
+	for (uint32_t i = 0; i < in->n_sections; i++) {
+		const struct bp_pe_section *s = &in->sections[i];
+		uint32_t span = s->virtual_size > s->raw_size ? s->virtual_size : s->raw_size;
+
+		if (rva >= s->virtual_address &&
+		    (uint64_t)rva + size <= (uint64_t)s->virtual_address + span)
+			return (int)i;
+	}
+	return -1;
+}
+
+static uint64_t image_end(const struct bp_pe_info *in, int skip)
+{
+	uint64_t end = 0;
+
+	for (uint32_t i = 0; i < in->n_sections; i++) {
+		uint64_t e = (uint64_t)in->sections[i].virtual_address + in->sections[i].virtual_size;
+
+		if ((int)i != skip && e > end)
+			end = e;
+	}
+	return end;
+}
+
+/* Things that make the requested edit unsafe, checked before any byte is written. */
+static int check_edit(struct edit *ed)
+{
+	const struct bp_pe_info *in = ed->in;
+	const struct bp_pe_edit *e = ed->e;
+	size_t n = strlen(e->name);
+	int idx = bp_pe_find_section(ed->pe, e->name);
+
+	if (in->n_errors)
+		return bp_diag_set(ed->d, BP_ERR_FORMAT, ed->pe->name, "refusing to edit an invalid "
+				   "image: %s", in->problems[0].severity == BP_PE_ERROR ?
+				   in->problems[0].msg : "see 'bootpack pe verify'");
+	if (!n || n > 8)
+		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "section name '%s' must be "
+				   "1 to 8 bytes (PE section headers hold 8)", e->name);
+	if (e->op == BP_PE_ADD_SECTION && idx >= 0)
+		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "a section named '%s' "
+				   "already exists", e->name);
+	if (e->op != BP_PE_ADD_SECTION && idx < 0)
+		return bp_diag_set(ed->d, BP_ERR_NOTFOUND, ed->pe->name, "no section named '%s'",
+				   e->name);
+	if (e->op != BP_PE_REMOVE_SECTION && (!e->data || !e->len))
+		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "section '%s': no data "
+				   "given", e->name);
+	if (e->op != BP_PE_REMOVE_SECTION && e->len > UINT32_MAX / 2)
+		return bp_diag_set(ed->d, BP_ERR_TOOBIG, ed->pe->name, "section '%s': %zu bytes is "
+				   "too large for a PE section", e->name, e->len);
+	if (in->has_certificates && !e->strip_signature)
+		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "the image is signed "
+				   "(certificate table of %u bytes); an edit would invalidate the "
+				   "signature, so strip it (--strip-signature) and sign again",
+				   in->dirs[BP_PE_DIR_SECURITY].size);
+	ed->target = idx;
+	if (e->op == BP_PE_ADD_SECTION)
+		return 0;
+	if (in->zboot.present && in->zboot.payload_section == idx)
+		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' holds the "
+				   "zboot payload; changing it would orphan the zboot header",
+				   e->name);
+	if (section_of_rva(in, in->entry_point, 1) == idx && in->entry_point)
+		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' holds the "
+				   "entry point", e->name);
+	for (int i = 0; i < BP_PE_MAX_DIRS; i++) {
+		const struct bp_pe_dir *dir = &in->dirs[i];
+
+		if (i != BP_PE_DIR_SECURITY && dir->size &&
+		    section_of_rva(in, dir->address, dir->size) == idx)
+			return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' "
+					   "holds data directory %d; changing it would leave the "
+					   "directory pointing at other bytes", e->name, i);
+	}
+	if (e->op == BP_PE_REMOVE_SECTION && in->n_sections == 1)
+		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "cannot remove the only "
+				   "section");
+	if (e->op == BP_PE_REPLACE_SECTION) {
+		const struct bp_pe_section *s = &in->sections[idx];
+		uint64_t limit = UINT32_MAX;
+
+		/* Later sections keep their addresses: the new contents must fit before them. */
+		for (uint32_t i = 0; i < in->n_sections; i++)
+			if (in->sections[i].virtual_address > s->virtual_address &&
+			    in->sections[i].virtual_address < limit)
+				limit = in->sections[i].virtual_address;
+		if (limit != UINT32_MAX &&
+		    BPI_ALIGN_UP((uint64_t)s->virtual_address + e->len, in->section_alignment) > limit)
+			return bp_diag_set(ed->d, BP_ERR_TOOBIG, ed->pe->name, "section '%s': %zu bytes "
+					   "do not fit before the next section at RVA 0x%llx (room for "
+					   "%llu); only the last section can grow", e->name, e->len,
+					   (unsigned long long)limit,
+					   (unsigned long long)(limit - s->virtual_address));
+	}
+	return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* SizeOfHeaders for the new section count: grown at FileAlignment, never shrunk. */
+static int plan_headers(struct edit *ed)
+{
+	const struct bp_pe_info *in = ed->in;
+	const uint8_t *p = ed->pe->file.data;
+	uint64_t table_end = ed->pe->section_table + (uint64_t)in->n_sections * PE_SECTION_SIZE;
+	uint64_t need = table_end + PE_SECTION_SIZE, first_va = UINT32_MAX;
+
+	ed->new_soh = in->size_of_headers;
+	if (ed->e->op != BP_PE_ADD_SECTION)
+		return 0;
+	if (need <= in->size_of_headers && all_zero(p + table_end, PE_SECTION_SIZE))
+		return 0;
+	if (!all_zero(p + table_end, in->size_of_headers - table_end))
+		return fail(ed, BP_ERR_UNSUPPORTED, "no room for another section header: the bytes "
+			    "after the section table are in use");
+	for (uint32_t i = 0; i < in->n_sections; i++)
+		if (in->sections[i].virtual_address < first_va)
+			first_va = in->sections[i].virtual_address;
+	need = BPI_ALIGN_UP(need, in->file_alignment);
+	if (need > first_va)
+		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "no room for another "
+				   "section header: the headers would need 0x%llx bytes but the "
+				   "first section starts at RVA 0x%llx", (unsigned long long)need,
+				   (unsigned long long)first_va);
+	ed->new_soh = (uint32_t)need;
+	return 0;
+}
+
+static int emit(struct edit *ed, const void *p, uint64_t n)
+{
+	if (bp_buf_append(&ed->out, p, (size_t)n))
+		return fail(ed, BP_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+static int emit_zero(struct edit *ed, uint64_t n)
+{
+	if (bp_buf_reserve(&ed->out, (size_t)n))
+		return fail(ed, BP_ERR_NOMEM, "out of memory");
+	memset(ed->out.data + ed->out.len, 0, (size_t)n);
+	ed->out.len += (size_t)n;
+	return 0;
+}
+
+/* Copy input bytes [from, to) and remember where they went. */
+static int copy_run(struct edit *ed, uint64_t from, uint64_t to)
+{
+	if (to <= from)
+		return 0;
+	ed->runs[ed->n_runs++] = (struct run){ from, to - from, ed->out.len };
+	return emit(ed, ed->pe->file.data + from, to - from);
+}
+
+static int cmp_raw(const void *a, const void *b, void *ctx)
+{
+	const struct bp_pe_section *s = ctx;
+	uint32_t x = s[*(const uint32_t *)a].raw_offset, y = s[*(const uint32_t *)b].raw_offset;
+
+	return x < y ? -1 : x > y;
+}
+
+static int pad_to_file_alignment(struct edit *ed)
+{
+	uint64_t to = BPI_ALIGN_UP((uint64_t)ed->out.len, ed->in->file_alignment);
+
+	return emit_zero(ed, to - ed->out.len);
+}
+
+/* Lay the body out in file order: gaps and sections as runs, new data where it belongs. */
+static int copy_body(struct edit *ed)
+{
+	const struct bp_pe_info *in = ed->in;
+	uint64_t cursor = in->size_of_headers;
+	uint64_t body_end = in->has_certificates ? ed->pe->cert_offset : in->file_size;
+	uint32_t *order = calloc(in->n_sections ? in->n_sections : 1, sizeof(*order));
+	size_t n = 0;
+	int ret = 0;
+
+	if (!order)
+		return fail(ed, BP_ERR_NOMEM, "out of memory");
+	for (uint32_t i = 0; i < in->n_sections; i++)
+		if (in->sections[i].raw_size)
+			order[n++] = i;
+	qsort_r(order, n, sizeof(*order), cmp_raw, (void *)in->sections);
+	for (size_t k = 0; k < n && !ret; k++) {
+		const struct bp_pe_section *s = &in->sections[order[k]];
+
+		ret = copy_run(ed, cursor, s->raw_offset);
+		ed->new_off[order[k]] = (uint32_t)ed->out.len;
+		if (!ret && (int)order[k] == ed->target && ed->e->op == BP_PE_REPLACE_SECTION) {
+			ret = emit(ed, ed->e->data, ed->e->len);
+			if (!ret)
+				ret = pad_to_file_alignment(ed);
+		} else if (!ret && (int)order[k] != ed->target) {
+			ret = copy_run(ed, s->raw_offset, (uint64_t)s->raw_offset + s->raw_size);
+		}
+		cursor = (uint64_t)s->raw_offset + s->raw_size;
+	}
+	free(order);
+	/* The overlay stays after the last section's data, so the new data goes before it. */
+	if (!ret && ed->e->op == BP_PE_ADD_SECTION) {
+		ret = pad_to_file_alignment(ed);
+		ed->add_off = (uint32_t)ed->out.len;
+		if (!ret)
+			ret = emit(ed, ed->e->data, ed->e->len);
+		if (!ret)
+			ret = pad_to_file_alignment(ed);
+	}
+	if (!ret && body_end > cursor)
+		ret = copy_run(ed, cursor, body_end);
+	if (!ret && ed->out.len > UINT32_MAX)
+		ret = fail(ed, BP_ERR_TOOBIG, "the edited image would exceed 4 GiB");
+	return ret;
+}
+
+/* Where input file offset @old ended up; false when its bytes were dropped. */
+static bool map_offset(const struct edit *ed, uint64_t old, uint32_t *out)
+{
+	for (size_t i = 0; i < ed->n_runs; i++) {
+		if (old >= ed->runs[i].old && old < ed->runs[i].old + ed->runs[i].len) {
+			*out = (uint32_t)(ed->runs[i].new + (old - ed->runs[i].old));
+			return true;
+		}
+	}
+	return false;
+}
+
+static void write_section_header(uint8_t *h, const char *name, uint32_t vsize, uint32_t va,
+				 uint32_t raw_size, uint32_t raw_off, uint32_t flags)
+{
+	memset(h, 0, PE_SECTION_SIZE);
+	memcpy(h, name, strlen(name));
+	bpi_put_le32(h + 8, vsize);
+	bpi_put_le32(h + 12, va);
+	bpi_put_le32(h + 16, raw_size);
+	bpi_put_le32(h + 20, raw_off);
+	bpi_put_le32(h + 36, flags);
+}
+
+/* Sums the linker wrote, moved by the size of what changed (never below zero). */
+static void adjust_size_field(uint8_t *opt, int field, uint32_t flags, uint32_t flag,
+			      int64_t delta)
+{
+	int64_t v = (int64_t)bpi_get_le32(opt + field) + ((flags & flag) ? delta : 0);
+
+	bpi_put_le32(opt + field, v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v);
+}
+
+static void adjust_sizes(struct edit *ed, uint8_t *opt, uint32_t flags, int64_t delta)
+{
+	adjust_size_field(opt, PE_OPT_SIZE_OF_CODE, flags, BP_PE_SCN_CNT_CODE, delta);
+	adjust_size_field(opt, PE_OPT_SIZE_OF_INIT, flags, BP_PE_SCN_CNT_INITIALIZED_DATA, delta);
+	adjust_size_field(opt, PE_OPT_SIZE_OF_UNINIT, flags, BP_PE_SCN_CNT_UNINITIALIZED_DATA,
+			  delta);
+	(void)ed;
+}
+
+static int rewrite_section_table(struct edit *ed)
+{
+	const struct bp_pe_info *in = ed->in;
+	uint8_t *table = ed->out.data + ed->pe->section_table, *h;
+	uint8_t *opt = ed->out.data + ed->pe->opt_offset;
+	uint32_t fa = in->file_alignment, k = 0;
+	const uint8_t *orig = ed->pe->file.data + ed->pe->section_table;
+
+	for (uint32_t i = 0; i < in->n_sections; i++) {
+		const struct bp_pe_section *s = &in->sections[i];
+		uint32_t ptr;
+
+		if ((int)i == ed->target && ed->e->op == BP_PE_REMOVE_SECTION) {
+			adjust_sizes(ed, opt, s->characteristics, -(int64_t)s->raw_size);
+			continue;
+		}
+		h = table + PE_SECTION_SIZE * k++;
+		memmove(h, orig + PE_SECTION_SIZE * i, PE_SECTION_SIZE);
+		if (s->raw_size)
+			bpi_put_le32(h + 20, ed->new_off[i]);
+		/* Relocation and line-number pointers are file offsets too (0 in images). */
+		for (int f = 24; f <= 28; f += 4) {
+			ptr = bpi_get_le32(h + f);
+			if (ptr && !map_offset(ed, ptr, &ptr))
+				return fail(ed, BP_ERR_UNSUPPORTED, "a section's relocation or line "
+					    "number table points at bytes the edit removes");
+			bpi_put_le32(h + f, ptr);
+		}
+		if ((int)i == ed->target) {
+			uint32_t raw = (uint32_t)BPI_ALIGN_UP((uint64_t)ed->e->len, fa);
+
+			bpi_put_le32(h + 8, (uint32_t)ed->e->len);
+			bpi_put_le32(h + 16, raw);
+			bpi_put_le32(h + 20, ed->new_off[i]);
+			adjust_sizes(ed, opt, s->characteristics, (int64_t)raw - s->raw_size);
+		}
+	}
+	if (ed->e->op == BP_PE_ADD_SECTION) {
+		uint32_t flags = ed->e->characteristics ? ed->e->characteristics
+							: BP_PE_ADD_DEFAULT_FLAGS;
+		uint32_t raw = (uint32_t)BPI_ALIGN_UP((uint64_t)ed->e->len, fa);
+
+		write_section_header(table + PE_SECTION_SIZE * k++, ed->e->name, (uint32_t)ed->e->len,
+				     ed->add_va, raw, ed->add_off, flags);
+		adjust_sizes(ed, opt, flags, raw);
+	} else if (ed->e->op == BP_PE_REMOVE_SECTION) {
+		memset(table + PE_SECTION_SIZE * k, 0, PE_SECTION_SIZE);
+	}
+	bpi_put_le16(ed->out.data + ed->in->pe_offset + 4 + 2, (uint16_t)k);
+	return 0;
+}
+
+/* Debug directory entries hold PointerToRawData, a file offset, at byte 24 of each 28. */
+static int fix_debug_entries(struct edit *ed)
+{
+	const struct bp_pe_info *in = ed->in;
+	const struct bp_pe_dir *dir = &in->dirs[BP_PE_DIR_DEBUG];
+	int sec = dir->size ? section_of_rva(in, dir->address, dir->size) : -1;
+	uint64_t at;
+
+	if (!dir->size)
+		return 0;
+	if (sec < 0 || !in->sections[sec].raw_size ||
+	    dir->address - in->sections[sec].virtual_address + (uint64_t)dir->size >
+	    in->sections[sec].raw_size)
+		return fail(ed, BP_ERR_UNSUPPORTED, "the debug directory does not lie in a section's "
+			    "file data; cannot move it");
+	at = ed->new_off[sec] + (uint64_t)(dir->address - in->sections[sec].virtual_address);
+	for (uint32_t i = 0; i + 28 <= dir->size; i += 28) {
+		uint8_t *ent = ed->out.data + at + i;
+		uint32_t ptr = bpi_get_le32(ent + 24);
+
+		if (ptr && !map_offset(ed, ptr, &ptr))
+			return fail(ed, BP_ERR_UNSUPPORTED, "a debug directory entry points at bytes "
+				    "the edit removes");
+		bpi_put_le32(ent + 24, ptr);
+	}
+	return 0;
+}
+
+static int fix_headers(struct edit *ed)
+{
+	const struct bp_pe_info *in = ed->in;
+	uint8_t *out = ed->out.data, *opt = out + ed->pe->opt_offset;
+	uint32_t nrva_at = in->pe32plus ? PE32PLUS_OPT_NRVA : PE32_OPT_NRVA, ptr;
+	int ret = rewrite_section_table(ed);
+
+	if (ret)
+		return ret;
+	bpi_put_le32(opt + PE_OPT_SIZE_OF_HEADERS, ed->new_soh);
+	if (ed->e->op == BP_PE_ADD_SECTION) {
+		bpi_put_le32(opt + PE_OPT_SIZE_OF_IMAGE, (uint32_t)BPI_ALIGN_UP(
+			(uint64_t)ed->add_va + ed->e->len, in->section_alignment));
+	} else {
+		const struct bp_pe_section *s = &in->sections[ed->target];
+		uint64_t others = image_end(in, ed->target);
+
+		/* Only the last section (by address) decides SizeOfImage. */
+		if ((uint64_t)s->virtual_address >= others) {
+			uint64_t end = ed->e->op == BP_PE_REMOVE_SECTION
+				? s->virtual_address
+				: BPI_ALIGN_UP((uint64_t)s->virtual_address + ed->e->len,
+					       in->section_alignment);
+
+			bpi_put_le32(opt + PE_OPT_SIZE_OF_IMAGE, (uint32_t)end);
+		}
+	}
+	if (in->has_certificates)
+		memset(opt + nrva_at + 4 + 8 * BP_PE_DIR_SECURITY, 0, 8);
+	ptr = in->symbol_table;
+	if (ptr) {
+		if (!map_offset(ed, ptr, &ptr))
+			return fail(ed, BP_ERR_UNSUPPORTED, "the COFF symbol table lies in bytes the "
+				    "edit removes");
+		bpi_put_le32(out + in->pe_offset + 4 + 8, ptr);
+	}
+	if (in->zboot.present) {
+		if (!map_offset(ed, in->zboot.payload_offset, &ptr))
+			return fail(ed, BP_ERR_UNSUPPORTED, "the zboot payload lies in bytes the edit "
+				    "removes");
+		bpi_put_le32(out + ZBOOT_PAYLOAD_OFFSET, ptr);
+	}
+	ret = fix_debug_entries(ed);
+	if (!ret && in->checksum)
+		bpi_put_le32(opt + PE_OPT_CHECKSUM,
+			     bp_pe_checksum(out, ed->out.len, ed->pe->opt_offset + PE_OPT_CHECKSUM));
+	return ret;
+}
+
+static int write_out(struct edit *ed, const char *out_path)
+{
+	struct bpi_output o;
+	int ret = bpi_output_open(&o, out_path, ed->d);
+
+	if (ret)
+		return ret;
+	ret = bpi_output_write(&o, ed->out.data, ed->out.len, ed->d);
+	if (ret)
+		bpi_output_abort(&o);
+	else
+		ret = bpi_output_commit(&o, ed->d);
+	return ret;
+}
+
+int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *out_path,
+	       struct bp_diag *d)
+{
+	const struct bp_pe_info *in = bp_pe_get_info(pe);
+	struct edit ed = { .pe = pe, .in = in, .e = e, .d = d, .target = -1 };
+	int ret;
+
+	bp_diag_clear(d);
+	if (!e || !e->name || !out_path)
+		return bp_diag_set(d, BP_ERR_INVALID, pe->name, "no edit given");
+	ret = check_edit(&ed);
+	if (!ret)
+		ret = plan_headers(&ed);
+	if (ret)
+		return ret;
+	ed.add_va = (uint32_t)BPI_ALIGN_UP(image_end(in, -1) > in->size_of_image
+					   ? image_end(in, -1) : in->size_of_image,
+					   in->section_alignment);
+	ed.runs = calloc(2 * (size_t)in->n_sections + MAX_RUNS_EXTRA, sizeof(*ed.runs));
+	ed.new_off = calloc(in->n_sections ? in->n_sections : 1, sizeof(*ed.new_off));
+	if (!ed.runs || !ed.new_off || bp_buf_reserve(&ed.out, pe->file.len + e->len + 2 *
+						     (size_t)in->file_alignment + ed.new_soh)) {
+		ret = fail(&ed, BP_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* Headers first; the section table is rewritten in place afterwards. */
+	ret = copy_run(&ed, 0, in->size_of_headers);
+	if (!ret)
+		ret = emit_zero(&ed, ed.new_soh - in->size_of_headers);
+	if (!ret)
+		ret = copy_body(&ed);
+	if (!ret)
+		ret = fix_headers(&ed);
+	if (!ret)
+		ret = write_out(&ed, out_path);
+out:
+	free(ed.runs);
+	free(ed.new_off);
+	bp_buf_free(&ed.out);
+	return ret;
+}

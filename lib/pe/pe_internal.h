@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal view of a parsed PE image, shared by the reader, editor and zboot code. */
+#ifndef BP_PE_INTERNAL_H
+#define BP_PE_INTERNAL_H
+
+#include <bootpack/buf.h>
+#include <bootpack/pe.h>
+
+/* Offsets inside the DOS header and the headers that follow e_lfanew. */
+#define PE_DOS_LFANEW 0x3c
+#define PE_DOS_SIZE 0x40
+#define PE_COFF_SIZE 20
+#define PE_SECTION_SIZE 40
+/* Optional-header fields at the same offset in PE32 and PE32+. */
+#define PE_OPT_SIZE_OF_CODE 4
+#define PE_OPT_SIZE_OF_INIT 8
+#define PE_OPT_SIZE_OF_UNINIT 12
+#define PE_OPT_SIZE_OF_IMAGE 56
+#define PE_OPT_SIZE_OF_HEADERS 60
+#define PE_OPT_CHECKSUM 64
+/* Where NumberOfRvaAndSizes and the directories are. */
+#define PE32_OPT_NRVA 92
+#define PE32PLUS_OPT_NRVA 108
+
+#define ZBOOT_MAGIC_OFFSET 4
+#define ZBOOT_PAYLOAD_OFFSET 8
+#define ZBOOT_PAYLOAD_SIZE 0x0c
+#define ZBOOT_COMP_NAME 0x18
+#define ZBOOT_COMP_NAME_MAX 32
+#define LINUX_PE_MAGIC_OFFSET 0x38
+
+struct bp_pe {
+	char *name;
+	struct bp_buf file;
+	struct bp_pe_info info;
+	struct bp_pe_section *sections;
+	struct bp_pe_problem *problems;
+	size_t cap_problems;
+	uint32_t opt_offset;        /* file offset of the optional header */
+	uint32_t section_table;     /* file offset of the section table */
+	uint64_t cert_offset, cert_size;
+};
+
+#endif

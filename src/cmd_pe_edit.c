@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bootpack pe add-section / replace-section / remove-section: the edits
+ * objcopy gets wrong for EFI images (and the kexec zboot builder's job),
+ * done so the result is still a valid PE with a correct zboot header.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bootpack/pe.h>
+
+#include "cli.h"
+
+/* Section data larger than this is refused before reading it. */
+#define DATA_MAX ((size_t)1 << 30)
+
+enum { OPT_HELP = 'h', OPT_NAME = 256, OPT_FILE, OPT_FLAGS, OPT_STRIP };
+
+static const struct cli_opt opts[] = {
+	{ "output", required_argument, 'o', "FILE", "write the edited image to FILE (required;\n"
+	  "may be the input)" },
+	{ "name", required_argument, OPT_NAME, "NAME", "section name, at most 8 bytes (required)" },
+	{ "file", required_argument, OPT_FILE, "DATA", "new section contents (add, replace)" },
+	{ "flags", required_argument, OPT_FLAGS, "FLAGS",
+	  "add: comma-separated code, data, bss, read, write,\nexecute, discardable, shared, "
+	  "or a hex value\n(default: data,read)" },
+	{ "strip-signature", no_argument, OPT_STRIP, NULL,
+	  "remove the certificate table of a signed image\ninstead of refusing it" },
+	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
+};
+
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+struct edit_args {
+	const char *cmd;
+	enum bp_pe_edit_op op;
+	const char *output, *name, *file, *flags;
+	bool strip;
+};
+
+static const struct edit_args *help_for;
+
+static void help(void)
+{
+	const struct edit_args *a = help_for;
+
+	printf("Usage: bootpack %s IN -o OUT --name NAME%s [OPTION]...\n", a->cmd,
+	       a->op == BP_PE_REMOVE_SECTION ? "" : " --file DATA");
+	printf("%s a section of a PE/COFF image. Existing sections keep their\n"
+	       "addresses; SizeOfImage, SizeOfHeaders, the size sums, CheckSum, debug\n"
+	       "directory file offsets, the overlay and a Linux zboot header are kept right.\n\n",
+	       a->op == BP_PE_ADD_SECTION ? "Add" : a->op == BP_PE_REPLACE_SECTION ? "Replace"
+									: "Remove");
+	cli_print_options(stdout, opts, N_OPTS);
+}
+
+static int set_option(void *ctx, int key, const char *val)
+{
+	struct edit_args *a = ctx;
+
+	switch (key) {
+	case 'o': a->output = val; break;
+	case OPT_NAME: a->name = val; break;
+	case OPT_FILE: a->file = val; break;
+	case OPT_FLAGS: a->flags = val; break;
+	case OPT_STRIP: a->strip = true; break;
+	default: return cli_usage_error(a->cmd, "unhandled option");
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	uint32_t flag;
+} flag_table[] = {
+	{ "code", BP_PE_SCN_CNT_CODE },
+	{ "data", BP_PE_SCN_CNT_INITIALIZED_DATA },
+	{ "bss", BP_PE_SCN_CNT_UNINITIALIZED_DATA },
+	{ "discardable", BP_PE_SCN_MEM_DISCARDABLE },
+	{ "shared", 0x10000000u },
+	{ "execute", BP_PE_SCN_MEM_EXECUTE },
+	{ "read", BP_PE_SCN_MEM_READ },
+	{ "write", BP_PE_SCN_MEM_WRITE },
+};
+
+static int parse_flags(const char *cmd, const char *s, uint32_t *out)
+{
+	char *list, *save = NULL, *end;
+	int ret = 0;
+
+	*out = 0;
+	if (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2)) {
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(s, &end, 16);
+		if (errno || *end || !v || v > UINT32_MAX)
+			return cli_usage_error(cmd, "--flags '%s': not a non-zero 32-bit hex value", s);
+		*out = (uint32_t)v;
+		return 0;
+	}
+	list = strdup(s);
+	if (!list)
+		return cli_fail(BP_ERR_NOMEM, &(struct bp_diag){ "", "out of memory" });
+	for (char *tok = strtok_r(list, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save)) {
+		size_t i = 0;
+
+		while (i < sizeof(flag_table) / sizeof(flag_table[0]) && strcmp(tok, flag_table[i].name))
+			i++;
+		if (i == sizeof(flag_table) / sizeof(flag_table[0]))
+			ret = cli_usage_error(cmd, "--flags: unknown flag '%s' (expected code, data, "
+					      "bss, read, write, execute, discardable, shared or "
+					      "a hex value)", tok);
+		else
+			*out |= flag_table[i].flag;
+	}
+	if (!ret && !*out)
+		ret = cli_usage_error(cmd, "--flags '%s': no flag given", s);
+	free(list);
+	return ret;
+}
+
+static int run(struct edit_args *a, int argc, char **argv)
+{
+	struct bp_pe_edit e = { .op = a->op, .strip_signature = a->strip };
+	uint8_t *data = NULL;
+	struct bp_pe *pe;
+	struct bp_diag d;
+	int ret;
+
+	help_for = a;
+	ret = cli_parse(a->cmd, opts, N_OPTS, argc, argv, help, set_option, a);
+	if (ret)
+		return ret < 0 ? EXIT_OK : ret;
+	if (optind + 1 != argc)
+		return cli_usage_error(a->cmd, optind < argc ? "give one input image"
+							     : "no input image given");
+	if (!a->output || !a->name)
+		return cli_usage_error(a->cmd, "missing required option%s%s",
+				       a->output ? "" : " -o/--output", a->name ? "" : " --name");
+	if (a->op != BP_PE_REMOVE_SECTION && !a->file)
+		return cli_usage_error(a->cmd, "missing required option --file");
+	if (a->op == BP_PE_REMOVE_SECTION && a->file)
+		return cli_usage_error(a->cmd, "--file is not used when removing a section");
+	if (a->op != BP_PE_ADD_SECTION && a->flags)
+		return cli_usage_error(a->cmd, "--flags applies to add-section only");
+	if (a->flags) {
+		ret = parse_flags(a->cmd, a->flags, &e.characteristics);
+		if (ret)
+			return ret;
+	}
+	e.name = a->name;
+	if (a->file) {
+		ret = cli_read_file(a->file, DATA_MAX, &data, &e.len);
+		if (ret)
+			return ret;
+		e.data = data;
+	}
+	ret = bp_pe_open(argv[optind], &pe, &d);
+	if (ret) {
+		free(data);
+		return cli_fail(ret, &d);
+	}
+	ret = bp_pe_edit(pe, &e, a->output, &d);
+	if (ret)
+		ret = cli_fail(ret, &d);
+	bp_pe_close(pe);
+	free(data);
+	return ret;
+}
+
+int cmd_pe_add_section(int argc, char **argv)
+{
+	struct edit_args a = { .cmd = "pe add-section", .op = BP_PE_ADD_SECTION };
+
+	return run(&a, argc, argv);
+}
+
+int cmd_pe_replace_section(int argc, char **argv)
+{
+	struct edit_args a = { .cmd = "pe replace-section", .op = BP_PE_REPLACE_SECTION };
+
+	return run(&a, argc, argv);
+}
+
+int cmd_pe_remove_section(int argc, char **argv)
+{
+	struct edit_args a = { .cmd = "pe remove-section", .op = BP_PE_REMOVE_SECTION };
+
+	return run(&a, argc, argv);
+}

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bootpack pe info / pe verify: what a PE image holds (headers, sections,
+ * directories, overlay, signature, zboot header) and what EDK2 would refuse.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bootpack/pe.h>
+
+#include "cli.h"
+#include "json.h"
+
+enum { OPT_HELP = 'h', OPT_JSON = 256 };
+
+static const struct cli_opt info_opts[] = {
+	{ "json", no_argument, OPT_JSON, NULL, "print JSON (described in bootpack(1))" },
+	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
+};
+
+static const struct cli_opt verify_opts[] = {
+	{ "quiet", no_argument, 'q', NULL, "print only problems" },
+	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
+};
+
+static const char *const dir_names[BP_PE_MAX_DIRS] = {
+	"export", "import", "resource", "exception", "certificate", "base-relocation", "debug",
+	"architecture", "global-pointer", "tls", "load-config", "bound-import", "iat",
+	"delay-import", "clr-runtime", "reserved",
+};
+
+static const struct {
+	uint32_t flag;
+	const char *name;
+} scn_flags[] = {
+	{ BP_PE_SCN_CNT_CODE, "code" },
+	{ BP_PE_SCN_CNT_INITIALIZED_DATA, "data" },
+	{ BP_PE_SCN_CNT_UNINITIALIZED_DATA, "bss" },
+	{ BP_PE_SCN_MEM_DISCARDABLE, "discardable" },
+	{ 0x10000000u, "shared" },
+	{ BP_PE_SCN_MEM_EXECUTE, "execute" },
+	{ BP_PE_SCN_MEM_READ, "read" },
+	{ BP_PE_SCN_MEM_WRITE, "write" },
+};
+
+#define N_SCN_FLAGS (sizeof(scn_flags) / sizeof(scn_flags[0]))
+
+static const char *machine_name(uint16_t m)
+{
+	switch (m) {
+	case 0x014c: return "i386";
+	case 0x8664: return "x86_64";
+	case 0xaa64: return "arm64";
+	case 0x01c0: case 0x01c2: case 0x01c4: return "arm";
+	case 0x5032: return "riscv32";
+	case 0x5064: return "riscv64";
+	case 0x5128: return "riscv128";
+	case 0x6232: return "loongarch32";
+	case 0x6264: return "loongarch64";
+	case 0x0ebc: return "efi-byte-code";
+	default: return "unknown";
+	}
+}
+
+static const char *subsystem_name(uint16_t s)
+{
+	switch (s) {
+	case 10: return "EFI application";
+	case 11: return "EFI boot service driver";
+	case 12: return "EFI runtime driver";
+	case 13: return "EFI ROM";
+	default: return "not EFI";
+	}
+}
+
+/* "code,execute,read" for @flags; unknown bits are left to the hex value. */
+static void flag_names(uint32_t flags, char *out, size_t n)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < N_SCN_FLAGS; i++)
+		if (flags & scn_flags[i].flag)
+			len += (size_t)snprintf(out + len, len < n ? n - len : 0, "%s%s",
+						len ? "," : "", scn_flags[i].name);
+}
+
+static void print_name(FILE *f, const char *name)
+{
+	cli_print_safe(f, name);
+}
+
+static void text(const char *path, const struct bp_pe_info *in)
+{
+	printf("File:                    ");
+	print_name(stdout, path);
+	printf(" (%" PRIu64 " bytes)\n", in->file_size);
+	printf("Format:                  %s (magic 0x%x), machine 0x%04x (%s)\n",
+	       in->pe32plus ? "PE32+" : "PE32", in->magic, in->machine, machine_name(in->machine));
+	printf("PE header:               0x%x (e_lfanew)\n", in->pe_offset);
+	printf("Characteristics:         0x%04x\n", in->characteristics);
+	printf("Timestamp:               %" PRIu32 "\n", in->timestamp);
+	if (in->symbol_table || in->n_symbols)
+		printf("Symbol table:            %" PRIu32 " symbols at 0x%x\n", in->n_symbols,
+		       in->symbol_table);
+	printf("Linker version:          %u.%u\n", in->linker_major, in->linker_minor);
+	printf("SizeOfCode:              0x%x\n", in->size_of_code);
+	printf("SizeOfInitializedData:   0x%x\n", in->size_of_initialized_data);
+	printf("SizeOfUninitializedData: 0x%x\n", in->size_of_uninitialized_data);
+	printf("AddressOfEntryPoint:     0x%x\n", in->entry_point);
+	printf("BaseOfCode:              0x%x\n", in->base_of_code);
+	printf("ImageBase:               0x%" PRIx64 "\n", in->image_base);
+	printf("SectionAlignment:        0x%x\n", in->section_alignment);
+	printf("FileAlignment:           0x%x\n", in->file_alignment);
+	printf("SizeOfImage:             0x%x\n", in->size_of_image);
+	printf("SizeOfHeaders:           0x%x\n", in->size_of_headers);
+	printf("CheckSum:                0x%08x (computed 0x%08x%s)\n", in->checksum,
+	       in->checksum_computed, !in->checksum ? ", not set"
+			: in->checksum == in->checksum_computed ? ", matches" : ", DIFFERS");
+	printf("Subsystem:               %u (%s)\n", in->subsystem, subsystem_name(in->subsystem));
+	printf("DllCharacteristics:      0x%04x\n", in->dll_characteristics);
+	printf("Data directories:        %u\n", in->n_rva_and_sizes);
+	for (int i = 0; i < BP_PE_MAX_DIRS; i++)
+		if (in->dirs[i].address || in->dirs[i].size)
+			printf("  %2d %-16s %s 0x%08x size 0x%x\n", i, dir_names[i],
+			       i == BP_PE_DIR_SECURITY ? "file" : "RVA ", in->dirs[i].address,
+			       in->dirs[i].size);
+	printf("Sections:                %u\n", in->n_sections);
+	printf("  Idx Name     VirtAddr   VirtSize   RawOffset  RawSize    Flags\n");
+	for (uint32_t i = 0; i < in->n_sections; i++) {
+		const struct bp_pe_section *s = &in->sections[i];
+		char flags[128];
+
+		flag_names(s->characteristics, flags, sizeof(flags));
+		printf("  %-3u ", i);
+		print_name(stdout, s->name);
+		printf("%*s 0x%08x 0x%08x 0x%08x 0x%08x 0x%08x %s\n",
+		       (int)(8 - strnlen(s->name, 8)), "", s->virtual_address, s->virtual_size,
+		       s->raw_offset, s->raw_size, s->characteristics, flags);
+	}
+	if (in->overlay_size)
+		printf("Overlay:                 %" PRIu64 " bytes at 0x%" PRIx64 "\n",
+		       in->overlay_size, in->overlay_offset);
+	else
+		printf("Overlay:                 none\n");
+	if (in->has_certificates)
+		printf("Certificates:            %u bytes at 0x%x (Authenticode signature)\n",
+		       in->dirs[BP_PE_DIR_SECURITY].size, in->dirs[BP_PE_DIR_SECURITY].address);
+	else
+		printf("Certificates:            none (not signed)\n");
+	if (in->zboot.present) {
+		const struct bp_pe_zboot *z = &in->zboot;
+
+		printf("zboot:                   ");
+		print_name(stdout, z->compression);
+		printf(" payload, 0x%x bytes at 0x%x, %s, %s%s\n", z->payload_size,
+		       z->payload_offset, z->payload_in_file ? "inside the file" : "OUTSIDE the file",
+		       z->payload_section >= 0 ? "inside section " : "in no single section",
+		       z->payload_section >= 0 ? in->sections[z->payload_section].name : "");
+		printf("LINUX_PE_MAGIC:          0x%08x%s\n", z->linux_pe_magic,
+		       z->linux_pe_magic == 0x818223cdu ? "" : " (not set: Linux before 6.2)");
+	}
+	printf("Problems:                %zu (%zu errors)\n", in->n_problems, in->n_errors);
+	for (size_t i = 0; i < in->n_problems; i++)
+		printf("  %s: %s\n", in->problems[i].severity == BP_PE_ERROR ? "error" : "warning",
+		       in->problems[i].msg);
+}
+
+static void json_u(const char *key, uint64_t v, bool comma)
+{
+	printf("%s\"%s\": %" PRIu64, comma ? ", " : "", key, v);
+}
+
+static void json_section(const struct bp_pe_section *s)
+{
+	char flags[128];
+
+	flag_names(s->characteristics, flags, sizeof(flags));
+	printf("    {\"name\": ");
+	json_str(stdout, s->name);
+	json_u("virtual_address", s->virtual_address, true);
+	json_u("virtual_size", s->virtual_size, true);
+	json_u("raw_offset", s->raw_offset, true);
+	json_u("raw_size", s->raw_size, true);
+	json_u("characteristics", s->characteristics, true);
+	printf(", \"flags\": [");
+	for (size_t i = 0, k = 0; i < N_SCN_FLAGS; i++)
+		if (s->characteristics & scn_flags[i].flag)
+			printf("%s\"%s\"", k++ ? ", " : "", scn_flags[i].name);
+	printf("]}");
+}
+
+static void json(const char *path, const struct bp_pe_info *in)
+{
+	printf("{\"file\": ");
+	json_str(stdout, path);
+	json_u("file_size", in->file_size, true);
+	printf(", \"format\": \"%s\"", in->pe32plus ? "PE32+" : "PE32");
+	json_u("pe_offset", in->pe_offset, true);
+	json_u("machine", in->machine, true);
+	printf(", \"machine_name\": \"%s\"", machine_name(in->machine));
+	json_u("characteristics", in->characteristics, true);
+	json_u("timestamp", in->timestamp, true);
+	json_u("size_of_code", in->size_of_code, true);
+	json_u("size_of_initialized_data", in->size_of_initialized_data, true);
+	json_u("size_of_uninitialized_data", in->size_of_uninitialized_data, true);
+	json_u("entry_point", in->entry_point, true);
+	json_u("image_base", in->image_base, true);
+	json_u("section_alignment", in->section_alignment, true);
+	json_u("file_alignment", in->file_alignment, true);
+	json_u("size_of_image", in->size_of_image, true);
+	json_u("size_of_headers", in->size_of_headers, true);
+	json_u("checksum", in->checksum, true);
+	json_u("checksum_computed", in->checksum_computed, true);
+	json_u("subsystem", in->subsystem, true);
+	json_u("n_rva_and_sizes", in->n_rva_and_sizes, true);
+	printf(",\n \"directories\": [");
+	for (int i = 0, k = 0; i < BP_PE_MAX_DIRS; i++) {
+		if (!in->dirs[i].address && !in->dirs[i].size)
+			continue;
+		printf("%s{\"index\": %d, \"name\": \"%s\"", k++ ? ", " : "", i, dir_names[i]);
+		json_u("address", in->dirs[i].address, true);
+		json_u("size", in->dirs[i].size, true);
+		putchar('}');
+	}
+	printf("],\n \"sections\": [\n");
+	for (uint32_t i = 0; i < in->n_sections; i++) {
+		json_section(&in->sections[i]);
+		puts(i + 1 < in->n_sections ? "," : "");
+	}
+	printf(" ],\n \"overlay\": ");
+	if (in->overlay_size)
+		printf("{\"offset\": %" PRIu64 ", \"size\": %" PRIu64 "}", in->overlay_offset,
+		       in->overlay_size);
+	else
+		printf("null");
+	printf(", \"signed\": %s", in->has_certificates ? "true" : "false");
+	printf(",\n \"zboot\": ");
+	if (in->zboot.present) {
+		const struct bp_pe_zboot *z = &in->zboot;
+
+		printf("{\"compression\": ");
+		json_str(stdout, z->compression);
+		json_u("payload_offset", z->payload_offset, true);
+		json_u("payload_size", z->payload_size, true);
+		printf(", \"payload_in_file\": %s, \"payload_section\": ",
+		       z->payload_in_file ? "true" : "false");
+		json_str(stdout, z->payload_section >= 0 ? in->sections[z->payload_section].name
+							 : NULL);
+		json_u("linux_pe_magic", z->linux_pe_magic, true);
+		putchar('}');
+	} else {
+		printf("null");
+	}
+	printf(",\n \"problems\": [");
+	for (size_t i = 0; i < in->n_problems; i++) {
+		printf("%s{\"severity\": \"%s\", \"message\": ", i ? ", " : "",
+		       in->problems[i].severity == BP_PE_ERROR ? "error" : "warning");
+		json_str(stdout, in->problems[i].msg);
+		putchar('}');
+	}
+	printf("]}\n");
+}
+
+static void info_help(void)
+{
+	printf("Usage: bootpack pe info [--json] FILE\n"
+	       "Show a PE/COFF image: headers, sections, data directories, overlay,\n"
+	       "signature, CheckSum, the Linux zboot header, and what EDK2 would refuse.\n\n");
+	cli_print_options(stdout, info_opts, sizeof(info_opts) / sizeof(info_opts[0]));
+}
+
+static int set_flag(void *ctx, int key, const char *val)
+{
+	(void)val;
+	(void)key;
+	*(bool *)ctx = true;
+	return 0;
+}
+
+int cmd_pe_info(int argc, char **argv)
+{
+	bool as_json = false;
+	struct bp_pe *pe;
+	struct bp_diag d;
+	int ret = cli_parse("pe info", info_opts, sizeof(info_opts) / sizeof(info_opts[0]), argc,
+			    argv, info_help, set_flag, &as_json);
+
+	if (ret)
+		return ret < 0 ? EXIT_OK : ret;
+	if (optind + 1 != argc)
+		return cli_usage_error("pe info", optind < argc ? "give one FILE" : "no FILE given");
+	ret = bp_pe_open(argv[optind], &pe, &d);
+	if (ret)
+		return cli_fail(ret, &d);
+	if (as_json)
+		json(argv[optind], bp_pe_get_info(pe));
+	else
+		text(argv[optind], bp_pe_get_info(pe));
+	bp_pe_close(pe);
+	return EXIT_OK;
+}
+
+static void verify_help(void)
+{
+	printf("Usage: bootpack pe verify [-q] FILE...\n"
+	       "Check PE/COFF images for what EDK2's loader would refuse (errors) and for\n"
+	       "oddities (warnings), including the Linux zboot header. Exit status 1 if any\n"
+	       "image has an error.\n\n");
+	cli_print_options(stdout, verify_opts, sizeof(verify_opts) / sizeof(verify_opts[0]));
+}
+
+int cmd_pe_verify(int argc, char **argv)
+{
+	bool quiet = false;
+	int ret = cli_parse("pe verify", verify_opts, sizeof(verify_opts) / sizeof(verify_opts[0]),
+			    argc, argv, verify_help, set_flag, &quiet), status = EXIT_OK;
+
+	if (ret)
+		return ret < 0 ? EXIT_OK : ret;
+	if (optind >= argc)
+		return cli_usage_error("pe verify", "no FILE given");
+	for (int i = optind; i < argc; i++) {
+		const struct bp_pe_info *in;
+		struct bp_pe *pe;
+		struct bp_diag d;
+
+		ret = bp_pe_open(argv[i], &pe, &d);
+		if (ret) {
+			status = cli_fail(ret, &d);
+			continue;
+		}
+		in = bp_pe_get_info(pe);
+		for (size_t k = 0; k < in->n_problems; k++)
+			cli_error(argv[i], "%s: %s", in->problems[k].severity == BP_PE_ERROR ?
+				  "error" : "warning", in->problems[k].msg);
+		if (in->n_errors) {
+			cli_error(argv[i], "FAILED: %zu error%s", in->n_errors,
+				  in->n_errors == 1 ? "" : "s");
+			status = EXIT_FAIL;
+		} else if (!quiet) {
+			printf("%s: OK (%s, %u sections%s, %zu warning%s)\n", argv[i],
+			       in->pe32plus ? "PE32+" : "PE32", in->n_sections,
+			       in->zboot.present ? ", zboot" : "", in->n_problems,
+			       in->n_problems == 1 ? "" : "s");
+		}
+		bp_pe_close(pe);
+	}
+	return status;
+}
