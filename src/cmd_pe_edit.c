@@ -123,7 +123,7 @@ static int parse_flags(const char *cmd, const char *s, uint32_t *out)
 
 static int run(struct edit_args *a, int argc, char **argv)
 {
-	struct bp_pe_edit e = { .op = a->op, .strip_signature = a->strip };
+	struct bp_pe_edit e = { .op = a->op };
 	uint8_t *data = NULL;
 	struct bp_pe *pe;
 	struct bp_diag d;
@@ -151,6 +151,7 @@ static int run(struct edit_args *a, int argc, char **argv)
 			return ret;
 	}
 	e.name = a->name;
+	e.strip_signature = a->strip;
 	if (a->file) {
 		ret = cli_read_file(a->file, DATA_MAX, &data, &e.len);
 		if (ret)

@@ -56,6 +56,16 @@ static int section_of_rva(const struct bp_pe_info *in, uint32_t rva, uint32_t si
 	return -1;
 }
 
+/* Whether [rva, rva + size) touches any part of section @idx's virtual range. */
+static bool overlaps_section(const struct bp_pe_info *in, int idx, uint32_t rva, uint32_t size)
+{
+	const struct bp_pe_section *s = &in->sections[idx];
+	uint32_t span = s->virtual_size > s->raw_size ? s->virtual_size : s->raw_size;
+
+	return rva < (uint64_t)s->virtual_address + span &&
+	       s->virtual_address < (uint64_t)rva + size;
+}
+
 static uint64_t image_end(const struct bp_pe_info *in, int skip)
 {
 	uint64_t end = 0;
@@ -108,14 +118,14 @@ static int check_edit(struct edit *ed)
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' holds the "
 				   "zboot payload; changing it would orphan the zboot header",
 				   e->name);
-	if (section_of_rva(in, in->entry_point, 1) == idx && in->entry_point)
+	if (in->entry_point && overlaps_section(in, idx, in->entry_point, 1))
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' holds the "
 				   "entry point", e->name);
 	for (int i = 0; i < BP_PE_MAX_DIRS; i++) {
 		const struct bp_pe_dir *dir = &in->dirs[i];
 
 		if (i != BP_PE_DIR_SECURITY && dir->size &&
-		    section_of_rva(in, dir->address, dir->size) == idx)
+		    overlaps_section(in, idx, dir->address, dir->size))
 			return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' "
 					   "holds data directory %d; changing it would leave the "
 					   "directory pointing at other bytes", e->name, i);
@@ -126,6 +136,11 @@ static int check_edit(struct edit *ed)
 	if (e->op == BP_PE_REPLACE_SECTION) {
 		const struct bp_pe_section *s = &in->sections[idx];
 		uint64_t limit = UINT32_MAX;
+
+		if (!s->raw_size)
+			return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' has "
+					   "no file data (it is zero-filled at load time); it cannot "
+					   "be given contents", e->name);
 
 		/* Later sections keep their addresses: the new contents must fit before them. */
 		for (uint32_t i = 0; i < in->n_sections; i++)
@@ -242,9 +257,11 @@ static int copy_body(struct edit *ed)
 		ret = copy_run(ed, cursor, s->raw_offset);
 		ed->new_off[order[k]] = (uint32_t)ed->out.len;
 		if (!ret && (int)order[k] == ed->target && ed->e->op == BP_PE_REPLACE_SECTION) {
+			/* Pad the data itself: an unaligned raw offset stays as it was. */
 			ret = emit(ed, ed->e->data, ed->e->len);
 			if (!ret)
-				ret = pad_to_file_alignment(ed);
+				ret = emit_zero(ed, BPI_ALIGN_UP((uint64_t)ed->e->len,
+								 in->file_alignment) - ed->e->len);
 		} else if (!ret && (int)order[k] != ed->target) {
 			ret = copy_run(ed, s->raw_offset, (uint64_t)s->raw_offset + s->raw_size);
 		}
@@ -258,7 +275,8 @@ static int copy_body(struct edit *ed)
 		if (!ret)
 			ret = emit(ed, ed->e->data, ed->e->len);
 		if (!ret)
-			ret = pad_to_file_alignment(ed);
+			ret = emit_zero(ed, BPI_ALIGN_UP((uint64_t)ed->e->len, in->file_alignment) -
+					    ed->e->len);
 	}
 	if (!ret && body_end > cursor)
 		ret = copy_run(ed, cursor, body_end);
