@@ -29,6 +29,7 @@ struct edit {
 	struct bp_diag *d;
 	int target;                 /* section index (replace, remove), -1 for add */
 	uint32_t new_soh;
+	uint32_t table_end;         /* end of the input's section table */
 	uint32_t add_va;
 	struct bp_buf out;
 	struct run *runs;
@@ -158,30 +159,77 @@ static int check_edit(struct edit *ed)
 	return 0;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
+/* File offset of the debug directory's entries in the input, or 0 when there are none. */
+static uint64_t debug_entries(const struct edit *ed, uint32_t *n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
+	const struct bp_pe_info *in = ed->in;
+	const struct bp_pe_dir *dir = &in->dirs[BP_PE_DIR_DEBUG];
+	int sec = dir->size ? section_of_rva(in, dir->address, dir->size) : -1;
+	const struct bp_pe_section *s;
+
+	*n = 0;
+	if (sec < 0)
+		return 0;
+	s = &in->sections[sec];
+	if (!s->raw_size || dir->address - s->virtual_address + (uint64_t)dir->size > s->raw_size)
+		return 0;
+	*n = dir->size / 28;
+	return s->raw_offset + (uint64_t)(dir->address - s->virtual_address);
+}
+
+/*
+ * Whether every non-zero byte in [from, to) belongs to data a debug entry
+ * names: only then may it move (the entry is fixed); other bytes there
+ * could be referenced from anywhere.
+ */
+static bool tail_is_debug_data(const struct edit *ed, uint64_t from, uint64_t to)
+{
+	const uint8_t *p = ed->pe->file.data;
+	uint32_t n;
+	uint64_t at = debug_entries(ed, &n);
+
+	for (uint64_t x = from; x < to; x++) {
+		bool covered = false;
+
+		if (!p[x])
+			continue;
+		for (uint32_t i = 0; i < n && !covered; i++) {
+			uint32_t size = bpi_get_le32(p + at + 28 * i + 16);
+			uint32_t ptr = bpi_get_le32(p + at + 28 * i + 24);
+
+			covered = x >= ptr && x < (uint64_t)ptr + size;
+		}
+		if (!covered)
 			return false;
+	}
 	return true;
 }
 
-/* SizeOfHeaders for the new section count: grown at FileAlignment, never shrunk. */
+/*
+ * SizeOfHeaders for the new section count: grown at FileAlignment, never
+ * shrunk. Data after the section table (Linux 6.12 puts its CodeView record
+ * there) moves down by one header to make room.
+ */
 static int plan_headers(struct edit *ed)
 {
 	const struct bp_pe_info *in = ed->in;
 	const uint8_t *p = ed->pe->file.data;
 	uint64_t table_end = ed->pe->section_table + (uint64_t)in->n_sections * PE_SECTION_SIZE;
-	uint64_t need = table_end + PE_SECTION_SIZE, first_va = UINT32_MAX;
+	uint64_t used = table_end, need, first_va = UINT32_MAX;
 
 	ed->new_soh = in->size_of_headers;
+	ed->table_end = (uint32_t)table_end;
 	if (ed->e->op != BP_PE_ADD_SECTION)
 		return 0;
-	if (need <= in->size_of_headers && all_zero(p + table_end, PE_SECTION_SIZE))
-		return 0;
-	if (!all_zero(p + table_end, in->size_of_headers - table_end))
+	for (uint64_t x = table_end; x < in->size_of_headers; x++)
+		if (p[x])
+			used = x + 1;
+	if (!tail_is_debug_data(ed, table_end, used))
 		return fail(ed, BP_ERR_UNSUPPORTED, "no room for another section header: the bytes "
 			    "after the section table are in use");
+	need = used + PE_SECTION_SIZE;
+	if (need <= in->size_of_headers)
+		return 0;
 	for (uint32_t i = 0; i < in->n_sections; i++)
 		if (in->sections[i].virtual_address < first_va)
 			first_va = in->sections[i].virtual_address;
@@ -233,6 +281,28 @@ static int pad_to_file_alignment(struct edit *ed)
 	uint64_t to = BPI_ALIGN_UP((uint64_t)ed->out.len, ed->in->file_alignment);
 
 	return emit_zero(ed, to - ed->out.len);
+}
+
+/* The headers, with a free slot after the section table when adding. */
+static int emit_headers(struct edit *ed)
+{
+	const struct bp_pe_info *in = ed->in;
+	uint64_t keep;
+	int ret;
+
+	if (ed->e->op != BP_PE_ADD_SECTION) {
+		ret = copy_run(ed, 0, in->size_of_headers);
+		return ret ? ret : emit_zero(ed, ed->new_soh - in->size_of_headers);
+	}
+	/* What follows the table moves down one header; trailing zeros absorb it. */
+	keep = ed->new_soh - PE_SECTION_SIZE < in->size_of_headers
+		? ed->new_soh - PE_SECTION_SIZE : in->size_of_headers;
+	ret = copy_run(ed, 0, ed->table_end);
+	if (!ret)
+		ret = emit_zero(ed, PE_SECTION_SIZE);
+	if (!ret)
+		ret = copy_run(ed, ed->table_end, keep);
+	return ret ? ret : emit_zero(ed, ed->new_soh - ed->out.len);
 }
 
 /* Lay the body out in file order: gaps and sections as runs, new data where it belongs. */
@@ -399,10 +469,15 @@ static int fix_debug_entries(struct edit *ed)
 		uint8_t *ent = ed->out.data + at + i;
 		uint32_t ptr = bpi_get_le32(ent + 24);
 
+		uint32_t old = ptr, rva = bpi_get_le32(ent + 20);
+
 		if (ptr && !map_offset(ed, ptr, &ptr))
 			return fail(ed, BP_ERR_UNSUPPORTED, "a debug directory entry points at bytes "
 				    "the edit removes");
 		bpi_put_le32(ent + 24, ptr);
+		/* Headers load at RVA 0, so data moved inside them moves its RVA too. */
+		if (rva && rva == old && old < in->size_of_headers)
+			bpi_put_le32(ent + 20, ptr);
 	}
 	return 0;
 }
@@ -497,9 +572,7 @@ int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *o
 		goto out;
 	}
 	/* Headers first; the section table is rewritten in place afterwards. */
-	ret = copy_run(&ed, 0, in->size_of_headers);
-	if (!ret)
-		ret = emit_zero(&ed, ed.new_soh - in->size_of_headers);
+	ret = emit_headers(&ed);
 	if (!ret)
 		ret = copy_body(&ed);
 	if (!ret)

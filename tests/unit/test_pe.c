@@ -213,6 +213,57 @@ static void test_add_roomy_and_tight(void **state)
 	}
 }
 
+/*
+ * Linux 6.12's zboot header keeps its CodeView record right after the
+ * section table: adding a section moves it down and fixes the debug entry.
+ * Unknown bytes there are not moved.
+ */
+static void test_header_tail_moves_with_debug_entry(void **state)
+{
+	static const uint8_t blob[64] = { 5 };
+	struct pe_gen_opts o;
+	struct image im;
+	struct bp_diag d;
+	struct bp_pe *pe;
+	uint32_t tail, ent;
+	size_t len;
+
+	(void)state;
+	pe_gen_defaults(&o);
+	o.debug_dir = true;
+	assert_int_equal(pe_gen_build(&o, &im.data, &im.len, &im.lay), 0);
+	tail = im.lay.sect_table_end;
+	ent = im.lay.debug_dir_file_offset;
+	memcpy(im.data + tail, "NB10\0\0\0\0\1\2\3\4\0\0\0\0x.pdb", 20);
+	im.data[ent + 16] = 20;                        /* SizeOfData */
+	memset(im.data + ent + 20, 0, 4);              /* AddressOfRawData: none, as Linux */
+	im.data[ent + 24] = (uint8_t)tail;             /* PointerToRawData */
+	im.data[ent + 25] = (uint8_t)(tail >> 8);
+	im.data[ent + 26] = im.data[ent + 27] = 0;
+	assert_int_equal(bp_pe_open_mem(im.data, im.len, "nb10.efi", &im.pe, &d), 0);
+	assert_int_equal(edit(&im, BP_PE_ADD_SECTION, ".bpf", blob, sizeof(blob), false, &d), 0);
+	pe = reopen();
+	const uint8_t *p = bp_pe_data(pe, &len);
+
+	assert_int_equal(bp_pe_get_info(pe)->size_of_headers, im.lay.size_of_headers);
+	assert_memory_equal(p + tail + 40, "NB10", 4);
+	assert_int_equal(rd32(p + ent + 24), tail + 40);
+	assert_memory_equal(p + tail, ".bpf", 4);
+	bp_pe_close(pe);
+	bp_pe_close(im.pe);
+
+	/* A byte no debug entry accounts for: left alone, and the add is refused. */
+	im.data[tail + 30] = 0x99;
+	assert_int_equal(bp_pe_open_mem(im.data, im.len, "junk.efi", &im.pe, &d), 0);
+	unlink(out_path);
+	assert_int_equal(edit(&im, BP_PE_ADD_SECTION, ".bpf", blob, sizeof(blob), false, &d),
+			 BP_ERR_UNSUPPORTED);
+	assert_string_equal(d.msg, "no room for another section header: the bytes after the "
+				   "section table are in use");
+	assert_int_equal(access(out_path, F_OK), -1);
+	drop(&im);
+}
+
 /* Removing what was just added gives the original bytes back (aligned SizeOfImage, room). */
 static void test_add_remove_round_trip(void **state)
 {
@@ -468,6 +519,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reader_matches_layout),
 		cmocka_unit_test(test_add_roomy_and_tight),
+		cmocka_unit_test(test_header_tail_moves_with_debug_entry),
 		cmocka_unit_test(test_add_remove_round_trip),
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_signed_and_bad_edits),
