@@ -229,3 +229,68 @@ def fits(tmp_path_factory, make_fit_py, tools):
 
 def load(path):
     return Fit.load(path)
+
+
+# --------------------------------------------------------------------------
+# Real arm64 EFI zboot kernels (vmlinuz.efi, CONFIG_EFI_ZBOOT), built from
+# Debian's linux-source-6.1/-6.12 by scripts/build-zboot-kernels and cached in
+# ${BOOTPACK_CACHE}/zboot (a no-op once the cache is complete).
+
+from typing import NamedTuple  # noqa: E402
+
+BUILD_ZBOOT = REPO / "scripts" / "build-zboot-kernels"
+
+# (kernel version, compression name as the zboot header spells it at 0x18)
+ZBOOT_BUILDS = ([("6.1", c) for c in ("gzip", "lz4", "lzma", "lzo", "xzkern", "zstd22")] +
+                [("6.12", c) for c in ("gzip", "zstd")])
+
+
+class ZbootKernel(NamedTuple):
+    version: str      # "6.1" or "6.12"
+    compression: str  # kernel name: gzip lz4 lzma lzo xzkern zstd22 (6.1), gzip zstd (6.12)
+    efi: Path         # vmlinuz.efi
+    image: Path       # arch/arm64/boot/Image, the uncompressed kernel
+    config: Path      # the final .config
+    build_info: Path  # BUILD-INFO ("key: value" lines)
+
+    def info(self):
+        """BUILD-INFO as a dict (package, config-sha256, zimg-payload-offset, ...)."""
+        out = {}
+        for line in self.build_info.read_text().splitlines():
+            key, sep, value = line.partition(": ")
+            if sep:
+                out[key] = value
+        return out
+
+
+@pytest.fixture(scope="session")
+def zboot_kernels():
+    """{("6.1", "gzip"): ZbootKernel(...), ...} for every kernel in ZBOOT_BUILDS.
+
+    Runs scripts/build-zboot-kernels once per session; a full build from an
+    empty cache takes several minutes (see the script's header).
+    """
+    try:
+        proc = subprocess.run([str(BUILD_ZBOOT)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, check=False, timeout=3600)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"scripts/build-zboot-kernels timed out after {exc.timeout}s:\n"
+                    f"{(exc.stderr or b'').decode(errors='replace')[-4000:]}")
+    if proc.returncode != 0:
+        pytest.fail(f"scripts/build-zboot-kernels failed (exit {proc.returncode}):\n"
+                    f"stderr:\n{proc.stderr.decode(errors='replace')[-4000:]}\n"
+                    f"stdout:\n{proc.stdout.decode(errors='replace')[-1000:]}")
+    lines = proc.stdout.decode().strip().splitlines()
+    if not lines:
+        pytest.fail("scripts/build-zboot-kernels printed no cache path")
+    zdir = Path(lines[-1])
+    kernels = {}
+    for ver, comp in ZBOOT_BUILDS:
+        d = zdir / f"{ver}-{comp}"
+        k = ZbootKernel(ver, comp, d / "vmlinuz.efi", d / "Image", d / "config", d / "BUILD-INFO")
+        missing = [p.name for p in (k.efi, k.image, k.config, k.build_info) if not p.is_file()]
+        if missing:
+            pytest.fail(f"zboot cache incomplete after build-zboot-kernels: {d}: "
+                        f"{', '.join(missing)} missing")
+        kernels[(ver, comp)] = k
+    return kernels
