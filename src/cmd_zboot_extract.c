@@ -31,7 +31,7 @@ static void help(void)
 {
 	printf("Usage: bootpack zboot extract IN -o IMAGE [OPTION]...\n"
 	       "Decompress the kernel held by a Linux EFI zboot image (gzip, lz4, lzma,\n"
-	       "lzo, xzkern or zstd22), check it is an arm64, riscv or LoongArch kernel\n"
+	       "lzo, xzkern, zstd22 or zstd), check it is an arm64, riscv or LoongArch kernel\n"
 	       "Image, and write it to IMAGE.\n\n");
 	cli_print_options(stdout, opts, N_OPTS);
 }

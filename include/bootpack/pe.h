@@ -159,7 +159,7 @@ enum bp_kernel_kind bp_kernel_kind_of(const uint8_t *p, size_t len);
 
 /*
  * Decompress the zboot payload of @pe (gzip, lz4, lzma, lzo, xzkern,
- * zstd22), check it is a kernel Image and write it to @out_path atomically.
+ * zstd22, zstd), check it is a kernel Image and write it to @out_path atomically.
  * @max caps the output (0 = BP_ZBOOT_MAX_DEFAULT). @kind and @written may
  * be NULL.
  */

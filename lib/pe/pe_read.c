@@ -306,7 +306,9 @@ static void find_overlay(struct bp_pe *pe)
 	}
 }
 
-static const char *const zboot_names[] = { "gzip", "lz4", "lzma", "lzo", "xzkern", "zstd22" };
+/* Linux up to 6.12 writes the first six; later kernels name their zstd payload "zstd". */
+static const char *const zboot_names[] = { "gzip", "lz4", "lzma", "lzo", "xzkern", "zstd22",
+					   "zstd" };
 
 static void read_zboot(struct bp_pe *pe)
 {
@@ -330,7 +332,7 @@ static void read_zboot(struct bp_pe *pe)
 		known |= !strcmp(z->compression, zboot_names[i]);
 	if (!known)
 		problem(pe, BP_PE_ERROR, "zboot: unknown compression '%s' (Linux writes gzip, lz4, "
-			"lzma, lzo, xzkern or zstd22)", z->compression);
+			"lzma, lzo, xzkern, zstd22 or zstd)", z->compression);
 	end = (uint64_t)z->payload_offset + z->payload_size;
 	z->payload_in_file = z->payload_size && end <= pe->info.file_size;
 	if (!z->payload_in_file) {

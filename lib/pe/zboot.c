@@ -52,7 +52,7 @@ static int decode(const char *comp, const uint8_t *src, size_t len, size_t max,
 		return bp_decompress(BP_CODEC_LZO, src, len, max, out, d);
 	if (!strcmp(comp, "xzkern"))
 		return bpi_xz_decompress(src, len, max, out, d);
-	if (!strcmp(comp, "zstd22"))
+	if (!strcmp(comp, "zstd22") || !strcmp(comp, "zstd"))
 		return bp_decompress(BP_CODEC_ZSTD, src, len, max, out, d);
 	return bp_diag_set(d, BP_ERR_UNSUPPORTED, NULL, "unknown zboot compression '%s'", comp);
 }
