@@ -15,7 +15,7 @@
 /* Section data larger than this is refused before reading it. */
 #define DATA_MAX ((size_t)1 << 30)
 
-enum { OPT_HELP = 'h', OPT_NAME = 256, OPT_FILE, OPT_FLAGS, OPT_STRIP };
+enum { OPT_HELP = 'h', OPT_NAME = 256, OPT_FILE, OPT_FLAGS, OPT_STRIP, OPT_FORCE };
 
 static const struct cli_opt opts[] = {
 	{ "output", required_argument, 'o', "FILE", "write the edited image to FILE (required;\n"
@@ -27,6 +27,8 @@ static const struct cli_opt opts[] = {
 	  "or a hex value\n(default: data,read)" },
 	{ "strip-signature", no_argument, OPT_STRIP, NULL,
 	  "remove the certificate table of a signed image\ninstead of refusing it" },
+	{ "force", no_argument, OPT_FORCE, NULL,
+	  "remove: allow removing code or writable sections" },
 	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
 };
 
@@ -36,7 +38,7 @@ struct edit_args {
 	const char *cmd;
 	enum bp_pe_edit_op op;
 	const char *output, *name, *file, *flags;
-	bool strip;
+	bool strip, force;
 };
 
 static const struct edit_args *help_for;
@@ -65,6 +67,7 @@ static int set_option(void *ctx, int key, const char *val)
 	case OPT_FILE: a->file = val; break;
 	case OPT_FLAGS: a->flags = val; break;
 	case OPT_STRIP: a->strip = true; break;
+	case OPT_FORCE: a->force = true; break;
 	default: return cli_usage_error(a->cmd, "unhandled option");
 	}
 	return 0;
@@ -145,6 +148,8 @@ static int run(struct edit_args *a, int argc, char **argv)
 		return cli_usage_error(a->cmd, "--file is not used when removing a section");
 	if (a->op != BP_PE_ADD_SECTION && a->flags)
 		return cli_usage_error(a->cmd, "--flags applies to add-section only");
+	if (a->op != BP_PE_REMOVE_SECTION && a->force)
+		return cli_usage_error(a->cmd, "--force applies to remove-section only");
 	if (a->flags) {
 		ret = parse_flags(a->cmd, a->flags, &e.characteristics);
 		if (ret)
@@ -152,6 +157,7 @@ static int run(struct edit_args *a, int argc, char **argv)
 	}
 	e.name = a->name;
 	e.strip_signature = a->strip;
+	e.force = a->force;
 	if (a->file) {
 		ret = cli_read_file(a->file, DATA_MAX, &data, &e.len);
 		if (ret)

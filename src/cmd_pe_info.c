@@ -340,8 +340,9 @@ int cmd_pe_verify(int argc, char **argv)
 				  in->n_errors == 1 ? "" : "s");
 			status = EXIT_FAIL;
 		} else if (!quiet) {
-			printf("%s: OK (%s, %u sections%s, %zu warning%s)\n", argv[i],
+			printf("%s: OK (%s, %u section%s%s, %zu warning%s)\n", argv[i],
 			       in->pe32plus ? "PE32+" : "PE32", in->n_sections,
+			       in->n_sections == 1 ? "" : "s",
 			       in->zboot.present ? ", zboot" : "", in->n_problems,
 			       in->n_problems == 1 ? "" : "s");
 		}

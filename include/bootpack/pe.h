@@ -134,6 +134,7 @@ struct bp_pe_edit {
 	size_t len;
 	uint32_t characteristics;   /* add: 0 = BP_PE_ADD_DEFAULT_FLAGS */
 	bool strip_signature;       /* drop the certificate table instead of refusing */
+	bool force;                 /* remove: allow code and writable sections */
 };
 
 /*

@@ -88,10 +88,10 @@ static int check_edit(struct edit *ed)
 	size_t n = strlen(e->name);
 	int idx = bp_pe_find_section(ed->pe, e->name);
 
-	if (in->n_errors)
-		return bp_diag_set(ed->d, BP_ERR_FORMAT, ed->pe->name, "refusing to edit an invalid "
-				   "image: %s", in->problems[0].severity == BP_PE_ERROR ?
-				   in->problems[0].msg : "see 'bootpack pe verify'");
+	for (size_t i = 0; i < in->n_problems; i++)
+		if (in->problems[i].severity == BP_PE_ERROR)
+			return bp_diag_set(ed->d, BP_ERR_FORMAT, ed->pe->name, "refusing to edit an "
+					   "invalid image: %s", in->problems[i].msg);
 	if (!n || n > 8)
 		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "section name '%s' must be "
 				   "1 to 8 bytes (PE section headers hold 8)", e->name);
@@ -134,6 +134,15 @@ static int check_edit(struct edit *ed)
 	if (e->op == BP_PE_REMOVE_SECTION && in->n_sections == 1)
 		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "cannot remove the only "
 				   "section");
+	/* Code and writable data are the program's own; its code still addresses them. */
+	if (e->op == BP_PE_REMOVE_SECTION && !e->force &&
+	    (in->sections[idx].characteristics & (BP_PE_SCN_CNT_CODE | BP_PE_SCN_MEM_EXECUTE |
+						   BP_PE_SCN_MEM_WRITE)))
+		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' is %s; "
+				   "the program's code refers to it, so removing it would break "
+				   "the image (--force removes it anyway)", e->name,
+				   in->sections[idx].characteristics & BP_PE_SCN_MEM_WRITE
+				   ? "writable data" : "code");
 	if (e->op == BP_PE_REPLACE_SECTION) {
 		const struct bp_pe_section *s = &in->sections[idx];
 		uint64_t limit = UINT32_MAX;

@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		  .strip_signature = true },
 		{ .op = BP_PE_REPLACE_SECTION, .data = blob, .len = size & 1 ? 1 : sizeof(blob),
 		  .strip_signature = true },
-		{ .op = BP_PE_REMOVE_SECTION, .strip_signature = true },
+		{ .op = BP_PE_REMOVE_SECTION, .strip_signature = true, .force = true },
 	};
 	char last[9] = "";
 
