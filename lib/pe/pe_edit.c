@@ -397,13 +397,12 @@ static void adjust_size_field(uint8_t *opt, int field, uint32_t flags, uint32_t 
 	bpi_put_le32(opt + field, v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v);
 }
 
-static void adjust_sizes(struct edit *ed, uint8_t *opt, uint32_t flags, int64_t delta)
+static void adjust_sizes(uint8_t *opt, uint32_t flags, int64_t delta)
 {
 	adjust_size_field(opt, PE_OPT_SIZE_OF_CODE, flags, BP_PE_SCN_CNT_CODE, delta);
 	adjust_size_field(opt, PE_OPT_SIZE_OF_INIT, flags, BP_PE_SCN_CNT_INITIALIZED_DATA, delta);
 	adjust_size_field(opt, PE_OPT_SIZE_OF_UNINIT, flags, BP_PE_SCN_CNT_UNINITIALIZED_DATA,
 			  delta);
-	(void)ed;
 }
 
 static int rewrite_section_table(struct edit *ed)
@@ -419,11 +418,11 @@ static int rewrite_section_table(struct edit *ed)
 		uint32_t ptr;
 
 		if ((int)i == ed->target && ed->e->op == BP_PE_REMOVE_SECTION) {
-			adjust_sizes(ed, opt, s->characteristics, -(int64_t)s->raw_size);
+			adjust_sizes(opt, s->characteristics, -(int64_t)s->raw_size);
 			continue;
 		}
 		h = table + PE_SECTION_SIZE * k++;
-		memmove(h, orig + PE_SECTION_SIZE * i, PE_SECTION_SIZE);
+		memcpy(h, orig + PE_SECTION_SIZE * i, PE_SECTION_SIZE);
 		if (s->raw_size)
 			bpi_put_le32(h + 20, ed->new_off[i]);
 		/* Relocation and line-number pointers are file offsets too (0 in images). */
@@ -440,7 +439,7 @@ static int rewrite_section_table(struct edit *ed)
 			bpi_put_le32(h + 8, (uint32_t)ed->e->len);
 			bpi_put_le32(h + 16, raw);
 			bpi_put_le32(h + 20, ed->new_off[i]);
-			adjust_sizes(ed, opt, s->characteristics, (int64_t)raw - s->raw_size);
+			adjust_sizes(opt, s->characteristics, (int64_t)raw - s->raw_size);
 		}
 	}
 	if (ed->e->op == BP_PE_ADD_SECTION) {
@@ -450,7 +449,7 @@ static int rewrite_section_table(struct edit *ed)
 
 		write_section_header(table + PE_SECTION_SIZE * k++, ed->e->name, (uint32_t)ed->e->len,
 				     ed->add_va, raw, ed->add_off, flags);
-		adjust_sizes(ed, opt, flags, raw);
+		adjust_sizes(opt, flags, raw);
 	} else if (ed->e->op == BP_PE_REMOVE_SECTION) {
 		memset(table + PE_SECTION_SIZE * k, 0, PE_SECTION_SIZE);
 	}
