@@ -19,6 +19,15 @@ extern const struct bp_codec_ops bpi_codec_lzma;
 extern const struct bp_codec_ops bpi_codec_lzo;
 extern const struct bp_codec_ops bpi_codec_zstd;
 
+/*
+ * Compress one large input on up to @threads threads (0 = all CPUs). The
+ * bytes do not depend on @threads; small inputs get bp_compress()'s output.
+ */
+int bpi_gzip_compress_mt(const void *src, size_t len, unsigned int threads, struct bp_buf *out,
+			 struct bp_diag *d);
+int bpi_zstd_compress_mt(const void *src, size_t len, unsigned int threads, struct bp_buf *out,
+			 struct bp_diag *d);
+
 /* Formats only Linux's zboot uses (lib/codec/zboot_codecs.c); same contract as decompress. */
 int bpi_lz4_legacy_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
 			      struct bp_diag *d);

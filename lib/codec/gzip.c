@@ -5,13 +5,16 @@
  * the output reproducible. U-Boot's gunzip decodes only the first member, so
  * the decoder refuses anything after it instead of silently dropping it.
  */
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* next_in becomes const: zlib never writes to its input. */
 #define ZLIB_CONST
 #include <zlib.h>
 
 #include "codec_impl.h"
+#include "util/util.h"
 
 /* zlib counts in unsigned int: hand it at most this much per call. */
 #ifndef BPI_CODEC_FEED_MAX
@@ -87,6 +90,112 @@ static int gz_compress(const void *src, size_t len, struct bp_buf *out, struct b
 		return bp_diag_set(d, BP_ERR_CODEC, NULL, "zlib deflateInit2 failed (%d)", zr);
 	ret = gz_deflate_all(&s, src, len, out, d);
 	deflateEnd(&s);
+	if (ret)
+		out->len = base;
+	return ret;
+}
+
+/*
+ * pigz-style parallel gzip: the input is cut into fixed-size chunks (so the
+ * output does not depend on the thread count), each deflated raw with the
+ * 32 KiB before it as dictionary and ended by a sync flush, the last one by
+ * the final block. Concatenated they form one deflate stream: one gzip
+ * member with one CRC, which is what U-Boot's gunzip needs.
+ */
+#define GZ_MT_CHUNK ((size_t)512 << 10)
+#define GZ_DICT ((size_t)32 << 10)
+
+struct gz_chunk {
+	struct bp_buf out;
+	uLong crc;
+	int err;
+	char msg[128];
+};
+
+struct gz_mt {
+	const uint8_t *src;
+	size_t len, n;
+	struct gz_chunk *chunks;
+};
+
+static int gz_chunk_job(void *ctx, size_t i)
+{
+	struct gz_mt *m = ctx;
+	struct gz_chunk *c = &m->chunks[i];
+	size_t start = i * GZ_MT_CHUNK, n = min_size(GZ_MT_CHUNK, m->len - start);
+	bool last = i + 1 == m->n;
+	z_stream s = { 0 };
+	int zr;
+
+	c->crc = crc32_z(0, m->src + start, n);
+	zr = deflateInit2(&s, GZ_LEVEL, Z_DEFLATED, -15, GZ_MEMLEVEL, Z_DEFAULT_STRATEGY);
+	if (zr != Z_OK)
+		return c->err = zr == Z_MEM_ERROR ? BP_ERR_NOMEM : BP_ERR_CODEC;
+	if (start)
+		zr = deflateSetDictionary(&s, m->src + start - GZ_DICT, (uInt)GZ_DICT);
+	if (zr == Z_OK && bp_buf_reserve(&c->out, deflateBound(&s, (uLong)n) + 16))
+		zr = Z_MEM_ERROR;
+	if (zr == Z_OK) {
+		s.next_in = m->src + start;
+		s.avail_in = (uInt)n;
+		s.next_out = c->out.data;
+		s.avail_out = (uInt)(c->out.cap);
+		zr = deflate(&s, last ? Z_FINISH : Z_SYNC_FLUSH);
+		c->out.len = c->out.cap - s.avail_out;
+		/* deflateBound leaves room for everything, so one call finishes. */
+		if (zr == (last ? Z_STREAM_END : Z_OK) && !s.avail_in)
+			zr = Z_OK;
+		else
+			zr = Z_BUF_ERROR;
+	}
+	deflateEnd(&s);
+	if (zr != Z_OK)
+		c->err = zr == Z_MEM_ERROR ? BP_ERR_NOMEM : BP_ERR_CODEC;
+	return c->err;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int bpi_gzip_compress_mt(const void *src, size_t len, unsigned int threads, struct bp_buf *out,
+			 struct bp_diag *d)
+{
+	/* The header zlib writes for level 6 with no gzip header set. */
+	static const uint8_t header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
+	struct gz_mt m = { src, len, (len + GZ_MT_CHUNK - 1) / GZ_MT_CHUNK, NULL };
+	size_t base = out->len;
+	uint8_t trailer[8];
+	uLong crc = 0;
+	int ret;
+
+	if (len < 2 * GZ_MT_CHUNK)
+		return gz_compress(src, len, out, d);
+	m.chunks = calloc(m.n, sizeof(*m.chunks));
+	if (!m.chunks)
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
+	ret = bpi_jobs_run(m.n, threads, gz_chunk_job, &m);
+	if (ret)
+		ret = bp_diag_set(d, ret, NULL, "zlib deflate failed on a chunk (%s)",
+				  bp_strerror(ret));
+	if (!ret && bp_buf_append(out, header, sizeof(header)))
+		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
+	for (size_t i = 0; i < m.n && !ret; i++) {
+		size_t n = min_size(GZ_MT_CHUNK, len - i * GZ_MT_CHUNK);
+
+		crc = i ? crc32_combine(crc, m.chunks[i].crc, (z_off_t)n) : m.chunks[i].crc;
+		if (bp_buf_append(out, m.chunks[i].out.data, m.chunks[i].out.len))
+			ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
+	}
+	put_le32(trailer, (uint32_t)crc);
+	put_le32(trailer + 4, (uint32_t)len);
+	if (!ret && bp_buf_append(out, trailer, sizeof(trailer)))
+		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
+	for (size_t i = 0; i < m.n; i++)
+		bp_buf_free(&m.chunks[i].out);
+	free(m.chunks);
 	if (ret)
 		out->len = base;
 	return ret;

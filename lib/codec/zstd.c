@@ -6,6 +6,8 @@
  */
 #include <stdint.h>
 
+#include <unistd.h>
+
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -31,7 +33,7 @@ static int give_room(ZSTD_outBuffer *o, struct bp_buf *out, size_t avail)
 	return 0;
 }
 
-static int zs_setup(ZSTD_CCtx *cctx, size_t len, struct bp_diag *d)
+static int zs_setup(ZSTD_CCtx *cctx, size_t len, unsigned int workers, struct bp_diag *d)
 {
 	size_t r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ZS_LEVEL);
 
@@ -40,7 +42,7 @@ static int zs_setup(ZSTD_CCtx *cctx, size_t len, struct bp_diag *d)
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
 	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, 0);
+		r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, (int)workers);
 	/* The size must be pledged up front for streaming to record it. */
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setPledgedSrcSize(cctx, len);
@@ -70,7 +72,8 @@ static int zs_compress_all(ZSTD_CCtx *cctx, const void *src, size_t len, struct 
 	return 0;
 }
 
-static int zs_compress(const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
+static int zs_compress_workers(const void *src, size_t len, unsigned int workers,
+			       struct bp_buf *out, struct bp_diag *d)
 {
 	ZSTD_CCtx *cctx = ZSTD_createCCtx();
 	size_t base = out->len;
@@ -78,13 +81,33 @@ static int zs_compress(const void *src, size_t len, struct bp_buf *out, struct b
 
 	if (!cctx)
 		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "zstd: out of memory");
-	ret = zs_setup(cctx, len, d);
+	ret = zs_setup(cctx, len, workers, d);
 	if (!ret)
 		ret = zs_compress_all(cctx, src, len, out, d);
 	ZSTD_freeCCtx(cctx);
 	if (ret)
 		out->len = base;
 	return ret;
+}
+
+static int zs_compress(const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
+{
+	return zs_compress_workers(src, len, 0, out, d);
+}
+
+/*
+ * libzstd's own workers. Its multithreaded format cuts jobs by size, not
+ * by worker count, so the bytes are the same for any count >= 1 (but not
+ * the same as single-threaded mode, which is why small inputs stay there).
+ */
+int bpi_zstd_compress_mt(const void *src, size_t len, unsigned int threads, struct bp_buf *out,
+			 struct bp_diag *d)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!threads)
+		threads = cpus > 0 ? (unsigned int)cpus : 1;
+	return zs_compress_workers(src, len, threads, out, d);
 }
 
 static int zs_decode_error(size_t r, unsigned int frames, struct bp_diag *d)

@@ -11,6 +11,7 @@
 
 #include <libfdt.h>
 
+#include "codec/codec_impl.h"
 #include "fit_internal.h"
 #include "util/util.h"
 
@@ -28,6 +29,7 @@ struct src_image {
 	struct bp_buf packed;     /* compressed data; unused when stored as-is */
 	uint8_t (*hashes)[BP_HASH_MAX_LEN]; /* one per requested algorithm */
 	bool store_input;
+	bool split;               /* compressed alone, over all threads */
 	struct bp_diag diag;      /* per-job detail, copied out on failure */
 };
 
@@ -301,6 +303,26 @@ static int check_default_config(const struct build *b)
 			   "conf-%zu", name, b->n_cfg);
 }
 
+/* Inputs this large are split across all threads; the rest get one thread each. */
+#define PACK_SPLIT_MIN ((size_t)2 << 20)
+
+static bool split_image(const struct build *b, const struct src_image *im)
+{
+	return !im->store_input && im->input.len >= PACK_SPLIT_MIN &&
+	       (b->o->compress == BP_CODEC_GZIP || b->o->compress == BP_CODEC_ZSTD);
+}
+
+static int compress_image(struct build *b, struct src_image *im)
+{
+	if (im->split && b->o->compress == BP_CODEC_GZIP)
+		return bpi_gzip_compress_mt(im->input.data, im->input.len, b->o->jobs, &im->packed,
+					    &im->diag);
+	if (im->split)
+		return bpi_zstd_compress_mt(im->input.data, im->input.len, b->o->jobs, &im->packed,
+					    &im->diag);
+	return bp_compress(b->o->compress, im->input.data, im->input.len, &im->packed, &im->diag);
+}
+
 static int pack_one(void *ctx, size_t i)
 {
 	struct build *b = ctx;
@@ -309,7 +331,7 @@ static int pack_one(void *ctx, size_t i)
 
 	if (im->store_input)
 		return hash_one(b, im);
-	ret = bp_compress(b->o->compress, im->input.data, im->input.len, &im->packed, &im->diag);
+	ret = compress_image(b, im);
 	if (ret) {
 		char why[BP_DIAG_MSG_MAX];
 
@@ -320,6 +342,13 @@ static int pack_one(void *ctx, size_t i)
 	bp_buf_free(&im->input);
 	bp_buf_shrink(&im->packed);
 	return hash_one(b, im);
+}
+
+static int pack_small(void *ctx, size_t i)
+{
+	struct build *b = ctx;
+
+	return b->img[i].split ? 0 : pack_one(ctx, i);
 }
 
 static int pack(struct build *b)
@@ -337,7 +366,15 @@ static int pack(struct build *b)
 		if (!b->img[i].hashes)
 			return bp_diag_set(b->d, BP_ERR_NOMEM, b->img[i].path, "out of memory");
 	}
-	ret = bpi_jobs_run(b->n_img, b->o->jobs, pack_one, b);
+	/* Large images first, each over all threads, then the rest side by side. */
+	ret = 0;
+	for (size_t i = 0; i < b->n_img; i++)
+		b->img[i].split = split_image(b, &b->img[i]);
+	for (size_t i = 0; i < b->n_img && !ret; i++)
+		if (b->img[i].split)
+			ret = pack_one(b, i);
+	if (!ret)
+		ret = bpi_jobs_run(b->n_img, b->o->jobs, pack_small, b);
 	if (!ret)
 		return 0;
 	for (size_t i = 0; i < b->n_img; i++) {

@@ -20,6 +20,8 @@
 
 #include <bootpack/codec.h>
 
+#include "codec/codec_impl.h"
+
 #define KIB ((size_t)1 << 10)
 #define MIB ((size_t)1 << 20)
 #define BIG_LEN (5 * MIB + 12345) /* crosses lz4's 4 MiB and lzo's 256 KiB blocks */
@@ -845,6 +847,60 @@ static void test_names(void **state)
 	ONE(fn, 0, "gzip"), ONE(fn, 1, "bzip2"), ONE(fn, 2, "lz4"), ONE(fn, 3, "lzma"), \
 		ONE(fn, 4, "lzo"), ONE(fn, 5, "zstd")
 
+/*
+ * Split compression of large inputs: identical bytes for any thread count,
+ * one gzip member whose CRC and size cover everything, and below two chunks
+ * exactly what bp_compress() writes.
+ */
+static void test_split_compression(void **state)
+{
+	static const size_t sizes[] = { 1048575, 1048576, 1048577, 3 * 524288 + 17 };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		uint8_t *in = make_text(sizes[k]);
+		struct bp_buf a = BP_BUF_INIT, b = BP_BUF_INIT, ref = BP_BUF_INIT, z = BP_BUF_INIT,
+			      z3 = BP_BUF_INIT;
+		z_stream s = { 0 };
+		uint8_t *back = malloc(sizes[k] + 1);
+
+		assert_non_null(back);
+		assert_int_equal(bpi_gzip_compress_mt(in, sizes[k], 1, &a, NULL), 0);
+		assert_int_equal(bpi_gzip_compress_mt(in, sizes[k], 3, &b, NULL), 0);
+		assert_int_equal(a.len, b.len);
+		assert_memory_equal(a.data, b.data, a.len);
+		assert_int_equal(bp_compress(BP_CODEC_GZIP, in, sizes[k], &ref, NULL), 0);
+		if (sizes[k] < 1048576) {
+			assert_int_equal(ref.len, a.len);
+			assert_memory_equal(ref.data, a.data, a.len);
+		}
+		/* zlib must reach the end of one member with no bytes left over. */
+		assert_int_equal(inflateInit2(&s, 31), Z_OK);
+		s.next_in = a.data;
+		s.avail_in = (uInt)a.len;
+		s.next_out = back;
+		s.avail_out = (uInt)(sizes[k] + 1);
+		assert_int_equal(inflate(&s, Z_FINISH), Z_STREAM_END);
+		assert_int_equal(s.avail_in, 0);
+		assert_int_equal(s.total_out, sizes[k]);
+		inflateEnd(&s);
+		assert_memory_equal(back, in, sizes[k]);
+		assert_int_equal(bpi_zstd_compress_mt(in, sizes[k], 1, &z, NULL), 0);
+		assert_int_equal(bpi_zstd_compress_mt(in, sizes[k], 3, &z3, NULL), 0);
+		assert_int_equal(z.len, z3.len);
+		assert_memory_equal(z.data, z3.data, z.len);
+		assert_int_equal(ZSTD_decompress(back, sizes[k] + 1, z.data, z.len), sizes[k]);
+		assert_memory_equal(back, in, sizes[k]);
+		free(back);
+		free(in);
+		bp_buf_free(&a);
+		bp_buf_free(&b);
+		bp_buf_free(&ref);
+		bp_buf_free(&z);
+		bp_buf_free(&z3);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -859,6 +915,7 @@ int main(void)
 		PER_CODEC(test_concatenated),
 		PER_CODEC(test_not_compressed),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_split_compression),
 		cmocka_unit_test(test_gzip_header),
 		cmocka_unit_test(test_lz4_frame_layout),
 		cmocka_unit_test(test_zstd_frame),
