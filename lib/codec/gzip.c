@@ -154,12 +154,6 @@ static int gz_chunk_job(void *ctx, size_t i)
 	return c->err;
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 int bpi_gzip_compress_mt(const void *src, size_t len, unsigned int threads, struct bp_buf *out,
 			 struct bp_diag *d)
 {
@@ -189,8 +183,8 @@ int bpi_gzip_compress_mt(const void *src, size_t len, unsigned int threads, stru
 		if (bp_buf_append(out, m.chunks[i].out.data, m.chunks[i].out.len))
 			ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
 	}
-	put_le32(trailer, (uint32_t)crc);
-	put_le32(trailer + 4, (uint32_t)len);
+	bpi_put_le32(trailer, (uint32_t)crc);
+	bpi_put_le32(trailer + 4, (uint32_t)len);
 	if (!ret && bp_buf_append(out, trailer, sizeof(trailer)))
 		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
 	for (size_t i = 0; i < m.n; i++)

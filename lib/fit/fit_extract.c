@@ -55,21 +55,6 @@ static int check_not_input(const struct bp_fit *fit, const char *out_path, struc
 	return 0;
 }
 
-static int write_out(const char *out_path, const void *p, size_t n, struct bp_diag *d)
-{
-	struct bpi_output out;
-	int ret = bpi_output_open(&out, out_path, d);
-
-	if (ret)
-		return ret;
-	ret = bpi_output_write(&out, p, n, d);
-	if (ret)
-		bpi_output_abort(&out);
-	else
-		ret = bpi_output_commit(&out, d);
-	return ret;
-}
-
 int bp_fit_extract(const struct bp_fit *fit, size_t index, const struct bp_fit_extract_opts *o,
 		   const char *out_path, uint64_t *written, struct bp_diag *d)
 {
@@ -97,7 +82,7 @@ int bp_fit_extract(const struct bp_fit *fit, size_t index, const struct bp_fit_e
 	if (ret)
 		return ret;
 	if (o->raw || !im->compression || !strcmp(im->compression, "none")) {
-		ret = write_out(out_path, im->data, (size_t)im->data_size, d);
+		ret = bpi_output_file(out_path, im->data, (size_t)im->data_size, d);
 		if (!ret && written)
 			*written = im->data_size;
 		return ret;
@@ -120,7 +105,7 @@ int bp_fit_extract(const struct bp_fit *fit, size_t index, const struct bp_fit_e
 				  im->name, im->compression, why);
 	}
 	if (!ret)
-		ret = write_out(out_path, out.data, out.len, d);
+		ret = bpi_output_file(out_path, out.data, out.len, d);
 	if (!ret && written)
 		*written = out.len;
 	bp_buf_free(&out);

@@ -539,21 +539,6 @@ static int fix_headers(struct edit *ed)
 	return ret;
 }
 
-static int write_out(struct edit *ed, const char *out_path)
-{
-	struct bpi_output o;
-	int ret = bpi_output_open(&o, out_path, ed->d);
-
-	if (ret)
-		return ret;
-	ret = bpi_output_write(&o, ed->out.data, ed->out.len, ed->d);
-	if (ret)
-		bpi_output_abort(&o);
-	else
-		ret = bpi_output_commit(&o, ed->d);
-	return ret;
-}
-
 int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *out_path,
 	       struct bp_diag *d)
 {
@@ -586,7 +571,7 @@ int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *o
 	if (!ret)
 		ret = fix_headers(&ed);
 	if (!ret)
-		ret = write_out(&ed, out_path);
+		ret = bpi_output_file(out_path, ed.out.data, ed.out.len, d);
 out:
 	free(ed.runs);
 	free(ed.new_off);

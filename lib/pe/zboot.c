@@ -57,21 +57,6 @@ static int decode(const char *comp, const uint8_t *src, size_t len, size_t max,
 	return bp_diag_set(d, BP_ERR_UNSUPPORTED, NULL, "unknown zboot compression '%s'", comp);
 }
 
-static int write_out(const char *out_path, const struct bp_buf *b, struct bp_diag *d)
-{
-	struct bpi_output o;
-	int ret = bpi_output_open(&o, out_path, d);
-
-	if (ret)
-		return ret;
-	ret = bpi_output_write(&o, b->data, b->len, d);
-	if (ret)
-		bpi_output_abort(&o);
-	else
-		ret = bpi_output_commit(&o, d);
-	return ret;
-}
-
 int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
 		     enum bp_kernel_kind *kind, uint64_t *written, struct bp_diag *d)
 {
@@ -129,7 +114,7 @@ int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
 				  out.len);
 		goto out;
 	}
-	ret = write_out(out_path, &out, d);
+	ret = bpi_output_file(out_path, out.data, out.len, d);
 	if (!ret && kind)
 		*kind = k;
 	if (!ret && written)

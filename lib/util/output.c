@@ -112,3 +112,18 @@ void bpi_output_abort(struct bpi_output *o)
 		o->tmp_path = NULL;
 	}
 }
+
+int bpi_output_file(const char *path, const void *p, size_t n, struct bp_diag *d)
+{
+	struct bpi_output o;
+	int ret = bpi_output_open(&o, path, d);
+
+	if (ret)
+		return ret;
+	ret = bpi_output_write(&o, p, n, d);
+	if (ret)
+		bpi_output_abort(&o);
+	else
+		ret = bpi_output_commit(&o, d);
+	return ret;
+}

@@ -71,6 +71,8 @@ int bpi_output_zero(struct bpi_output *o, size_t n, struct bp_diag *d);
 int bpi_output_commit(struct bpi_output *o, struct bp_diag *d);
 /* Remove the temporary; @path is never touched. Safe to call twice. */
 void bpi_output_abort(struct bpi_output *o);
+/* Write @n bytes at @p to @path atomically: open, write, commit (or abort). */
+int bpi_output_file(const char *path, const void *p, size_t n, struct bp_diag *d);
 
 /*
  * Run fn(ctx, i) for i in [0, n) on up to @threads threads (0 = one per
