@@ -142,6 +142,36 @@ bool cli_parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
+int cli_opt_jobs(const char *cmd, const char *val, unsigned int *out)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(val, &end, 10);
+	if (!*val || *val == '-' || *end || errno || n > 256)
+		return cli_usage_error(cmd, "--jobs '%s': expected a number from 0 (all CPUs) "
+				       "to 256", val);
+	*out = (unsigned int)n;
+	return 0;
+}
+
+int cli_opt_size(const char *cmd, const char *val, uint64_t *out)
+{
+	if (!cli_parse_size(val, out))
+		return cli_usage_error(cmd, "--max-size '%s': expected a byte count such as 512M "
+				       "or 2G", val);
+	return 0;
+}
+
+int cli_set_flag(void *ctx, int key, const char *val)
+{
+	(void)key;
+	(void)val;
+	*(bool *)ctx = true;
+	return 0;
+}
+
 void cli_print_safe(FILE *f, const char *s)
 {
 	/* Untrusted strings must not drive the terminal: escape control bytes. */

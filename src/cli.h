@@ -50,6 +50,11 @@ void cli_print_safe(FILE *f, const char *s);
 
 /* A positive byte count: digits with an optional K, M, G or T (KiB...) suffix. */
 bool cli_parse_size(const char *s, uint64_t *out);
+/* The shared option values, each printing its usage error (returns 0 or EXIT_USAGE). */
+int cli_opt_jobs(const char *cmd, const char *val, unsigned int *out);
+int cli_opt_size(const char *cmd, const char *val, uint64_t *out);
+/* A cli_parse() setter for commands whose only option sets the bool at @ctx. */
+int cli_set_flag(void *ctx, int key, const char *val);
 
 /*
  * Parse options with getopt_long, calling set(ctx, key, optarg) for each

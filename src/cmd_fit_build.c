@@ -175,11 +175,7 @@ static int set_option(struct build_args *a, int key, const char *val)
 		a->o.align = n;
 		break;
 	case 'j':
-		if (!parse_u32(val, 10, &n) || n > 256)
-			return cli_usage_error(CMD, "--jobs '%s': expected a number from 0 "
-					       "(all CPUs) to 256", val);
-		a->o.jobs = n;
-		break;
+		return cli_opt_jobs(CMD, val, &a->o.jobs);
 	case OPT_HASH:
 		return parse_hashes(a, val);
 	case OPT_DEFAULT_CONFIG: a->o.default_config = val; break;

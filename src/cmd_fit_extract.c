@@ -71,10 +71,7 @@ static int set_option(void *ctx, int key, const char *val)
 			return cli_usage_error(CMD, "--index '%s': expected a number from 1", val);
 		break;
 	case OPT_MAX_SIZE:
-		if (!cli_parse_size(val, &a->o.max_size))
-			return cli_usage_error(CMD, "--max-size '%s': expected a byte count such "
-					       "as 512M or 2G", val);
-		break;
+		return cli_opt_size(CMD, val, &a->o.max_size);
 	default:
 		return cli_usage_error(CMD, "unhandled option '%c'", key);
 	}

@@ -29,14 +29,6 @@ static void help(void)
 	cli_print_options(stdout, opts, N_OPTS);
 }
 
-static int set_option(void *ctx, int key, const char *val)
-{
-	(void)val;
-	if (key == OPT_JSON)
-		*(bool *)ctx = true;
-	return 0;
-}
-
 static void field(const char *label, const char *val)
 {
 	if (!val)
@@ -229,7 +221,7 @@ static void json(const char *path, const struct bp_fit_info *info)
 int cmd_fit_list(int argc, char **argv)
 {
 	bool as_json = false;
-	int ret = cli_parse(CMD, opts, N_OPTS, argc, argv, help, set_option, &as_json), status;
+	int ret = cli_parse(CMD, opts, N_OPTS, argc, argv, help, cli_set_flag, &as_json), status;
 	size_t shown = 0;
 
 	if (ret)

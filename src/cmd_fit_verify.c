@@ -44,24 +44,14 @@ static void help(void)
 static int set_option(void *ctx, int key, const char *val)
 {
 	struct verify_args *a = ctx;
-	char *end;
-	unsigned long n;
 
 	switch (key) {
 	case 'q': a->quiet = true; break;
 	case OPT_DECOMPRESS: a->o.decompress = true; break;
 	case OPT_MAX_SIZE:
-		if (!cli_parse_size(val, &a->o.max_decompressed))
-			return cli_usage_error(CMD, "--max-size '%s': expected a byte count such "
-					       "as 512M or 2G", val);
-		break;
+		return cli_opt_size(CMD, val, &a->o.max_decompressed);
 	case 'j':
-		n = strtoul(val, &end, 10);
-		if (!*val || *val == '-' || *end || n > 256)
-			return cli_usage_error(CMD, "--jobs '%s': expected a number from 0 "
-					       "(all CPUs) to 256", val);
-		a->o.jobs = (unsigned int)n;
-		break;
+		return cli_opt_jobs(CMD, val, &a->o.jobs);
 	default:
 		return cli_usage_error(CMD, "unhandled option '%c'", key);
 	}

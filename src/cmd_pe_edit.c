@@ -11,6 +11,7 @@
 #include <bootpack/pe.h>
 
 #include "cli.h"
+#include "pe_flags.h"
 
 /* Section data larger than this is refused before reading it. */
 #define DATA_MAX ((size_t)1 << 30)
@@ -73,20 +74,6 @@ static int set_option(void *ctx, int key, const char *val)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	uint32_t flag;
-} flag_table[] = {
-	{ "code", BP_PE_SCN_CNT_CODE },
-	{ "data", BP_PE_SCN_CNT_INITIALIZED_DATA },
-	{ "bss", BP_PE_SCN_CNT_UNINITIALIZED_DATA },
-	{ "discardable", BP_PE_SCN_MEM_DISCARDABLE },
-	{ "shared", 0x10000000u },
-	{ "execute", BP_PE_SCN_MEM_EXECUTE },
-	{ "read", BP_PE_SCN_MEM_READ },
-	{ "write", BP_PE_SCN_MEM_WRITE },
-};
-
 static int parse_flags(const char *cmd, const char *s, uint32_t *out)
 {
 	char *list, *save = NULL, *end;
@@ -109,14 +96,14 @@ static int parse_flags(const char *cmd, const char *s, uint32_t *out)
 	for (char *tok = strtok_r(list, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save)) {
 		size_t i = 0;
 
-		while (i < sizeof(flag_table) / sizeof(flag_table[0]) && strcmp(tok, flag_table[i].name))
+		while (i < n_pe_flag_names && strcmp(tok, pe_flag_names[i].name))
 			i++;
-		if (i == sizeof(flag_table) / sizeof(flag_table[0]))
+		if (i == n_pe_flag_names)
 			ret = cli_usage_error(cmd, "--flags: unknown flag '%s' (expected code, data, "
 					      "bss, read, write, execute, discardable, shared or "
 					      "a hex value)", tok);
 		else
-			*out |= flag_table[i].flag;
+			*out |= pe_flag_names[i].flag;
 	}
 	if (!ret && !*out)
 		ret = cli_usage_error(cmd, "--flags '%s': no flag given", s);

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "pe_flags.h"
 
 enum { OPT_HELP = 'h', OPT_JSON = 256 };
 
@@ -29,22 +30,6 @@ static const char *const dir_names[BP_PE_MAX_DIRS] = {
 	"architecture", "global-pointer", "tls", "load-config", "bound-import", "iat",
 	"delay-import", "clr-runtime", "reserved",
 };
-
-static const struct {
-	uint32_t flag;
-	const char *name;
-} scn_flags[] = {
-	{ BP_PE_SCN_CNT_CODE, "code" },
-	{ BP_PE_SCN_CNT_INITIALIZED_DATA, "data" },
-	{ BP_PE_SCN_CNT_UNINITIALIZED_DATA, "bss" },
-	{ BP_PE_SCN_MEM_DISCARDABLE, "discardable" },
-	{ 0x10000000u, "shared" },
-	{ BP_PE_SCN_MEM_EXECUTE, "execute" },
-	{ BP_PE_SCN_MEM_READ, "read" },
-	{ BP_PE_SCN_MEM_WRITE, "write" },
-};
-
-#define N_SCN_FLAGS (sizeof(scn_flags) / sizeof(scn_flags[0]))
 
 static const char *machine_name(uint16_t m)
 {
@@ -80,10 +65,10 @@ static void flag_names(uint32_t flags, char *out, size_t n)
 	size_t len = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < N_SCN_FLAGS; i++)
-		if (flags & scn_flags[i].flag)
+	for (size_t i = 0; i < n_pe_flag_names; i++)
+		if (flags & pe_flag_names[i].flag)
 			len += (size_t)snprintf(out + len, len < n ? n - len : 0, "%s%s",
-						len ? "," : "", scn_flags[i].name);
+						len ? "," : "", pe_flag_names[i].name);
 }
 
 static void print_name(FILE *f, const char *name)
@@ -185,9 +170,9 @@ static void json_section(const struct bp_pe_section *s)
 	json_u("raw_size", s->raw_size, true);
 	json_u("characteristics", s->characteristics, true);
 	printf(", \"flags\": [");
-	for (size_t i = 0, k = 0; i < N_SCN_FLAGS; i++)
-		if (s->characteristics & scn_flags[i].flag)
-			printf("%s\"%s\"", k++ ? ", " : "", scn_flags[i].name);
+	for (size_t i = 0, k = 0; i < n_pe_flag_names; i++)
+		if (s->characteristics & pe_flag_names[i].flag)
+			printf("%s\"%s\"", k++ ? ", " : "", pe_flag_names[i].name);
 	printf("]}");
 }
 
@@ -271,21 +256,13 @@ static void info_help(void)
 	cli_print_options(stdout, info_opts, sizeof(info_opts) / sizeof(info_opts[0]));
 }
 
-static int set_flag(void *ctx, int key, const char *val)
-{
-	(void)val;
-	(void)key;
-	*(bool *)ctx = true;
-	return 0;
-}
-
 int cmd_pe_info(int argc, char **argv)
 {
 	bool as_json = false;
 	struct bp_pe *pe;
 	struct bp_diag d;
 	int ret = cli_parse("pe info", info_opts, sizeof(info_opts) / sizeof(info_opts[0]), argc,
-			    argv, info_help, set_flag, &as_json);
+			    argv, info_help, cli_set_flag, &as_json);
 
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
@@ -315,7 +292,7 @@ int cmd_pe_verify(int argc, char **argv)
 {
 	bool quiet = false;
 	int ret = cli_parse("pe verify", verify_opts, sizeof(verify_opts) / sizeof(verify_opts[0]),
-			    argc, argv, verify_help, set_flag, &quiet), status = EXIT_OK;
+			    argc, argv, verify_help, cli_set_flag, &quiet), status = EXIT_OK;
 
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;

@@ -44,10 +44,7 @@ static int set_option(void *ctx, int key, const char *val)
 	case 'o': a->output = val; break;
 	case 'q': a->quiet = true; break;
 	case OPT_MAX_SIZE:
-		if (!cli_parse_size(val, &a->max))
-			return cli_usage_error(CMD, "--max-size '%s': expected a byte count such as "
-					       "512M or 2G", val);
-		break;
+		return cli_opt_size(CMD, val, &a->max);
 	default: return cli_usage_error(CMD, "unhandled option");
 	}
 	return 0;

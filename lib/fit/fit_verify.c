@@ -13,6 +13,8 @@
 
 #include <libfdt.h>
 
+#include <bootpack/pe.h>
+
 #include "fit_internal.h"
 #include "util/util.h"
 
@@ -75,7 +77,6 @@ static bool is_compressed(const struct bp_fit_image *im)
 static void check_contents(const struct bp_fit_image *im, const uint8_t *p, uint64_t len,
 			   struct image_result *r)
 {
-	static const uint8_t arm64_magic[4] = { 'A', 'R', 'M', 0x64 };
 	struct bp_diag d;
 
 	r->content_msg[0] = '\0';
@@ -91,7 +92,7 @@ static void check_contents(const struct bp_fit_image *im, const uint8_t *p, uint
 	if (!is_kernel_type(im->type) || !im->arch || strcmp(im->arch, "arm64") || !im->os ||
 	    strcmp(im->os, "linux"))
 		return;
-	if (len < 0x3c || memcmp(p + 0x38, arm64_magic, 4))
+	if (bp_kernel_kind_of(p, (size_t)len) != BP_KERNEL_ARM64)
 		snprintf(r->content_msg, MSG_MAX, "data is not an arm64 Linux Image (no "
 			 "\"ARM\\x64\" magic at offset 0x38): U-Boot stops with \"Bad Linux "
 			 "ARM64 Image magic!\"");

@@ -168,22 +168,28 @@ static int check_edit(struct edit *ed)
 	return 0;
 }
 
-/* File offset of the debug directory's entries in the input, or 0 when there are none. */
-static uint64_t debug_entries(const struct edit *ed, uint32_t *n)
+/*
+ * The section holding the debug directory's entries in its file data, or -1
+ * when there are none (or they lie elsewhere); @at gets their input file
+ * offset and @n their count.
+ */
+static int debug_entries(const struct edit *ed, uint64_t *at, uint32_t *n)
 {
 	const struct bp_pe_info *in = ed->in;
 	const struct bp_pe_dir *dir = &in->dirs[BP_PE_DIR_DEBUG];
 	int sec = dir->size ? section_of_rva(in, dir->address, dir->size) : -1;
 	const struct bp_pe_section *s;
 
+	*at = 0;
 	*n = 0;
 	if (sec < 0)
-		return 0;
+		return -1;
 	s = &in->sections[sec];
 	if (!s->raw_size || dir->address - s->virtual_address + (uint64_t)dir->size > s->raw_size)
-		return 0;
+		return -1;
 	*n = dir->size / 28;
-	return s->raw_offset + (uint64_t)(dir->address - s->virtual_address);
+	*at = s->raw_offset + (uint64_t)(dir->address - s->virtual_address);
+	return sec;
 }
 
 /*
@@ -195,8 +201,9 @@ static bool tail_is_debug_data(const struct edit *ed, uint64_t from, uint64_t to
 {
 	const uint8_t *p = ed->pe->file.data;
 	uint32_t n;
-	uint64_t at = debug_entries(ed, &n);
+	uint64_t at;
 
+	debug_entries(ed, &at, &n);
 	for (uint64_t x = from; x < to; x++) {
 		bool covered = false;
 
@@ -461,23 +468,21 @@ static int rewrite_section_table(struct edit *ed)
 static int fix_debug_entries(struct edit *ed)
 {
 	const struct bp_pe_info *in = ed->in;
-	const struct bp_pe_dir *dir = &in->dirs[BP_PE_DIR_DEBUG];
-	int sec = dir->size ? section_of_rva(in, dir->address, dir->size) : -1;
-	uint64_t at;
+	uint64_t in_at, at;
+	uint32_t n;
+	int sec;
 
-	if (!dir->size)
+	if (!in->dirs[BP_PE_DIR_DEBUG].size)
 		return 0;
-	if (sec < 0 || !in->sections[sec].raw_size ||
-	    dir->address - in->sections[sec].virtual_address + (uint64_t)dir->size >
-	    in->sections[sec].raw_size)
+	sec = debug_entries(ed, &in_at, &n);
+	if (sec < 0)
 		return fail(ed, BP_ERR_UNSUPPORTED, "the debug directory does not lie in a section's "
 			    "file data; cannot move it");
-	at = ed->new_off[sec] + (uint64_t)(dir->address - in->sections[sec].virtual_address);
-	for (uint32_t i = 0; i + 28 <= dir->size; i += 28) {
-		uint8_t *ent = ed->out.data + at + i;
-		uint32_t ptr = bpi_get_le32(ent + 24);
-
-		uint32_t old = ptr, rva = bpi_get_le32(ent + 20);
+	/* Its section moved as a whole (sections holding directories are never replaced). */
+	at = ed->new_off[sec] + (in_at - in->sections[sec].raw_offset);
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *ent = ed->out.data + at + 28 * (uint64_t)i;
+		uint32_t old = bpi_get_le32(ent + 24), ptr = old, rva = bpi_get_le32(ent + 20);
 
 		if (ptr && !map_offset(ed, ptr, &ptr))
 			return fail(ed, BP_ERR_UNSUPPORTED, "a debug directory entry points at bytes "
