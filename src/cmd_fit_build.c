@@ -17,7 +17,7 @@
 
 #define CMD "fit build"
 
-enum { OPT_HELP = 'h', OPT_HASH = 256, OPT_DEFAULT_CONFIG, OPT_LOAD, OPT_ENTRY };
+enum { OPT_HELP = 'h', OPT_HASH = 256, OPT_DEFAULT_CONFIG, OPT_LOAD, OPT_ENTRY, OPT_LEVEL };
 
 static const struct cli_opt opts[] = {
 	{ "output", required_argument, 'o', "FILE", "write the FIT to FILE (required)" },
@@ -28,6 +28,8 @@ static const struct cli_opt opts[] = {
 	{ "ramdisk", required_argument, 'r', "FILE", "initrd, stored as given (not compressed)" },
 	{ "compress", required_argument, 'c', "ALGO",
 	  "none (default), gzip, bzip2, lz4, lzma, lzo or zstd" },
+	{ "level", required_argument, OPT_LEVEL, "N",
+	  "compression level (default: the command-line tool's:\ngzip 6, bzip2 9, lz4 1, lzma 6, lzo 3, zstd 3)" },
 	{ "external", no_argument, 'E', NULL, "place image data after the FDT (as mkimage -E)" },
 	{ "align", required_argument, 'B', "HEX",
 	  "align external data to HEX bytes (as mkimage -B; default 4)" },
@@ -55,6 +57,7 @@ struct build_args {
 	struct bp_fit_build_opts o;
 	const char *output;
 	const char *compress;
+	const char *level;
 	bool verbose;
 	struct argv_list dtbs;
 	enum bp_hash_algo hashes[BP_HASH_COUNT];
@@ -179,6 +182,7 @@ static int set_option(struct build_args *a, int key, const char *val)
 	case OPT_HASH:
 		return parse_hashes(a, val);
 	case OPT_DEFAULT_CONFIG: a->o.default_config = val; break;
+	case OPT_LEVEL: a->level = val; break;
 	case OPT_LOAD:
 		if (!parse_addr(val, &a->o.load_address))
 			return cli_usage_error(CMD, "--load-address '%s': expected an address "
@@ -229,6 +233,28 @@ static int parse(int argc, char **argv, struct build_args *a)
 	return 0;
 }
 
+/* The level is checked against the codec, which may be given after it. */
+static int parse_level(struct build_args *a)
+{
+	int min, max, def;
+	long n;
+	char *end;
+
+	if (!a->level)
+		return 0;
+	bp_codec_levels(a->o.compress, &min, &max, &def);
+	if (!max)
+		return cli_usage_error(CMD, "--level needs a compression (-c): '%s' has no levels",
+				       a->compress);
+	errno = 0;
+	n = strtol(a->level, &end, 10);
+	if (!*a->level || *end || errno || n < min || n > max)
+		return cli_usage_error(CMD, "--level '%s': %s levels are %d to %d (default %d)",
+				       a->level, a->compress, min, max, def);
+	a->o.level = (int)n;
+	return 0;
+}
+
 static void report(const struct build_args *a, const struct bp_fit_build_stats *st)
 {
 	printf("FIT size %#" PRIx64 "/%.1f MB", st->fit_size, st->fit_size / 1048576.0);
@@ -255,7 +281,9 @@ int cmd_fit_build(int argc, char **argv)
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	ret = timestamp(&a.o.timestamp);
+	ret = parse_level(&a);
+	if (!ret)
+		ret = timestamp(&a.o.timestamp);
 	if (ret)
 		goto out;
 	a.o.dtbs = (const char *const *)a.dtbs.v;

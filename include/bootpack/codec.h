@@ -46,6 +46,20 @@ int bp_compress(enum bp_codec c, const void *src, size_t len, struct bp_buf *out
 		struct bp_diag *d);
 
 /*
+ * As bp_compress(), at @level (0: the default, which is the command-line
+ * tool's: gzip 6, bzip2 9, lz4 1, lzma 6, lzo 3, zstd 3). Returns
+ * BP_ERR_INVALID for a level outside bp_codec_levels().
+ */
+int bp_compress_level(enum bp_codec c, int level, const void *src, size_t len,
+		      struct bp_buf *out, struct bp_diag *d);
+
+/*
+ * The levels @c accepts and its default. BP_CODEC_NONE has none: all three
+ * are 0. Returns 0, or BP_ERR_INVALID when @c is out of range.
+ */
+int bp_codec_levels(enum bp_codec c, int *min, int *max, int *def);
+
+/*
  * Decompress @len bytes at @src (untrusted), appending to @out, producing at
  * most @max_out bytes. Returns 0; BP_ERR_FORMAT for corrupt or truncated
  * input; BP_ERR_TOOBIG when the output would exceed @max_out.

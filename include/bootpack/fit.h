@@ -43,6 +43,8 @@ struct bp_fit_build_opts {
 	bool decompose;            /* split composite DTBs using Kbuild's .cmd files */
 	uint32_t timestamp;        /* root "timestamp" */
 	unsigned int jobs;         /* compression threads; 0 = one per online CPU */
+	int level;                 /* compression level; 0 = the command-line tool's
+				      default (see bp_codec_levels()) */
 
 	/* Extensions beyond make_fit.py; all off when zeroed. */
 	const enum bp_hash_algo *hashes; /* "hash-1".. nodes under every image, in order */

@@ -5,6 +5,7 @@
  * end of that stream is refused rather than ignored.
  */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <bzlib.h>
 
@@ -15,6 +16,7 @@
 #define BPI_CODEC_FEED_MAX ((size_t)1 << 30)
 #endif
 #define BZ_OUT_CHUNK ((size_t)256 << 10)
+#define BZ_IN_PIECE ((size_t)1 << 20)
 
 #define BZ_BLOCK_100K 9
 #define BZ_WORK_FACTOR 0 /* library default (30) */
@@ -50,41 +52,59 @@ static int give_room(bz_stream *s, struct bp_buf *out, size_t avail)
 	return 0;
 }
 
-static int bz_compress_all(bz_stream *s, const uint8_t *src, size_t len, struct bp_buf *out,
-			   struct bp_diag *d)
+/* Compress what libbz2 holds, pushing every full or final output buffer. */
+static int bz_drain(struct bpi_stream *st, bz_stream *s, char *buf, int action,
+		    struct bp_diag *d)
 {
-	unsigned int room;
-	int action, r;
+	int r, ret;
 
 	do {
-		feed(s, &src, &len);
-		action = (len || s->avail_in) ? BZ_RUN : BZ_FINISH;
-		if (give_room(s, out, BZ_OUT_CHUNK))
-			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "bzip2: out of memory");
-		room = s->avail_out;
+		s->next_out = buf;
+		s->avail_out = (unsigned int)BZ_OUT_CHUNK;
 		r = BZ2_bzCompress(s, action);
-		out->len += room - s->avail_out;
 		if (r < 0)
 			return bp_diag_set(d, BP_ERR_CODEC, NULL, "BZ2_bzCompress failed (%d)", r);
-	} while (r != BZ_STREAM_END);
+		ret = st->write(st, buf, BZ_OUT_CHUNK - s->avail_out, d);
+		if (ret)
+			return ret;
+	} while (action == BZ_FINISH ? r != BZ_STREAM_END : s->avail_in > 0);
 	return 0;
 }
 
-static int bz_compress(const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
+static int bz_compress_all(struct bpi_stream *st, bz_stream *s, struct bp_diag *d)
+{
+	char *buf = malloc(BZ_OUT_CHUNK);
+	const uint8_t *p;
+	size_t n;
+	int ret;
+
+	if (!buf)
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "bzip2: out of memory");
+	do {
+		ret = bpi_stream_next(st, BZ_IN_PIECE, &p, &n, d);
+		if (ret)
+			break;
+		/* bzlib.h lacks const, but the library only reads next_in. */
+		s->next_in = (char *)(uintptr_t)p;
+		s->avail_in = (unsigned int)n;
+		ret = bz_drain(st, s, buf, st->done == st->size ? BZ_FINISH : BZ_RUN, d);
+	} while (!ret && st->done < st->size);
+	free(buf);
+	return ret;
+}
+
+static int bz_compress(struct bpi_stream *st, struct bp_diag *d)
 {
 	bz_stream s = { 0 };
-	size_t base = out->len;
 	int r, ret;
 
-	r = BZ2_bzCompressInit(&s, BZ_BLOCK_100K, 0, BZ_WORK_FACTOR);
+	r = BZ2_bzCompressInit(&s, st->level ? st->level : BZ_BLOCK_100K, 0, BZ_WORK_FACTOR);
 	if (r == BZ_MEM_ERROR)
 		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "bzip2: out of memory");
 	if (r != BZ_OK)
 		return bp_diag_set(d, BP_ERR_CODEC, NULL, "BZ2_bzCompressInit failed (%d)", r);
-	ret = bz_compress_all(&s, src, len, out, d);
+	ret = bz_compress_all(st, &s, d);
 	BZ2_bzCompressEnd(&s);
-	if (ret)
-		out->len = base;
 	return ret;
 }
 
@@ -168,6 +188,7 @@ static int bz_decompress(const void *src, size_t len, size_t max_out, struct bp_
 
 const struct bp_codec_ops bpi_codec_bzip2 = {
 	.name = "bzip2",
+	.level_min = 1, .level_max = 9, .level_default = BZ_BLOCK_100K,
 	.compress = bz_compress,
 	.decompress = bz_decompress,
 };

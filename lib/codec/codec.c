@@ -4,10 +4,38 @@
 
 #include "codec_impl.h"
 
-static int none_compress(const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
+#define NONE_PIECE ((size_t)1 << 20)
+
+int bpi_stream_next(struct bpi_stream *s, size_t max, const uint8_t **p, size_t *got,
+		    struct bp_diag *d)
 {
-	(void)d;
-	return bp_buf_append(out, src, len);
+	uint64_t left = s->size - s->done;
+	size_t n = left < max ? (size_t)left : max;
+	int ret;
+
+	*got = 0;
+	if (!n)
+		return 0;
+	ret = s->read(s, n, p, d);
+	if (ret)
+		return ret;
+	s->done += n;
+	*got = n;
+	return 0;
+}
+
+static int none_compress(struct bpi_stream *s, struct bp_diag *d)
+{
+	const uint8_t *p;
+	size_t n;
+	int ret;
+
+	do {
+		ret = bpi_stream_next(s, NONE_PIECE, &p, &n, d);
+		if (!ret && n)
+			ret = s->write(s, p, n, d);
+	} while (!ret && n);
+	return ret;
 }
 
 static int none_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
@@ -61,12 +89,98 @@ const char *bp_codec_name(enum bp_codec c)
 	return codecs[c]->name;
 }
 
-int bp_compress(enum bp_codec c, const void *src, size_t len, struct bp_buf *out,
-		struct bp_diag *d)
+/* A buffer in memory as a stream: reads hand out pointers, writes append. */
+struct mem_stream {
+	struct bpi_stream s;
+	const uint8_t *src;
+	struct bp_buf *out;
+};
+
+static int mem_read(struct bpi_stream *s, size_t want, const uint8_t **p, struct bp_diag *d)
+{
+	struct mem_stream *m = (struct mem_stream *)s;
+
+	(void)want;
+	(void)d;
+	*p = m->src + s->done;
+	return 0;
+}
+
+static int mem_write(struct bpi_stream *s, const void *p, size_t n, struct bp_diag *d)
+{
+	struct mem_stream *m = (struct mem_stream *)s;
+
+	if (bp_buf_append(m->out, p, n))
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "%s: out of memory", "compression");
+	return 0;
+}
+
+int bp_codec_levels(enum bp_codec c, int *min, int *max, int *def)
+{
+	if ((unsigned)c >= BP_CODEC_COUNT)
+		return BP_ERR_INVALID;
+	*min = codecs[c]->level_min;
+	*max = codecs[c]->level_max;
+	*def = codecs[c]->level_default;
+	return 0;
+}
+
+static int check_level(enum bp_codec c, int level, struct bp_diag *d)
 {
 	if ((unsigned)c >= BP_CODEC_COUNT)
 		return bp_diag_set(d, BP_ERR_INVALID, NULL, "codec %d out of range", (int)c);
-	return codecs[c]->compress(src, len, out, d);
+	if (!level)
+		return 0;
+	if (!codecs[c]->level_max)
+		return bp_diag_set(d, BP_ERR_INVALID, NULL, "compression %s has no levels",
+				   codecs[c]->name);
+	if (level < codecs[c]->level_min || level > codecs[c]->level_max)
+		return bp_diag_set(d, BP_ERR_INVALID, NULL, "%s level %d is outside %d..%d",
+				   codecs[c]->name, level, codecs[c]->level_min,
+				   codecs[c]->level_max);
+	return 0;
+}
+
+int bpi_compress_stream(enum bp_codec c, struct bpi_stream *s, struct bp_diag *d)
+{
+	int ret = check_level(c, s->level, d);
+
+	return ret ? ret : codecs[c]->compress(s, d);
+}
+
+static int compress_mem(enum bp_codec c, int level, bool split, unsigned int threads,
+			const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
+{
+	struct mem_stream m = {
+		.s = { .read = mem_read, .write = mem_write, .size = len, .level = level,
+		       .split = split, .threads = threads },
+		.src = src,
+		.out = out,
+	};
+	size_t base = out->len;
+	int ret = bpi_compress_stream(c, &m.s, d);
+
+	if (ret)
+		out->len = base;
+	return ret;
+}
+
+int bpi_compress_mt(enum bp_codec c, int level, const void *src, size_t len,
+		    unsigned int threads, struct bp_buf *out, struct bp_diag *d)
+{
+	return compress_mem(c, level, true, threads, src, len, out, d);
+}
+
+int bp_compress_level(enum bp_codec c, int level, const void *src, size_t len,
+		      struct bp_buf *out, struct bp_diag *d)
+{
+	return compress_mem(c, level, false, 1, src, len, out, d);
+}
+
+int bp_compress(enum bp_codec c, const void *src, size_t len, struct bp_buf *out,
+		struct bp_diag *d)
+{
+	return bp_compress_level(c, 0, src, len, out, d);
 }
 
 int bp_decompress(enum bp_codec c, const void *src, size_t len, size_t max_out,

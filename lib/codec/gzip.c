@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* next_in becomes const: zlib never writes to its input. */
 #define ZLIB_CONST
@@ -56,42 +57,67 @@ static int give_room(z_stream *s, struct bp_buf *out, size_t avail)
 	return 0;
 }
 
-static int gz_deflate_all(z_stream *s, const uint8_t *src, size_t len, struct bp_buf *out,
-			  struct bp_diag *d)
+#define GZ_IN_PIECE ((size_t)1 << 20)
+
+static int gz_level(const struct bpi_stream *s)
 {
-	int flush, zr;
-	uInt room;
+	return s->level ? s->level : GZ_LEVEL;
+}
+
+static int gz_init_error(int zr, struct bp_diag *d)
+{
+	if (zr == Z_MEM_ERROR)
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
+	return bp_diag_set(d, BP_ERR_CODEC, NULL, "zlib deflateInit2 failed (%d)", zr);
+}
+
+/* Deflate what zlib holds, pushing every full or final output buffer. */
+static int gz_drain(struct bpi_stream *s, z_stream *z, uint8_t *buf, int flush,
+		    struct bp_diag *d)
+{
+	int zr, ret;
 
 	do {
-		feed(s, &src, &len);
-		flush = (len || s->avail_in) ? Z_NO_FLUSH : Z_FINISH;
-		if (give_room(s, out, GZ_OUT_CHUNK))
-			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
-		room = s->avail_out;
-		zr = deflate(s, flush);
-		out->len += room - s->avail_out;
+		z->next_out = buf;
+		z->avail_out = (uInt)GZ_OUT_CHUNK;
+		zr = deflate(z, flush);
 		if (zr == Z_STREAM_ERROR)
 			return bp_diag_set(d, BP_ERR_CODEC, NULL, "zlib deflate failed: %s",
-					   s->msg ? s->msg : "stream error");
-	} while (zr != Z_STREAM_END);
+					   z->msg ? z->msg : "stream error");
+		ret = s->write(s, buf, GZ_OUT_CHUNK - z->avail_out, d);
+		if (ret)
+			return ret;
+	} while (z->avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
 	return 0;
 }
 
-static int gz_compress(const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
+/* One member as gzip -c writes it; zlib's own header (mtime 0, OS unix). */
+static int gz_plain(struct bpi_stream *s, struct bp_diag *d)
 {
-	z_stream s = { 0 };
-	size_t base = out->len;
+	uint8_t *buf = malloc(GZ_OUT_CHUNK);
+	z_stream z = { 0 };
+	const uint8_t *p;
+	size_t n;
 	int zr, ret;
 
-	zr = deflateInit2(&s, GZ_LEVEL, Z_DEFLATED, GZ_WBITS, GZ_MEMLEVEL, Z_DEFAULT_STRATEGY);
-	if (zr == Z_MEM_ERROR)
+	if (!buf)
 		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
-	if (zr != Z_OK)
-		return bp_diag_set(d, BP_ERR_CODEC, NULL, "zlib deflateInit2 failed (%d)", zr);
-	ret = gz_deflate_all(&s, src, len, out, d);
-	deflateEnd(&s);
-	if (ret)
-		out->len = base;
+	zr = deflateInit2(&z, gz_level(s), Z_DEFLATED, GZ_WBITS, GZ_MEMLEVEL,
+			  Z_DEFAULT_STRATEGY);
+	if (zr != Z_OK) {
+		free(buf);
+		return gz_init_error(zr, d);
+	}
+	do {
+		ret = bpi_stream_next(s, GZ_IN_PIECE, &p, &n, d);
+		if (ret)
+			break;
+		z.next_in = p;
+		z.avail_in = (uInt)n;
+		ret = gz_drain(s, &z, buf, s->done == s->size ? Z_FINISH : Z_NO_FLUSH, d);
+	} while (!ret && s->done < s->size);
+	deflateEnd(&z);
+	free(buf);
 	return ret;
 }
 
@@ -100,38 +126,41 @@ static int gz_compress(const void *src, size_t len, struct bp_buf *out, struct b
  * output does not depend on the thread count), each deflated raw with the
  * 32 KiB before it as dictionary and ended by a sync flush, the last one by
  * the final block. Concatenated they form one deflate stream: one gzip
- * member with one CRC, which is what U-Boot's gunzip needs.
+ * member with one CRC, which is what U-Boot's gunzip needs. A window of
+ * chunks is in memory at a time.
  */
 #define GZ_MT_CHUNK ((size_t)512 << 10)
 #define GZ_DICT ((size_t)32 << 10)
+#define GZ_MT_WINDOW_MAX 64 /* chunks */
 
 struct gz_chunk {
 	struct bp_buf out;
 	uLong crc;
-	int err;
-	char msg[128];
 };
 
-struct gz_mt {
-	const uint8_t *src;
+struct gz_window {
+	const uint8_t *src;       /* GZ_DICT bytes of history precede it when has_dict */
 	size_t len, n;
+	bool has_dict, final;
+	int level;
 	struct gz_chunk *chunks;
 };
 
 static int gz_chunk_job(void *ctx, size_t i)
 {
-	struct gz_mt *m = ctx;
+	struct gz_window *m = ctx;
 	struct gz_chunk *c = &m->chunks[i];
 	size_t start = i * GZ_MT_CHUNK, n = min_size(GZ_MT_CHUNK, m->len - start);
-	bool last = i + 1 == m->n;
+	bool last = m->final && i + 1 == m->n;
 	z_stream s = { 0 };
 	int zr;
 
 	c->crc = crc32_z(0, m->src + start, n);
-	zr = deflateInit2(&s, GZ_LEVEL, Z_DEFLATED, -15, GZ_MEMLEVEL, Z_DEFAULT_STRATEGY);
+	c->out.len = 0;
+	zr = deflateInit2(&s, m->level, Z_DEFLATED, -15, GZ_MEMLEVEL, Z_DEFAULT_STRATEGY);
 	if (zr != Z_OK)
-		return c->err = zr == Z_MEM_ERROR ? BP_ERR_NOMEM : BP_ERR_CODEC;
-	if (start)
+		return zr == Z_MEM_ERROR ? BP_ERR_NOMEM : BP_ERR_CODEC;
+	if (start || m->has_dict)
 		zr = deflateSetDictionary(&s, m->src + start - GZ_DICT, (uInt)GZ_DICT);
 	if (zr == Z_OK && bp_buf_reserve(&c->out, deflateBound(&s, (uLong)n) + 16))
 		zr = Z_MEM_ERROR;
@@ -150,49 +179,83 @@ static int gz_chunk_job(void *ctx, size_t i)
 	}
 	deflateEnd(&s);
 	if (zr != Z_OK)
-		c->err = zr == Z_MEM_ERROR ? BP_ERR_NOMEM : BP_ERR_CODEC;
-	return c->err;
+		return zr == Z_MEM_ERROR ? BP_ERR_NOMEM : BP_ERR_CODEC;
+	return 0;
 }
 
-int bpi_gzip_compress_mt(const void *src, size_t len, unsigned int threads, struct bp_buf *out,
-			 struct bp_diag *d)
+static int gz_write_header(struct bpi_stream *s, int level, struct bp_diag *d)
 {
-	/* The header zlib writes for level 6 with no gzip header set. */
-	static const uint8_t header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
-	struct gz_mt m = { src, len, (len + GZ_MT_CHUNK - 1) / GZ_MT_CHUNK, NULL };
-	size_t base = out->len;
+	/* What zlib writes with no header set: mtime 0, XFL from the level, OS unix. */
+	uint8_t h[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
+
+	h[8] = level == 9 ? 2 : level == 1 ? 4 : 0;
+	return s->write(s, h, sizeof(h), d);
+}
+
+/* Compress and push one window of chunks; updates the running @crc. */
+static int gz_window_run(struct bpi_stream *s, struct gz_window *w, unsigned int threads,
+			 uLong *crc, struct bp_diag *d)
+{
+	int ret = bpi_jobs_run(w->n, threads, gz_chunk_job, w);
+
+	if (ret)
+		return bp_diag_set(d, ret, NULL, "zlib deflate failed on a chunk (%s)",
+				   bp_strerror(ret));
+	for (size_t i = 0; i < w->n && !ret; i++) {
+		size_t n = min_size(GZ_MT_CHUNK, w->len - i * GZ_MT_CHUNK);
+
+		*crc = crc32_combine(*crc, w->chunks[i].crc, (z_off_t)n);
+		ret = s->write(s, w->chunks[i].out.data, w->chunks[i].out.len, d);
+	}
+	return ret;
+}
+
+static int gz_split(struct bpi_stream *s, struct bp_diag *d)
+{
+	unsigned int threads = bpi_jobs_threads(s->threads);
+	size_t per = threads * 4 < GZ_MT_WINDOW_MAX ? threads * 4 : GZ_MT_WINDOW_MAX;
+	uint8_t *win = malloc(GZ_DICT + per * GZ_MT_CHUNK);
+	struct gz_window w = { .level = gz_level(s) };
 	uint8_t trailer[8];
+	const uint8_t *p;
 	uLong crc = 0;
+	size_t n;
 	int ret;
 
-	if (len < 2 * GZ_MT_CHUNK)
-		return gz_compress(src, len, out, d);
-	m.chunks = calloc(m.n, sizeof(*m.chunks));
-	if (!m.chunks)
-		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
-	ret = bpi_jobs_run(m.n, threads, gz_chunk_job, &m);
-	if (ret)
-		ret = bp_diag_set(d, ret, NULL, "zlib deflate failed on a chunk (%s)",
-				  bp_strerror(ret));
-	if (!ret && bp_buf_append(out, header, sizeof(header)))
-		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
-	for (size_t i = 0; i < m.n && !ret; i++) {
-		size_t n = min_size(GZ_MT_CHUNK, len - i * GZ_MT_CHUNK);
-
-		crc = i ? crc32_combine(crc, m.chunks[i].crc, (z_off_t)n) : m.chunks[i].crc;
-		if (bp_buf_append(out, m.chunks[i].out.data, m.chunks[i].out.len))
-			ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
+	w.chunks = calloc(per, sizeof(*w.chunks));
+	ret = win && w.chunks ? gz_write_header(s, w.level, d)
+			      : bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
+	while (!ret) {
+		ret = bpi_stream_next(s, per * GZ_MT_CHUNK, &p, &n, d);
+		if (ret || !n)
+			break;
+		memcpy(win + GZ_DICT, p, n);
+		w.src = win + GZ_DICT;
+		w.len = n;
+		w.n = (n + GZ_MT_CHUNK - 1) / GZ_MT_CHUNK;
+		w.final = s->done == s->size;
+		ret = gz_window_run(s, &w, threads, &crc, d);
+		/* The next window's first chunk looks back into this one. */
+		memcpy(win, win + GZ_DICT + n - GZ_DICT, GZ_DICT);
+		w.has_dict = true;
 	}
 	bpi_put_le32(trailer, (uint32_t)crc);
-	bpi_put_le32(trailer + 4, (uint32_t)len);
-	if (!ret && bp_buf_append(out, trailer, sizeof(trailer)))
-		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
-	for (size_t i = 0; i < m.n; i++)
-		bp_buf_free(&m.chunks[i].out);
-	free(m.chunks);
-	if (ret)
-		out->len = base;
+	bpi_put_le32(trailer + 4, (uint32_t)s->size);
+	if (!ret)
+		ret = s->write(s, trailer, sizeof(trailer), d);
+	for (size_t i = 0; w.chunks && i < per; i++)
+		bp_buf_free(&w.chunks[i].out);
+	free(w.chunks);
+	free(win);
 	return ret;
+}
+
+static int gz_compress(struct bpi_stream *s, struct bp_diag *d)
+{
+	/* Below two chunks there is nothing to split. */
+	if (s->split && s->size >= 2 * GZ_MT_CHUNK)
+		return gz_split(s, d);
+	return gz_plain(s, d);
 }
 
 /* Map an inflate() failure to an error code and a message. */
@@ -284,6 +347,7 @@ static int gz_decompress(const void *src, size_t len, size_t max_out, struct bp_
 
 const struct bp_codec_ops bpi_codec_gzip = {
 	.name = "gzip",
+	.level_min = 1, .level_max = 9, .level_default = GZ_LEVEL,
 	.compress = gz_compress,
 	.decompress = gz_decompress,
 };

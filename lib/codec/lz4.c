@@ -6,6 +6,7 @@
  * choice: U-Boot's ulz4fn() refuses frames with linked blocks.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lz4frame.h>
@@ -26,7 +27,6 @@ static const LZ4F_preferences_t lz4_prefs = {
 		.blockChecksumFlag = LZ4F_noBlockChecksum,
 	},
 	.compressionLevel = 1,
-	/* Each update gets exactly one block of input, so every call emits it. */
 	.autoFlush = 1,
 	.favorDecSpeed = 0,
 };
@@ -50,55 +50,56 @@ static int lz4_lib_error(size_t r, const char *what, struct bp_diag *d)
 			   LZ4F_getErrorName(r));
 }
 
-static int lz4_compress_all(LZ4F_cctx *cctx, const uint8_t *src, size_t len,
-			    struct bp_buf *out, struct bp_diag *d)
+/* Each update gets one whole block of input, so every call emits it. */
+static int lz4_compress_all(LZ4F_cctx *cctx, struct bpi_stream *s,
+			    const LZ4F_preferences_t *prefs, uint8_t *buf, struct bp_diag *d)
 {
-	size_t n, piece;
-	uint8_t *dst;
+	size_t cap = LZ4F_compressBound(LZ4_BLOCK_BYTES, prefs), n, piece;
+	const uint8_t *p;
+	int ret;
 
-	if (!(dst = room_for(out, LZ4F_HEADER_SIZE_MAX)))
-		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: out of memory");
-	n = LZ4F_compressBegin(cctx, dst, LZ4F_HEADER_SIZE_MAX, &lz4_prefs);
+	n = LZ4F_compressBegin(cctx, buf, cap, prefs);
 	if (LZ4F_isError(n))
 		return lz4_lib_error(n, "LZ4F_compressBegin", d);
-	out->len += n;
-	while (len) {
-		piece = min_size(len, LZ4_BLOCK_BYTES);
-		n = LZ4F_compressBound(piece, &lz4_prefs);
-		if (!(dst = room_for(out, n)))
-			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: out of memory");
-		n = LZ4F_compressUpdate(cctx, dst, n, src, piece, NULL);
+	ret = s->write(s, buf, n, d);
+	while (!ret) {
+		ret = bpi_stream_next(s, LZ4_BLOCK_BYTES, &p, &piece, d);
+		if (ret || !piece)
+			break;
+		n = LZ4F_compressUpdate(cctx, buf, cap, p, piece, NULL);
 		if (LZ4F_isError(n))
 			return lz4_lib_error(n, "LZ4F_compressUpdate", d);
-		out->len += n;
-		src += piece;
-		len -= piece;
+		ret = s->write(s, buf, n, d);
 	}
-	n = LZ4F_compressBound(0, &lz4_prefs);
-	if (!(dst = room_for(out, n)))
-		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: out of memory");
-	n = LZ4F_compressEnd(cctx, dst, n, NULL);
+	if (ret)
+		return ret;
+	n = LZ4F_compressEnd(cctx, buf, cap, NULL);
 	if (LZ4F_isError(n))
 		return lz4_lib_error(n, "LZ4F_compressEnd", d);
-	out->len += n;
-	return 0;
+	return s->write(s, buf, n, d);
 }
 
-static int lz4_compress(const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
+static int lz4_compress(struct bpi_stream *s, struct bp_diag *d)
 {
+	LZ4F_preferences_t prefs = lz4_prefs;
 	LZ4F_cctx *cctx = NULL;
-	size_t base = out->len;
+	uint8_t *buf;
 	size_t r;
 	int ret;
 
+	if (s->level)
+		prefs.compressionLevel = s->level;
+	buf = malloc(LZ4F_compressBound(LZ4_BLOCK_BYTES, &prefs));
+	if (!buf)
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: out of memory");
 	r = LZ4F_createCompressionContext(&cctx, LZ4F_VERSION);
 	if (LZ4F_isError(r))
-		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: cannot create context: %s",
-				   LZ4F_getErrorName(r));
-	ret = lz4_compress_all(cctx, src, len, out, d);
+		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: cannot create context: %s",
+				  LZ4F_getErrorName(r));
+	else
+		ret = lz4_compress_all(cctx, s, &prefs, buf, d);
 	LZ4F_freeCompressionContext(cctx);
-	if (ret)
-		out->len = base;
+	free(buf);
 	return ret;
 }
 
@@ -191,6 +192,7 @@ static int lz4_decompress(const void *src, size_t len, size_t max_out, struct bp
 
 const struct bp_codec_ops bpi_codec_lz4 = {
 	.name = "lz4",
+	.level_min = 1, .level_max = 12, .level_default = 1,
 	.compress = lz4_compress,
 	.decompress = lz4_decompress,
 };

@@ -7,6 +7,7 @@
  * all-ones size as unknown, stopping at the end marker.
  */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <lzma.h>
 
@@ -14,6 +15,7 @@
 
 #define ALONE_PRESET 6
 #define ALONE_OUT_CHUNK ((size_t)256 << 10)
+#define ALONE_IN_PIECE ((size_t)1 << 20)
 /*
  * Decoder memory cap. Preset 9 needs about 65 MiB; a header asking for much
  * more is either hostile or far outside what bootloader images use.
@@ -36,49 +38,67 @@ static int give_room(lzma_stream *s, struct bp_buf *out, size_t avail)
 	return 0;
 }
 
-static int alone_encode_all(lzma_stream *s, struct bp_buf *out, struct bp_diag *d)
+/* Encode what liblzma holds, pushing every full or final output buffer. */
+static int alone_drain(struct bpi_stream *st, lzma_stream *s, uint8_t *buf, lzma_action action,
+		       struct bp_diag *d)
 {
 	lzma_ret r;
-	size_t room;
+	int ret;
 
 	do {
-		if (give_room(s, out, ALONE_OUT_CHUNK))
-			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
-		room = s->avail_out;
-		r = lzma_code(s, LZMA_FINISH);
-		out->len += room - s->avail_out;
+		s->next_out = buf;
+		s->avail_out = ALONE_OUT_CHUNK;
+		r = lzma_code(s, action);
 		if (r == LZMA_MEM_ERROR)
 			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
 		if (r != LZMA_OK && r != LZMA_STREAM_END)
 			return bp_diag_set(d, BP_ERR_CODEC, NULL, "lzma encoder failed (%d)", (int)r);
-	} while (r != LZMA_STREAM_END);
+		ret = st->write(st, buf, ALONE_OUT_CHUNK - s->avail_out, d);
+		if (ret)
+			return ret;
+	} while (s->avail_out == 0 || (action == LZMA_FINISH && r != LZMA_STREAM_END));
 	return 0;
 }
 
-static int alone_compress(const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
+static int alone_encode_all(struct bpi_stream *st, lzma_stream *s, struct bp_diag *d)
 {
+	uint8_t *buf = malloc(ALONE_OUT_CHUNK);
+	const uint8_t *p;
+	size_t n;
+	int ret;
+
+	if (!buf)
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
+	do {
+		ret = bpi_stream_next(st, ALONE_IN_PIECE, &p, &n, d);
+		if (ret)
+			break;
+		s->next_in = p;
+		s->avail_in = n;
+		ret = alone_drain(st, s, buf, st->done == st->size ? LZMA_FINISH : LZMA_RUN, d);
+	} while (!ret && st->done < st->size);
+	free(buf);
+	return ret;
+}
+
+static int alone_compress(struct bpi_stream *st, struct bp_diag *d)
+{
+	uint32_t preset = st->level ? (uint32_t)st->level : ALONE_PRESET;
 	lzma_stream s = LZMA_STREAM_INIT;
 	lzma_options_lzma opt;
-	size_t base = out->len;
 	lzma_ret r;
 	int ret;
 
-	if (lzma_lzma_preset(&opt, ALONE_PRESET))
-		return bp_diag_set(d, BP_ERR_CODEC, NULL, "lzma preset %d unavailable",
-				   ALONE_PRESET);
+	if (lzma_lzma_preset(&opt, preset))
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "lzma preset %u unavailable", preset);
 	r = lzma_alone_encoder(&s, &opt);
 	if (r == LZMA_MEM_ERROR)
 		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
 	if (r != LZMA_OK)
 		return bp_diag_set(d, BP_ERR_CODEC, NULL, "lzma_alone_encoder failed (%d)",
 				   (int)r);
-	/* liblzma counts in size_t, so the whole input goes in at once. */
-	s.next_in = src;
-	s.avail_in = len;
-	ret = alone_encode_all(&s, out, d);
+	ret = alone_encode_all(st, &s, d);
 	lzma_end(&s);
-	if (ret)
-		out->len = base;
 	return ret;
 }
 
@@ -171,6 +191,7 @@ static int alone_decompress(const void *src, size_t len, size_t max_out, struct 
 
 const struct bp_codec_ops bpi_codec_lzma = {
 	.name = "lzma",
+	.level_min = 1, .level_max = 9, .level_default = ALONE_PRESET,
 	.compress = alone_compress,
 	.decompress = alone_decompress,
 };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * lzo: the lzop file format with LZO1X-1, as lzop 1.04 writes by default.
+ * lzo: the lzop file format with LZO1X-1, as lzop 1.04 writes by default
+ * (-1 and -7..-9 select LZO1X-1(15) and LZO1X-999 as lzop does).
  *
  * Writer: the 38-byte lzop header (version 1.04, method LZO1X-1, level byte
  * 5 as lzop records for -2..-6, mtime 0, no name), then 256 KiB blocks, each
@@ -34,7 +35,8 @@ static const uint8_t lzop_magic[9] = { 0x89, 'L', 'Z', 'O', 0x00, 0x0d, 0x0a, 0x
 #define LZOP_METHOD_LZO1X_1 1
 #define LZOP_METHOD_LZO1X_1_15 2
 #define LZOP_METHOD_LZO1X_999 3
-#define LZOP_LEVEL 5
+#define LZOP_LEVEL 5          /* the level byte lzop writes for -2..-6 */
+#define LZOP_DEFAULT_LEVEL 3  /* lzop without -N */
 #define LZOP_MODE 0100644 /* regular file, rw-r--r-- */
 #define LZOP_BLOCK ((size_t)256 << 10)
 #define LZOP_MAX_BLOCK ((uint32_t)64 << 20) /* lzop refuses larger blocks */
@@ -87,7 +89,26 @@ static void put_be32(uint8_t *p, uint32_t v)
 	put_be16(p + 2, (uint16_t)v);
 }
 
-static int lzop_write_header(struct bp_buf *out)
+/* What lzop -N writes: its method and level byte, and the LZO call behind them. */
+struct lzop_mode {
+	uint8_t method, level;
+	int level_999;               /* lzo1x_999 level; 0 for the LZO1X-1 variants */
+	size_t wrk_size;
+};
+
+static struct lzop_mode lzop_mode(int level)
+{
+	if (level == 1)
+		return (struct lzop_mode){ LZOP_METHOD_LZO1X_1_15, 1, 0, LZO1X_1_15_MEM_COMPRESS };
+	if (level >= 7)
+		return (struct lzop_mode){ LZOP_METHOD_LZO1X_999, (uint8_t)level, level,
+					   LZO1X_999_MEM_COMPRESS };
+	/* lzop uses LZO1X-1 for -2 to -6 and records level 5 for all of them. */
+	return (struct lzop_mode){ LZOP_METHOD_LZO1X_1, LZOP_LEVEL, 0, LZO1X_1_MEM_COMPRESS };
+}
+
+static int lzop_write_header(struct bpi_stream *s, const struct lzop_mode *m,
+			     struct bp_diag *d)
 {
 	uint8_t h[sizeof(lzop_magic) + LZOP_HEADER_BYTES + 4] = { 0 };
 	uint8_t *f = h + sizeof(lzop_magic);
@@ -97,27 +118,45 @@ static int lzop_write_header(struct bp_buf *out)
 	/* The headers' LZO version, fixed at build time to stay reproducible. */
 	put_be16(f + 2, LZO_VERSION & 0xffff);
 	put_be16(f + 4, LZOP_VERSION_NEEDED);
-	f[6] = LZOP_METHOD_LZO1X_1;
-	f[7] = LZOP_LEVEL;
+	f[6] = m->method;
+	f[7] = m->level;
 	put_be32(f + 8, LZOP_WRITE_FLAGS);
 	put_be32(f + 12, LZOP_MODE);
 	/* f + 16: mtime low, f + 20: mtime high, f + 24: name length, all 0 */
 	put_be32(f + LZOP_HEADER_BYTES, lzo_adler32(ADLER32_INIT, f, LZOP_HEADER_BYTES));
-	return bp_buf_append(out, h, sizeof(h));
+	return s->write(s, h, sizeof(h), d);
 }
 
-/* One block: raw when LZO1X-1 does not make it smaller, as lzop does. */
-static int lzop_write_block(const uint8_t *src, size_t n, uint8_t *tmp, void *wrk,
-			    struct bp_buf *out, struct bp_diag *d)
+/* @scratch: LZOP_BLOCK bytes, used by lzo1x_optimize() as lzop does after LZO1X-999. */
+static int lzop_pack(const struct lzop_mode *m, const uint8_t *src, size_t n, uint8_t *dst,
+		     lzo_uint *clen, void *wrk, uint8_t *scratch)
+{
+	lzo_uint back = n;
+	int r;
+
+	if (!m->level_999) {
+		if (m->method == LZOP_METHOD_LZO1X_1_15)
+			return lzo1x_1_15_compress(src, n, dst, clen, wrk);
+		return lzo1x_1_compress(src, n, dst, clen, wrk);
+	}
+	r = lzo1x_999_compress_level(src, n, dst, clen, wrk, NULL, 0, 0, m->level_999);
+	if (r == LZO_E_OK && *clen < n)
+		r = lzo1x_optimize(dst, *clen, scratch, &back, NULL);
+	return r;
+}
+
+/* One block: raw when LZO does not make it smaller, as lzop does. */
+static int lzop_write_block(struct bpi_stream *s, const struct lzop_mode *m, const uint8_t *src,
+			    size_t n, uint8_t *tmp, void *wrk, uint8_t *scratch, struct bp_diag *d)
 {
 	const uint8_t *data = tmp;
 	lzo_uint clen = 0;
 	uint8_t bh[12];
 	int r;
 
-	r = lzo1x_1_compress(src, n, tmp, &clen, wrk);
+	r = lzop_pack(m, src, n, tmp, &clen, wrk, scratch);
 	if (r != LZO_E_OK)
-		return bp_diag_set(d, BP_ERR_CODEC, NULL, "lzo1x_1_compress failed (%d)", r);
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "LZO compression failed (%d)", r);
 	if (clen >= n) {
 		data = src;
 		clen = n;
@@ -125,45 +164,45 @@ static int lzop_write_block(const uint8_t *src, size_t n, uint8_t *tmp, void *wr
 	put_be32(bh, (uint32_t)n);
 	put_be32(bh + 4, (uint32_t)clen);
 	put_be32(bh + 8, lzo_adler32(ADLER32_INIT, src, n));
-	if (bp_buf_append(out, bh, sizeof(bh)) || bp_buf_append(out, data, clen))
-		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzo: out of memory");
-	return 0;
+	r = s->write(s, bh, sizeof(bh), d);
+	return r ? r : s->write(s, data, clen, d);
 }
 
-static int lzop_write_all(const uint8_t *src, size_t len, struct bp_buf *out,
-			  struct bp_diag *d)
+static int lzop_write_all(struct bpi_stream *s, const struct lzop_mode *m, struct bp_diag *d)
 {
 	static const uint8_t end[4] = { 0 };
 	/* LZO1X worst case for incompressible input, from the LZO docs. */
 	uint8_t *tmp = malloc(LZOP_BLOCK + LZOP_BLOCK / 16 + 64 + 3);
-	void *wrk = calloc(1, LZO1X_1_MEM_COMPRESS);
+	void *wrk = calloc(1, m->wrk_size);
+	uint8_t *scratch = m->level_999 ? malloc(LZOP_BLOCK) : NULL;
+	const uint8_t *p;
 	size_t n;
 	int ret = 0;
 
-	if (!tmp || !wrk || lzop_write_header(out))
+	if (!tmp || !wrk || (m->level_999 && !scratch))
 		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzo: out of memory");
-	for (; !ret && len; src += n, len -= n) {
-		n = len < LZOP_BLOCK ? len : LZOP_BLOCK;
-		ret = lzop_write_block(src, n, tmp, wrk, out, d);
+	if (!ret)
+		ret = lzop_write_header(s, m, d);
+	while (!ret) {
+		ret = bpi_stream_next(s, LZOP_BLOCK, &p, &n, d);
+		if (ret || !n)
+			break;
+		ret = lzop_write_block(s, m, p, n, tmp, wrk, scratch, d);
 	}
-	if (!ret && bp_buf_append(out, end, sizeof(end)))
-		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzo: out of memory");
+	if (!ret)
+		ret = s->write(s, end, sizeof(end), d);
+	free(scratch);
 	free(wrk);
 	free(tmp);
 	return ret;
 }
 
-static int lzop_compress(const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
+static int lzop_compress(struct bpi_stream *s, struct bp_diag *d)
 {
-	size_t base = out->len;
-	int ret;
+	struct lzop_mode m = lzop_mode(s->level ? s->level : LZOP_DEFAULT_LEVEL);
+	int ret = lzo_ready(d);
 
-	ret = lzo_ready(d);
-	if (!ret)
-		ret = lzop_write_all(src, len, out, d);
-	if (ret)
-		out->len = base;
-	return ret;
+	return ret ? ret : lzop_write_all(s, &m, d);
 }
 
 /* Bounds-checked big-endian reader; a short read sets @bad and yields 0. */
@@ -432,6 +471,7 @@ static int lzop_decompress(const void *src, size_t len, size_t max_out, struct b
 
 const struct bp_codec_ops bpi_codec_lzo = {
 	.name = "lzo",
+	.level_min = 1, .level_max = 9, .level_default = LZOP_DEFAULT_LEVEL,
 	.compress = lzop_compress,
 	.decompress = lzop_decompress,
 };

@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
  * zstd: one frame at level 3 with the content checksum and the content
- * size in the header, which is what "zstd -c FILE" writes. Single-threaded
- * so the bytes never depend on scheduling.
+ * size in the header, which is what "zstd -c FILE" writes.
  */
 #include <stdint.h>
 
-#include <unistd.h>
+#include <stdlib.h>
 
 #include <zstd.h>
 #include <zstd_errors.h>
 
 #include "codec_impl.h"
+#include "util/util.h"
 
 #define ZS_LEVEL 3
 #define ZS_OUT_CHUNK ((size_t)256 << 10)
+#define ZS_IN_PIECE ((size_t)1 << 20)
 
 static size_t min_size(size_t a, size_t b)
 {
@@ -33,9 +34,12 @@ static int give_room(ZSTD_outBuffer *o, struct bp_buf *out, size_t avail)
 	return 0;
 }
 
-static int zs_setup(ZSTD_CCtx *cctx, size_t len, unsigned int workers, struct bp_diag *d)
+static int zs_setup(ZSTD_CCtx *cctx, const struct bpi_stream *s, struct bp_diag *d)
 {
-	size_t r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ZS_LEVEL);
+	/* Split: libzstd's own workers, at least one, as that fixes the format. */
+	unsigned int workers = s->split ? bpi_jobs_threads(s->threads) : 0;
+	size_t r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel,
+					  s->level ? s->level : ZS_LEVEL);
 
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
@@ -45,69 +49,65 @@ static int zs_setup(ZSTD_CCtx *cctx, size_t len, unsigned int workers, struct bp
 		r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, (int)workers);
 	/* The size must be pledged up front for streaming to record it. */
 	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setPledgedSrcSize(cctx, len);
+		r = ZSTD_CCtx_setPledgedSrcSize(cctx, s->size);
 	if (ZSTD_isError(r))
 		return bp_diag_set(d, BP_ERR_CODEC, NULL, "zstd setup failed: %s",
 				   ZSTD_getErrorName(r));
 	return 0;
 }
 
-static int zs_compress_all(ZSTD_CCtx *cctx, const void *src, size_t len, struct bp_buf *out,
+/*
+ * Feed the input in fixed pieces and push output as it comes. In split mode
+ * libzstd cuts jobs by size, not by worker count, so the bytes are the same
+ * for any count >= 1 (but differ from single-threaded mode).
+ */
+static int zs_compress_all(ZSTD_CCtx *cctx, struct bpi_stream *s, uint8_t *buf, size_t cap,
 			   struct bp_diag *d)
 {
-	ZSTD_inBuffer in = { src, len, 0 };
+	ZSTD_EndDirective mode;
+	ZSTD_inBuffer in;
 	ZSTD_outBuffer o;
-	size_t r;
+	const uint8_t *p;
+	size_t n, r;
+	int ret;
 
 	do {
-		/* Small inputs (most DTBs) must not each hold a whole chunk. */
-		if (give_room(&o, out, ZSTD_compressBound(len - in.pos)))
-			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "zstd: out of memory");
-		r = ZSTD_compressStream2(cctx, &o, &in, ZSTD_e_end);
-		if (ZSTD_isError(r))
-			return bp_diag_set(d, BP_ERR_CODEC, NULL, "zstd compression failed: %s",
-					   ZSTD_getErrorName(r));
-		out->len += o.pos;
-	} while (r);
+		ret = bpi_stream_next(s, ZS_IN_PIECE, &p, &n, d);
+		if (ret)
+			return ret;
+		in = (ZSTD_inBuffer){ p, n, 0 };
+		mode = s->done == s->size ? ZSTD_e_end : ZSTD_e_continue;
+		do {
+			o = (ZSTD_outBuffer){ buf, cap, 0 };
+			r = ZSTD_compressStream2(cctx, &o, &in, mode);
+			if (ZSTD_isError(r))
+				return bp_diag_set(d, BP_ERR_CODEC, NULL,
+						   "zstd compression failed: %s",
+						   ZSTD_getErrorName(r));
+			ret = s->write(s, buf, o.pos, d);
+			if (ret)
+				return ret;
+		} while (mode == ZSTD_e_end ? r != 0 : in.pos < in.size);
+	} while (mode != ZSTD_e_end);
 	return 0;
 }
 
-static int zs_compress_workers(const void *src, size_t len, unsigned int workers,
-			       struct bp_buf *out, struct bp_diag *d)
+static int zs_compress(struct bpi_stream *s, struct bp_diag *d)
 {
 	ZSTD_CCtx *cctx = ZSTD_createCCtx();
-	size_t base = out->len;
+	size_t cap = ZSTD_CStreamOutSize();
+	uint8_t *buf = malloc(cap);
 	int ret;
 
-	if (!cctx)
-		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "zstd: out of memory");
-	ret = zs_setup(cctx, len, workers, d);
+	if (!cctx || !buf)
+		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "zstd: out of memory");
+	else
+		ret = zs_setup(cctx, s, d);
 	if (!ret)
-		ret = zs_compress_all(cctx, src, len, out, d);
+		ret = zs_compress_all(cctx, s, buf, cap, d);
 	ZSTD_freeCCtx(cctx);
-	if (ret)
-		out->len = base;
+	free(buf);
 	return ret;
-}
-
-static int zs_compress(const void *src, size_t len, struct bp_buf *out, struct bp_diag *d)
-{
-	return zs_compress_workers(src, len, 0, out, d);
-}
-
-/*
- * libzstd's own workers. Its multithreaded format cuts jobs by size, not
- * by worker count, so the bytes are the same for any count >= 1 (but not
- * the same as single-threaded mode, which is why small inputs stay there).
- */
-int bpi_zstd_compress_mt(const void *src, size_t len, unsigned int threads, struct bp_buf *out,
-			 struct bp_diag *d)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (!threads)
-		threads = cpus > 0 ? (unsigned int)cpus : 1;
-	return zs_compress_workers(src, len, threads, out, d);
 }
 
 static int zs_decode_error(size_t r, unsigned int frames, struct bp_diag *d)
@@ -192,6 +192,7 @@ static int zs_decompress(const void *src, size_t len, size_t max_out, struct bp_
 
 const struct bp_codec_ops bpi_codec_zstd = {
 	.name = "zstd",
+	.level_min = 1, .level_max = 19, .level_default = ZS_LEVEL,
 	.compress = zs_compress,
 	.decompress = zs_decompress,
 };

@@ -1,18 +1,25 @@
 // SPDX-License-Identifier: MIT
 /*
  * bp_fit_build(): gather the kernel, ramdisk and DTBs the way make_fit.py
- * does (DTBs de-duplicated by path, in order of first use), compress them
- * in parallel, then hand the result to the writer.
+ * does (DTBs de-duplicated by path, in order of first use), then compress
+ * them in parallel straight into the writer. Memory stays bounded: the
+ * kernel and ramdisk stream from their files, DTBs are read when gathered
+ * (for their model and compatible), dropped, and read again a batch at a
+ * time for compression.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libfdt.h>
 
 #include "codec/codec_impl.h"
 #include "fit_internal.h"
+#include "hash/hasher.h"
 #include "util/util.h"
 
 /* data-size is a u32, so no input can be larger. */
@@ -24,12 +31,11 @@ struct src_image {
 	enum kind kind;
 	const char *path;
 	char *owned_path;         /* set when the path came from a .cmd file */
-	struct bp_buf input;
-	size_t input_len;         /* kept for statistics after input is freed */
-	struct bp_buf packed;     /* compressed data; unused when stored as-is */
+	uint64_t input_len;       /* size when gathered; checked when read again */
+	int fd;                   /* kernel, ramdisk: open from gathering on, or -1 */
+	struct bp_buf input;      /* kernel, ramdisk that are not regular files */
+	struct bp_buf packed;     /* a DTB's stored bytes, held within its batch */
 	uint8_t (*hashes)[BP_HASH_MAX_LEN]; /* one per requested algorithm */
-	bool store_input;
-	bool split;               /* compressed alone, over all threads */
 	struct bp_diag diag;      /* per-job detail, copied out on failure */
 };
 
@@ -77,16 +83,41 @@ static struct src_image *new_image(struct build *b, enum kind kind, const char *
 	memset(im, 0, sizeof(*im));
 	im->kind = kind;
 	im->path = path;
+	im->fd = -1;
 	return im;
 }
 
-static int read_image(struct build *b, enum kind kind, const char *path)
+/*
+ * The kernel and ramdisk are streamed later: keep a regular file open (so a
+ * rename meanwhile cannot swap it) and read anything else, e.g. a pipe, now.
+ */
+static int open_streamed(struct build *b, enum kind kind, const char *path)
 {
 	struct src_image *im = new_image(b, kind, path);
+	struct stat st;
 
 	if (!im)
 		return BP_ERR_NOMEM;
-	return bpi_read_file(path, INPUT_MAX, &im->input, b->d);
+	im->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (im->fd < 0)
+		return bp_diag_set(b->d, BP_ERR_IO, path, "cannot open: %s", strerror(errno));
+	if (fstat(im->fd, &st) < 0)
+		return bp_diag_set(b->d, BP_ERR_IO, path, "cannot stat: %s", strerror(errno));
+	if (S_ISREG(st.st_mode)) {
+		if ((uint64_t)st.st_size > INPUT_MAX)
+			return bp_diag_set(b->d, BP_ERR_TOOBIG, path,
+					   "file is %llu bytes, more than the limit of %llu",
+					   (unsigned long long)st.st_size,
+					   (unsigned long long)INPUT_MAX);
+		im->input_len = (uint64_t)st.st_size;
+		return 0;
+	}
+	close(im->fd);
+	im->fd = -1;
+	int ret = bpi_read_file(path, INPUT_MAX, &im->input, b->d);
+
+	im->input_len = im->input.len;
+	return ret;
 }
 
 static const char *base_name(const char *path)
@@ -140,41 +171,38 @@ static ssize_t find_fdt(const struct build *b, const char *path)
 }
 
 /*
- * Store @file once and reference it from @c. @dtb holds the bytes of the
- * DTB named on the command line, reused when @file is that same DTB.
+ * Store @file once and reference it from @c. @dtb_len is the size of the
+ * DTB named on the command line, already read and checked.
  */
 static int use_fdt(struct build *b, struct src_config *c, const char *dtb_path,
-		   const char *file, struct bp_buf *dtb)
+		   const char *file, size_t dtb_len)
 {
 	ssize_t found = find_fdt(b, file);
+	struct bp_buf buf = BP_BUF_INIT;
 	struct src_image *im;
-	int ret;
+	int ret = 0;
 
 	if (found < 0) {
-		bool self = file == dtb_path;
-
 		im = new_image(b, KIND_FDT, file);
 		if (!im)
 			return BP_ERR_NOMEM;
 		found = (ssize_t)(b->n_img - 1);
-		if (self) {
-			im->input = *dtb;
-			*dtb = (struct bp_buf)BP_BUF_INIT;
-		} else {
+		im->input_len = dtb_len;
+		if (file != dtb_path) {
 			/* A component named by a .cmd file: own the path, check the blob. */
 			im->owned_path = strdup(file);
 			if (!im->owned_path)
 				return bp_diag_set(b->d, BP_ERR_NOMEM, file, "out of memory");
 			im->path = im->owned_path;
-			ret = bpi_read_file(im->path, INPUT_MAX, &im->input, b->d);
+			ret = bpi_read_file(im->path, INPUT_MAX, &buf, b->d);
 			if (!ret)
-				ret = bpi_fdt_check(im->input.data, im->input.len, im->path, b->d);
-			if (ret)
-				return ret;
+				ret = bpi_fdt_check(buf.data, buf.len, im->path, b->d);
+			im->input_len = buf.len;
+			bp_buf_free(&buf);
 		}
 	}
 	c->fdts[c->n_fdts++] = (size_t)found;
-	return 0;
+	return ret;
 }
 
 static int add_dtb(struct build *b, const char *path)
@@ -206,7 +234,7 @@ static int add_dtb(struct build *b, const char *path)
 		/* A .cmd naming the DTB itself means "not composite": use our copy. */
 		const char *file = files && strcmp(files[i], path) ? files[i] : path;
 
-		ret = use_fdt(b, c, path, file, &dtb);
+		ret = use_fdt(b, c, path, file, dtb.len);
 	}
 	bpi_strv_free(files);
 	bp_buf_free(&dtb);
@@ -216,10 +244,10 @@ static int add_dtb(struct build *b, const char *path)
 static int gather(struct build *b)
 {
 	const struct bp_fit_build_opts *o = b->o;
-	int ret = read_image(b, KIND_KERNEL, o->kernel);
+	int ret = open_streamed(b, KIND_KERNEL, o->kernel);
 
 	if (!ret && o->ramdisk)
-		ret = read_image(b, KIND_RAMDISK, o->ramdisk);
+		ret = open_streamed(b, KIND_RAMDISK, o->ramdisk);
 	for (size_t i = 0; i < o->n_dtbs && !ret; i++) {
 		const char *p = o->dtbs[i];
 
@@ -263,21 +291,6 @@ static int check_output_is_not_input(const struct build *b, const char *out_path
 			   "output is the input file '%s'; refusing to overwrite it", hit);
 }
 
-/* Hash values cover the stored bytes, compressed or not, as in mkimage. */
-static int hash_one(struct build *b, struct src_image *im)
-{
-	const struct bp_buf *data = im->store_input ? &im->input : &im->packed;
-	int ret;
-
-	for (size_t h = 0; h < b->o->n_hashes; h++) {
-		ret = bp_hash(b->o->hashes[h], data->data, data->len, im->hashes[h], &im->diag);
-		if (ret)
-			return bp_diag_set(&im->diag, ret, im->path, "cannot hash: %s",
-					   bp_strerror(ret));
-	}
-	return 0;
-}
-
 /* Configurations are conf-1..conf-N in DTB order, so the name can be checked before writing. */
 static int check_default_config(const struct build *b)
 {
@@ -303,80 +316,217 @@ static int check_default_config(const struct build *b)
 			   "conf-%zu", name, b->n_cfg);
 }
 
-/* Inputs this large are split across all threads; the rest get one thread each. */
+/* Inputs this large are split across all threads where the format allows. */
 #define PACK_SPLIT_MIN ((size_t)2 << 20)
+/* DTBs compressed together before being written: memory stays bounded whatever their count. */
+#define BATCH_BYTES ((uint64_t)8 << 20)
+#define BATCH_MAX 1024
 
-static bool split_image(const struct build *b, const struct src_image *im)
+static bool stored_as_is(const struct build *b, const struct src_image *im)
 {
-	return !im->store_input && im->input.len >= PACK_SPLIT_MIN &&
+	/* An initrd is stored as given: it is normally compressed already. */
+	return im->kind == KIND_RAMDISK || b->o->compress == BP_CODEC_NONE;
+}
+
+/* Report a job's failure under its input's name (codec messages carry none). */
+static int job_error(struct src_image *im, int ret)
+{
+	char why[BP_DIAG_MSG_MAX];
+
+	if (im->diag.path[0])
+		return ret;
+	snprintf(why, sizeof(why), "%s", im->diag.msg[0] ? im->diag.msg : bp_strerror(ret));
+	return bp_diag_set(&im->diag, ret, im->path, "cannot compress: %s", why);
+}
+
+/* ---- The kernel and ramdisk: from their file through the codec into the output ---- */
+
+struct file_stream {
+	struct bpi_stream s;
+	struct src_image *im;
+	struct bpi_fit_writer *fw;
+	struct bpi_hasher *hashers;
+	size_t n_hashers;
+	struct bp_buf buf;
+};
+
+static int fs_read(struct bpi_stream *s, size_t want, const uint8_t **p, struct bp_diag *d)
+{
+	struct file_stream *fs = (struct file_stream *)s;
+	struct src_image *im = fs->im;
+	size_t got = 0;
+	ssize_t r;
+
+	if (im->fd < 0) {
+		*p = im->input.data + s->done;
+		return 0;
+	}
+	fs->buf.len = 0;
+	if (bp_buf_reserve(&fs->buf, want))
+		return bp_diag_set(d, BP_ERR_NOMEM, im->path, "out of memory");
+	while (got < want) {
+		r = read(im->fd, fs->buf.data + got, want - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return bp_diag_set(d, BP_ERR_IO, im->path, "cannot read: %s",
+					   strerror(errno));
+		if (r == 0)
+			return bp_diag_set(d, BP_ERR_IO, im->path,
+					   "file shrank while bootpack was reading it");
+		got += (size_t)r;
+	}
+	*p = fs->buf.data;
+	return 0;
+}
+
+static int fs_write(struct bpi_stream *s, const void *p, size_t n, struct bp_diag *d)
+{
+	struct file_stream *fs = (struct file_stream *)s;
+	int ret = 0;
+
+	for (size_t h = 0; h < fs->n_hashers && !ret; h++)
+		ret = bpi_hasher_update(&fs->hashers[h], p, n, d);
+	return ret ? ret : bpi_fit_writer_data(fs->fw, p, n, d);
+}
+
+static int check_at_end(struct src_image *im, struct bp_diag *d)
+{
+	uint8_t c;
+	ssize_t r;
+
+	if (im->fd < 0)
+		return 0;
+	do
+		r = read(im->fd, &c, 1);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return bp_diag_set(d, BP_ERR_IO, im->path, "cannot read: %s", strerror(errno));
+	if (r > 0)
+		return bp_diag_set(d, BP_ERR_IO, im->path,
+				   "file grew while bootpack was reading it");
+	return 0;
+}
+
+static bool split_stream(const struct build *b, const struct src_image *im)
+{
+	return !stored_as_is(b, im) && im->input_len >= PACK_SPLIT_MIN &&
 	       (b->o->compress == BP_CODEC_GZIP || b->o->compress == BP_CODEC_ZSTD);
 }
 
-static int compress_image(struct build *b, struct src_image *im)
+static int stream_image(struct build *b, struct bpi_fit_writer *fw, struct src_image *im)
 {
-	if (im->split && b->o->compress == BP_CODEC_GZIP)
-		return bpi_gzip_compress_mt(im->input.data, im->input.len, b->o->jobs, &im->packed,
-					    &im->diag);
-	if (im->split)
-		return bpi_zstd_compress_mt(im->input.data, im->input.len, b->o->jobs, &im->packed,
-					    &im->diag);
-	return bp_compress(b->o->compress, im->input.data, im->input.len, &im->packed, &im->diag);
-}
+	bool as_is = stored_as_is(b, im);
+	struct file_stream fs = {
+		.s = { .read = fs_read, .write = fs_write, .size = im->input_len,
+		       .level = as_is ? 0 : b->o->level, .split = split_stream(b, im),
+		       .threads = b->o->jobs },
+		.im = im,
+		.fw = fw,
+	};
+	struct bp_diag *d = &im->diag;
+	int ret = 0;
 
-static int pack_one(void *ctx, size_t i)
-{
-	struct build *b = ctx;
-	struct src_image *im = &b->img[i];
-	int ret;
-
-	if (im->store_input)
-		return hash_one(b, im);
-	ret = compress_image(b, im);
-	if (ret) {
-		char why[BP_DIAG_MSG_MAX];
-
-		snprintf(why, sizeof(why), "%s", im->diag.msg[0] ? im->diag.msg : bp_strerror(ret));
-		return bp_diag_set(&im->diag, ret, im->path, "cannot compress: %s", why);
-	}
-	/* The input is no longer needed: keep peak memory near the output size. */
-	bp_buf_free(&im->input);
-	bp_buf_shrink(&im->packed);
-	return hash_one(b, im);
-}
-
-static int pack_small(void *ctx, size_t i)
-{
-	struct build *b = ctx;
-
-	return b->img[i].split ? 0 : pack_one(ctx, i);
-}
-
-static int pack(struct build *b)
-{
-	int ret;
-
-	for (size_t i = 0; i < b->n_img; i++)
-		b->img[i].store_input = b->img[i].kind == KIND_RAMDISK ||
-					b->o->compress == BP_CODEC_NONE;
-	for (size_t i = 0; i < b->n_img; i++) {
-		b->img[i].input_len = b->img[i].input.len;
-		if (!b->o->n_hashes)
-			continue;
-		b->img[i].hashes = calloc(b->o->n_hashes, sizeof(*b->img[i].hashes));
-		if (!b->img[i].hashes)
-			return bp_diag_set(b->d, BP_ERR_NOMEM, b->img[i].path, "out of memory");
-	}
-	/* Large images first, each over all threads, then the rest side by side. */
-	ret = 0;
-	for (size_t i = 0; i < b->n_img; i++)
-		b->img[i].split = split_image(b, &b->img[i]);
-	for (size_t i = 0; i < b->n_img && !ret; i++)
-		if (b->img[i].split)
-			ret = pack_one(b, i);
+	fs.hashers = calloc(b->o->n_hashes + 1, sizeof(*fs.hashers));
+	if (!fs.hashers)
+		return bp_diag_set(d, BP_ERR_NOMEM, im->path, "out of memory");
+	for (; fs.n_hashers < b->o->n_hashes && !ret; fs.n_hashers++)
+		ret = bpi_hasher_init(&fs.hashers[fs.n_hashers], b->o->hashes[fs.n_hashers], d);
 	if (!ret)
-		ret = bpi_jobs_run(b->n_img, b->o->jobs, pack_small, b);
+		ret = bpi_fit_writer_begin(fw, d);
 	if (!ret)
-		return 0;
+		ret = bpi_compress_stream(as_is ? BP_CODEC_NONE : b->o->compress, &fs.s, d);
+	if (!ret)
+		ret = check_at_end(im, d);
+	for (size_t h = 0; h < fs.n_hashers; h++) {
+		if (!ret)
+			ret = bpi_hasher_final(&fs.hashers[h], im->hashes[h], d);
+		bpi_hasher_free(&fs.hashers[h]);
+	}
+	if (!ret)
+		ret = bpi_fit_writer_end(fw, (const uint8_t (*)[BP_HASH_MAX_LEN])im->hashes, d);
+	free(fs.hashers);
+	bp_buf_free(&fs.buf);
+	return ret ? job_error(im, ret) : 0;
+}
+
+/* ---- DTBs: read again, compressed and hashed in memory, a batch at a time ---- */
+
+static int pack_fdt(struct build *b, struct src_image *im)
+{
+	struct bp_buf input = BP_BUF_INIT;
+	struct bp_diag *d = &im->diag;
+	int ret = bpi_read_file(im->path, INPUT_MAX, &input, d);
+
+	if (!ret && input.len != im->input_len)
+		ret = bp_diag_set(d, BP_ERR_IO, im->path,
+				  "file changed size while bootpack was reading it");
+	if (!ret && stored_as_is(b, im)) {
+		im->packed = input;
+		input = (struct bp_buf)BP_BUF_INIT;
+	} else if (!ret) {
+		ret = bp_compress_level(b->o->compress, b->o->level, input.data, input.len,
+					&im->packed, d);
+	}
+	bp_buf_free(&input);
+	/* Hash values cover the stored bytes, compressed or not, as in mkimage. */
+	for (size_t h = 0; h < b->o->n_hashes && !ret; h++)
+		ret = bp_hash(b->o->hashes[h], im->packed.data, im->packed.len, im->hashes[h], d);
+	return ret ? job_error(im, ret) : 0;
+}
+
+struct pass {
+	struct build *b;
+	struct bpi_fit_writer *fw;
+	size_t first, n;          /* the DTB batch: images [first, first + n) */
+	size_t n_streams;         /* job 0 streams images [0, n_streams) first */
+};
+
+static int pass_job(void *ctx, size_t i)
+{
+	struct pass *p = ctx;
+	int ret = 0;
+
+	if (p->n_streams && i == 0) {
+		for (size_t k = 0; k < p->n_streams && !ret; k++)
+			ret = stream_image(p->b, p->fw, &p->b->img[k]);
+		return ret;
+	}
+	return pack_fdt(p->b, &p->b->img[p->first + i - (p->n_streams ? 1 : 0)]);
+}
+
+static size_t batch_end(const struct build *b, size_t first)
+{
+	uint64_t bytes = 0;
+	size_t i = first;
+
+	while (i < b->n_img && i - first < BATCH_MAX && bytes < BATCH_BYTES)
+		bytes += b->img[i++].input_len;
+	return i;
+}
+
+static int write_batch(struct build *b, struct bpi_fit_writer *fw, size_t first, size_t end)
+{
+	int ret = 0;
+
+	for (size_t i = first; i < end; i++) {
+		struct src_image *im = &b->img[i];
+
+		if (!ret)
+			ret = bpi_fit_writer_begin(fw, b->d);
+		if (!ret)
+			ret = bpi_fit_writer_data(fw, im->packed.data, im->packed.len, b->d);
+		if (!ret)
+			ret = bpi_fit_writer_end(fw, (const uint8_t (*)[BP_HASH_MAX_LEN])im->hashes,
+						 b->d);
+		bp_buf_free(&im->packed);
+	}
+	return ret;
+}
+
+/* The failing job's message, lowest index first, as bpi_jobs_run reports. */
+static int job_failure(struct build *b, int ret)
+{
 	for (size_t i = 0; i < b->n_img; i++) {
 		if (b->img[i].diag.msg[0]) {
 			if (b->d)
@@ -387,16 +537,61 @@ static int pack(struct build *b)
 	return bp_diag_set(b->d, ret, "", "%s", bp_strerror(ret));
 }
 
+/*
+ * Images go out in order. The kernel and ramdisk come first; when the codec
+ * splits the kernel across all threads it runs alone, otherwise one thread
+ * streams it while the others compress the first DTB batch.
+ */
+static int pack_and_write(struct build *b, struct bpi_fit_writer *fw)
+{
+	size_t n_streams = 0, first, end;
+	bool alone = false, pending;
+	int ret = 0;
+
+	while (n_streams < b->n_img && b->img[n_streams].kind != KIND_FDT)
+		alone |= split_stream(b, &b->img[n_streams++]);
+	if (alone) {
+		for (size_t k = 0; k < n_streams && !ret; k++)
+			ret = stream_image(b, fw, &b->img[k]);
+		if (ret)
+			return job_failure(b, ret);
+	}
+	/* Streams not run alone ride along with the first batch, even an empty one. */
+	pending = n_streams && !alone;
+	for (first = n_streams; !ret && (first < b->n_img || pending); first = end) {
+		struct pass p = { .b = b, .fw = fw, .first = first };
+
+		end = batch_end(b, first);
+		p.n = end - first;
+		p.n_streams = pending ? n_streams : 0;
+		pending = false;
+		ret = bpi_jobs_run(p.n + (p.n_streams ? 1 : 0), b->o->jobs, pass_job, &p);
+		if (!ret)
+			ret = write_batch(b, fw, first, end);
+		else
+			ret = job_failure(b, ret);
+		for (size_t i = first; i < end; i++)
+			bp_buf_free(&b->img[i].packed);
+	}
+	return ret;
+}
+
+static int alloc_hashes(struct build *b)
+{
+	for (size_t i = 0; i < b->n_img && b->o->n_hashes; i++) {
+		b->img[i].hashes = calloc(b->o->n_hashes, sizeof(*b->img[i].hashes));
+		if (!b->img[i].hashes)
+			return bp_diag_set(b->d, BP_ERR_NOMEM, b->img[i].path, "out of memory");
+	}
+	return 0;
+}
+
 static void describe(const struct build *b, struct bpi_fit_image *out, size_t *fdt_seq, size_t i)
 {
 	const struct src_image *im = &b->img[i];
-	const struct bp_buf *data = im->store_input ? &im->input : &im->packed;
 
 	memset(out, 0, sizeof(*out));
-	out->data = data->data;
-	out->len = data->len;
 	out->compression = bp_codec_name(b->o->compress);
-	out->hashes = (const uint8_t (*)[BP_HASH_MAX_LEN])im->hashes;
 	switch (im->kind) {
 	case KIND_KERNEL:
 		snprintf(out->node, sizeof(out->node), "kernel");
@@ -410,7 +605,6 @@ static void describe(const struct build *b, struct bpi_fit_image *out, size_t *f
 		snprintf(out->node, sizeof(out->node), "ramdisk");
 		out->description = "Ramdisk";
 		out->type = "ramdisk";
-		/* An initrd is stored as given: it is normally compressed already. */
 		out->compression = "none";
 		out->has_os = out->has_load = true;
 		break;
@@ -457,7 +651,15 @@ static int write_fit(struct build *b, const char *out_path, struct bp_fit_build_
 		.address_cells = o->load_address > UINT32_MAX ||
 				 (o->has_entry_address && o->entry_address > UINT32_MAX) ? 2 : 1,
 	};
-	ret = bpi_fit_write(&f, out_path, st, b->d);
+	struct bpi_fit_writer *fw;
+
+	ret = bpi_fit_writer_open(&fw, &f, out_path, b->d);
+	if (!ret)
+		ret = pack_and_write(b, fw);
+	if (!ret)
+		ret = bpi_fit_writer_finish(fw, st, b->d);
+	else
+		bpi_fit_writer_abort(fw);
 	free(images);
 	free(configs);
 	return ret;
@@ -466,6 +668,8 @@ static int write_fit(struct build *b, const char *out_path, struct bp_fit_build_
 static void release(struct build *b)
 {
 	for (size_t i = 0; i < b->n_img; i++) {
+		if (b->img[i].fd >= 0)
+			close(b->img[i].fd);
 		bp_buf_free(&b->img[i].input);
 		bp_buf_free(&b->img[i].packed);
 		free(b->img[i].hashes);
@@ -489,6 +693,18 @@ static int check_opts(const struct bp_fit_build_opts *o, const char *out_path,
 	if (!bp_codec_name(o->compress))
 		return bp_diag_set(d, BP_ERR_INVALID, "", "unknown compression %d",
 				   (int)o->compress);
+	if (o->level) {
+		int min, max, def;
+
+		bp_codec_levels(o->compress, &min, &max, &def);
+		if (!max)
+			return bp_diag_set(d, BP_ERR_INVALID, "",
+					   "a compression level needs a compression (-c)");
+		if (o->level < min || o->level > max)
+			return bp_diag_set(d, BP_ERR_INVALID, "",
+					   "%s level %d is outside %d..%d",
+					   bp_codec_name(o->compress), o->level, min, max);
+	}
 	if (o->n_dtbs && !o->dtbs)
 		return bp_diag_set(d, BP_ERR_INVALID, "", "DTB list is NULL");
 	for (size_t i = 0; i < o->n_hashes; i++) {
@@ -529,7 +745,7 @@ int bp_fit_build(const struct bp_fit_build_opts *o, const char *out_path,
 	if (!ret)
 		ret = check_output_is_not_input(&b, out_path);
 	if (!ret)
-		ret = pack(&b);
+		ret = alloc_hashes(&b);
 	if (!ret && st) {
 		memset(st, 0, sizeof(*st));
 		st->n_files = b.n_img;

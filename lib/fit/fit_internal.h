@@ -21,9 +21,6 @@ struct bpi_fit_image {
 	bool has_entry;           /* entry = <entry> */
 	uint64_t load, entry;
 	bool is_fdt;              /* placed 8-aligned with external data */
-	const uint8_t *data;      /* stored (possibly compressed) bytes */
-	size_t len;
-	const uint8_t (*hashes)[BP_HASH_MAX_LEN]; /* one value per bpi_fit.hashes entry */
 };
 
 struct bpi_fit_config {
@@ -52,9 +49,26 @@ struct bpi_fit {
 	uint32_t address_cells;          /* 1, or 2 when an address needs 64 bits */
 };
 
-/* Write @f to @out_path atomically; fills the size fields of @st (may be NULL). */
-int bpi_fit_write(const struct bpi_fit *f, const char *out_path, struct bp_fit_build_stats *st,
-		  struct bp_diag *d);
+/*
+ * Writing a FIT as its images' bytes arrive, without holding them: the
+ * tree is laid out first with empty data and hash values, then each image
+ * is written in order (begin, data..., end with its hash values) and the
+ * tree's sizes and offsets are patched when done. Output is atomic.
+ */
+struct bpi_fit_writer;
+
+int bpi_fit_writer_open(struct bpi_fit_writer **fw, const struct bpi_fit *f,
+			const char *out_path, struct bp_diag *d);
+int bpi_fit_writer_begin(struct bpi_fit_writer *fw, struct bp_diag *d);
+int bpi_fit_writer_data(struct bpi_fit_writer *fw, const void *p, size_t n, struct bp_diag *d);
+/* @hashes: one value per bpi_fit.hashes entry, over the bytes written. */
+int bpi_fit_writer_end(struct bpi_fit_writer *fw, const uint8_t (*hashes)[BP_HASH_MAX_LEN],
+		       struct bp_diag *d);
+/* Commit the output, fill the size fields of @st (may be NULL) and free @fw. */
+int bpi_fit_writer_finish(struct bpi_fit_writer *fw, struct bp_fit_build_stats *st,
+			  struct bp_diag *d);
+/* Drop the output and free @fw; NULL is fine. */
+void bpi_fit_writer_abort(struct bpi_fit_writer *fw);
 
 /*
  * Check that @len bytes at @p, read from @path, hold one well-formed

@@ -16,6 +16,8 @@
 #include "fit_internal.h"
 #include "util/util.h"
 
+enum { SLOT_DATA, SLOT_OFFSET, SLOT_HASHES };
+
 struct sw {
 	uint8_t *buf;
 	size_t size;
@@ -69,17 +71,18 @@ static void prop_u32(struct sw *w, const char *name, uint32_t val)
 }
 
 /*
- * Reserve a u32 property and remember where its value lives, relative to the
- * structure block: resizing and fdt_pack() move that block as a whole.
+ * Reserve a zeroed property of @len bytes and remember where its value lives,
+ * relative to the structure block: resizing and fdt_pack() move that block
+ * as a whole.
  */
-static void prop_u32_slot(struct sw *w, const char *name, size_t *slot)
+static void prop_slot(struct sw *w, const char *name, size_t len, size_t *slot)
 {
 	void *valp = NULL;
 
-	SW(w, fdt_property_placeholder(w->buf, name, 4, &valp));
+	SW(w, fdt_property_placeholder(w->buf, name, (int)len, &valp));
 	if (!w->err) {
 		*slot = (size_t)((uint8_t *)valp - w->buf) - fdt_off_dt_struct(w->buf);
-		memset(valp, 0, 4);
+		memset(valp, 0, len);
 	}
 }
 
@@ -92,27 +95,35 @@ static void prop_addr(struct sw *w, const struct bpi_fit *f, const char *name, u
 		prop_u32(w, name, (uint32_t)val);
 }
 
-/* mkimage adds "value" to the "algo" the .its gave, and libfdt puts it first. */
-static void write_hashes(struct sw *w, const struct bpi_fit *f, const struct bpi_fit_image *im)
+/*
+ * mkimage adds "value" to the "algo" the .its gave, and libfdt puts it first.
+ * The values are filled in once the image's bytes have gone by.
+ */
+static void write_hashes(struct sw *w, const struct bpi_fit *f, size_t *slots)
 {
 	for (size_t i = 0; i < f->n_hashes; i++) {
 		char node[32];
 
 		snprintf(node, sizeof(node), "hash-%zu", i + 1);
 		SW(w, fdt_begin_node(w->buf, node));
-		SW(w, fdt_property(w->buf, "value", im->hashes[i], (int)bp_hash_len(f->hashes[i])));
+		prop_slot(w, "value", bp_hash_len(f->hashes[i]), &slots[i]);
 		prop_str(w, "algo", bp_hash_name(f->hashes[i]));
 		SW(w, fdt_end_node(w->buf));
 	}
 }
 
+/*
+ * @slots: [SLOT_DATA] where the data goes (embedded: an empty "data" that
+ * grows in the output; external: the data-size value), [SLOT_OFFSET] the
+ * data-offset value, then one per hash value.
+ */
 static void write_image(struct sw *w, const struct bpi_fit *f, const struct bpi_fit_image *im,
-			size_t *size_slot, size_t *offset_slot)
+			size_t *slots)
 {
 	SW(w, fdt_begin_node(w->buf, im->node));
 	if (f->external) {
-		prop_u32_slot(w, "data-size", size_slot);
-		prop_u32_slot(w, "data-offset", offset_slot);
+		prop_slot(w, "data-size", 4, &slots[SLOT_DATA]);
+		prop_slot(w, "data-offset", 4, &slots[SLOT_OFFSET]);
 	}
 	prop_str(w, "description", im->description);
 	prop_str(w, "type", im->type);
@@ -121,12 +132,12 @@ static void write_image(struct sw *w, const struct bpi_fit *f, const struct bpi_
 		prop_str(w, "os", f->os);
 	prop_str(w, "compression", im->compression);
 	if (!f->external)
-		SW(w, fdt_property(w->buf, "data", im->data, (int)im->len));
+		prop_slot(w, "data", 0, &slots[SLOT_DATA]);
 	if (im->has_load)
 		prop_addr(w, f, "load", im->load);
 	if (im->has_entry)
 		prop_addr(w, f, "entry", im->entry);
-	write_hashes(w, f, im);
+	write_hashes(w, f, slots + SLOT_HASHES);
 	SW(w, fdt_end_node(w->buf));
 }
 
@@ -166,13 +177,13 @@ static size_t initial_size(const struct bpi_fit *f)
 	size_t n = 65536;
 
 	for (size_t i = 0; i < f->n_images; i++)
-		n += 512 + 128 * f->n_hashes + (f->external ? 0 : f->images[i].len);
+		n += 512 + 128 * f->n_hashes;
 	for (size_t i = 0; i < f->n_configs; i++)
 		n += 512 + (size_t)f->configs[i].compatible_len + 32 * f->configs[i].n_fdts;
 	return n;
 }
 
-static void write_tree(struct sw *w, const struct bpi_fit *f, size_t *slots)
+static void write_tree(struct sw *w, const struct bpi_fit *f, size_t *slots, size_t stride)
 {
 	static const char suffix[] = " with devicetree set";
 	size_t n = strlen(f->name);
@@ -193,7 +204,7 @@ static void write_tree(struct sw *w, const struct bpi_fit *f, size_t *slots)
 	prop_u32(w, "timestamp", f->timestamp);
 	SW(w, fdt_begin_node(w->buf, "images"));
 	for (size_t i = 0; i < f->n_images; i++)
-		write_image(w, f, &f->images[i], &slots[2 * i], &slots[2 * i + 1]);
+		write_image(w, f, &f->images[i], &slots[i * stride]);
 	SW(w, fdt_end_node(w->buf));
 	SW(w, fdt_begin_node(w->buf, "configurations"));
 	if (f->default_config)
@@ -208,134 +219,221 @@ static void write_tree(struct sw *w, const struct bpi_fit *f, size_t *slots)
 		w->err = fdt_pack(w->buf);
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
+
+/* The FDT limit: libfdt and U-Boot use int offsets. */
+#define FDT_SIZE_MAX ((uint64_t)INT_MAX)
+
+struct bpi_fit_writer {
+	const struct bpi_fit *f;
+	const char *out_path;
+	struct sw w;              /* the tree without data: the template */
+	size_t tpl_len;           /* its packed size */
+	size_t *slots;            /* per image, stride entries: see write_image() */
+	size_t stride;
+	struct bpi_output out;
+	uint64_t pos;             /* bytes written to the output so far */
+	size_t tpl_at;            /* embedded: template bytes written so far */
+	uint64_t grown;           /* embedded: data bytes inserted into the tree */
+	uint64_t base;            /* external: where the data area starts */
+	size_t next;              /* the image begin() starts next */
+	uint64_t start;           /* where the current image's data starts */
+};
+
+static int put(struct bpi_fit_writer *fw, const void *p, size_t n, struct bp_diag *d)
 {
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
+	int ret = bpi_output_write(&fw->out, p, n, d);
 
-/* Assign each image its place after the FDT; fills @pos (absolute offsets). */
-static int place_external(struct sw *w, const struct bpi_fit *f, const size_t *slots,
-			  uint64_t *pos, uint64_t *base, uint64_t *end, const char *out_path,
-			  struct bp_diag *d)
-{
-	uint8_t *sblock = w->buf + fdt_off_dt_struct(w->buf);
-	uint64_t p;
-
-	*base = BPI_ALIGN_UP((uint64_t)fdt_totalsize(w->buf), f->align);
-	p = *base;
-	for (size_t i = 0; i < f->n_images; i++) {
-		const struct bpi_fit_image *im = &f->images[i];
-		uint32_t a = im->is_fdt && f->align < BP_FIT_FDT_ALIGN ? BP_FIT_FDT_ALIGN : f->align;
-
-		p = BPI_ALIGN_UP(p, a);
-		if (p - *base > UINT32_MAX || im->len > UINT32_MAX)
-			return bp_diag_set(d, BP_ERR_TOOBIG, out_path,
-					   "external data exceeds the 4 GiB reach of data-offset");
-		pos[i] = p;
-		put_be32(sblock + slots[2 * i], (uint32_t)im->len);
-		put_be32(sblock + slots[2 * i + 1], (uint32_t)(p - *base));
-		p += im->len;
-	}
-	/* mkimage pads every image, the last one included, to the alignment. */
-	*end = BPI_ALIGN_UP(p, f->align);
-	if (*base > UINT32_MAX)
-		return bp_diag_set(d, BP_ERR_TOOBIG, out_path, "FDT header exceeds 4 GiB");
-	fdt_set_totalsize(w->buf, (uint32_t)*base);
-	return 0;
-}
-
-static int emit_external(struct bpi_output *out, const struct bpi_fit *f, const uint8_t *fdt,
-			 size_t fdt_len, const uint64_t *pos, uint64_t base, uint64_t end,
-			 struct bp_diag *d)
-{
-	uint64_t at = fdt_len;
-	int ret = bpi_output_write(out, fdt, fdt_len, d);
-
-	if (!ret)
-		ret = bpi_output_zero(out, (size_t)(base - at), d);
-	at = base;
-	for (size_t i = 0; i < f->n_images && !ret; i++) {
-		ret = bpi_output_zero(out, (size_t)(pos[i] - at), d);
-		if (!ret)
-			ret = bpi_output_write(out, f->images[i].data, f->images[i].len, d);
-		at = pos[i] + f->images[i].len;
-	}
-	if (!ret)
-		ret = bpi_output_zero(out, (size_t)(end - at), d);
+	fw->pos += n;
 	return ret;
 }
 
-static int emit(const struct bpi_fit *f, struct sw *w, const size_t *slots, const char *out_path,
-		struct bp_fit_build_stats *st, struct bp_diag *d)
+static int put_zero(struct bpi_fit_writer *fw, uint64_t n, struct bp_diag *d)
 {
-	size_t fdt_len = fdt_totalsize(w->buf);
-	uint64_t base = fdt_len, end = fdt_len, *pos = NULL;
-	struct bpi_output out;
-	int ret = 0;
+	int ret = bpi_output_zero(&fw->out, (size_t)n, d);
 
-	if (f->external) {
-		pos = calloc(f->n_images ? f->n_images : 1, sizeof(*pos));
-		if (!pos)
-			return bp_diag_set(d, BP_ERR_NOMEM, out_path, "out of memory");
-		ret = place_external(w, f, slots, pos, &base, &end, out_path, d);
-	}
-	if (!ret)
-		ret = bpi_output_open(&out, out_path, d);
-	if (!ret) {
-		if (f->external)
-			ret = emit_external(&out, f, w->buf, fdt_len, pos, base, end, d);
-		else
-			ret = bpi_output_write(&out, w->buf, fdt_len, d);
-		if (ret)
-			bpi_output_abort(&out);
-		else
-			ret = bpi_output_commit(&out, d);
-	}
-	free(pos);
-	if (ret)
-		return ret;
-	if (st) {
-		st->fit_size = end;
-		st->fdt_size = base;
-	}
+	fw->pos += n;
+	return ret;
+}
+
+static uint8_t *tpl_struct(struct bpi_fit_writer *fw)
+{
+	return fw->w.buf + fdt_off_dt_struct(fw->w.buf);
+}
+
+static int build_template(struct bpi_fit_writer *fw, struct bp_diag *d)
+{
+	const struct bpi_fit *f = fw->f;
+
+	fw->w.size = initial_size(f);
+	fw->w.buf = malloc(fw->w.size);
+	if (!fw->w.buf)
+		return bp_diag_set(d, BP_ERR_NOMEM, fw->out_path, "out of memory");
+	write_tree(&fw->w, f, fw->slots, fw->stride);
+	if (fw->w.err == BP_ERR_TOOBIG)
+		return bp_diag_set(d, BP_ERR_TOOBIG, fw->out_path,
+				   "FIT would exceed the 2 GiB limit of a devicetree");
+	if (fw->w.err == BP_ERR_NOMEM)
+		return bp_diag_set(d, BP_ERR_NOMEM, fw->out_path, "out of memory");
+	if (fw->w.err)
+		return bp_diag_set(d, BP_ERR_INVALID, fw->out_path, "cannot write FIT: %s",
+				   fdt_strerror(fw->w.err));
+	fw->tpl_len = fdt_totalsize(fw->w.buf);
 	return 0;
 }
 
-int bpi_fit_write(const struct bpi_fit *f, const char *out_path, struct bp_fit_build_stats *st,
-		  struct bp_diag *d)
+void bpi_fit_writer_abort(struct bpi_fit_writer *fw)
 {
-	struct sw w = { 0 };
-	size_t *slots = calloc(2 * f->n_images + 1, sizeof(*slots));
+	if (!fw)
+		return;
+	bpi_output_abort(&fw->out);
+	free(fw->w.buf);
+	free(fw->slots);
+	free(fw);
+}
+
+int bpi_fit_writer_open(struct bpi_fit_writer **fwp, const struct bpi_fit *f,
+			const char *out_path, struct bp_diag *d)
+{
+	struct bpi_fit_writer *fw = calloc(1, sizeof(*fw));
 	int ret;
 
-	w.size = initial_size(f);
-	if (w.size > INT_MAX) {
-		free(slots);
-		return bp_diag_set(d, BP_ERR_TOOBIG, out_path,
-				   "embedded data would exceed the 2 GiB limit of a devicetree; "
-				   "use -E/--external");
-	}
-	w.buf = malloc(w.size);
-	if (!w.buf || !slots) {
-		free(w.buf);
-		free(slots);
+	*fwp = NULL;
+	if (!fw)
 		return bp_diag_set(d, BP_ERR_NOMEM, out_path, "out of memory");
+	fw->f = f;
+	fw->out_path = out_path;
+	fw->out.fd = -1;
+	fw->stride = SLOT_HASHES + f->n_hashes;
+	fw->slots = calloc(f->n_images * fw->stride + 1, sizeof(*fw->slots));
+	ret = fw->slots ? build_template(fw, d)
+			: bp_diag_set(d, BP_ERR_NOMEM, out_path, "out of memory");
+	if (!ret)
+		ret = bpi_output_open(&fw->out, out_path, d);
+	/* External data starts after the tree; its room is filled in at the end. */
+	if (!ret && f->external) {
+		fw->base = BPI_ALIGN_UP((uint64_t)fw->tpl_len, f->align);
+		if (fw->base > UINT32_MAX)
+			ret = bp_diag_set(d, BP_ERR_TOOBIG, out_path, "FDT header exceeds 4 GiB");
+		else
+			ret = put_zero(fw, fw->base, d);
 	}
-	write_tree(&w, f, slots);
-	if (w.err == BP_ERR_TOOBIG)
-		ret = bp_diag_set(d, BP_ERR_TOOBIG, out_path,
-				  "FIT would exceed the 2 GiB limit of a devicetree; use -E/--external");
-	else if (w.err == BP_ERR_NOMEM)
-		ret = bp_diag_set(d, BP_ERR_NOMEM, out_path, "out of memory");
-	else if (w.err)
-		ret = bp_diag_set(d, BP_ERR_INVALID, out_path, "cannot write FIT: %s",
-				  fdt_strerror(w.err));
-	else
-		ret = emit(f, &w, slots, out_path, st, d);
-	free(w.buf);
-	free(slots);
+	if (ret) {
+		bpi_fit_writer_abort(fw);
+		return ret;
+	}
+	*fwp = fw;
+	return 0;
+}
+
+int bpi_fit_writer_begin(struct bpi_fit_writer *fw, struct bp_diag *d)
+{
+	const struct bpi_fit *f = fw->f;
+	size_t at;
+	uint32_t a;
+
+	if (fw->next >= f->n_images)
+		return bp_diag_set(d, BP_ERR_INVALID, fw->out_path, "no image left to write");
+	if (f->external) {
+		/* DTBs 8-aligned so U-Boot can use them in place. */
+		a = f->images[fw->next].is_fdt && f->align < BP_FIT_FDT_ALIGN ? BP_FIT_FDT_ALIGN
+									 : f->align;
+		fw->start = BPI_ALIGN_UP(fw->pos, a);
+		return put_zero(fw, fw->start - fw->pos, d);
+	}
+	/* Embedded: the tree up to this image's (empty) "data" value. */
+	at = fdt_off_dt_struct(fw->w.buf) + fw->slots[fw->next * fw->stride + SLOT_DATA];
+	fw->start = fw->pos + (at - fw->tpl_at);
+	int ret = put(fw, fw->w.buf + fw->tpl_at, at - fw->tpl_at, d);
+
+	fw->tpl_at = at;
+	return ret;
+}
+
+int bpi_fit_writer_data(struct bpi_fit_writer *fw, const void *p, size_t n, struct bp_diag *d)
+{
+	return put(fw, p, n, d);
+}
+
+static int end_embedded(struct bpi_fit_writer *fw, uint64_t len, struct bp_diag *d)
+{
+	uint64_t padded = BPI_ALIGN_UP(len, 4);
+	uint8_t be[4];
+	int ret;
+
+	if (fw->tpl_len + fw->grown + padded > FDT_SIZE_MAX)
+		return bp_diag_set(d, BP_ERR_TOOBIG, fw->out_path,
+				   "FIT would exceed the 2 GiB limit of a devicetree; "
+				   "use -E/--external");
+	ret = put_zero(fw, padded - len, d);
+	fw->grown += padded;
+	/* The property's length field sits just before its value. */
+	bpi_put_be32(be, (uint32_t)len);
+	return ret ? ret : bpi_output_pwrite(&fw->out, be, 4, fw->start - 8, d);
+}
+
+static int end_external(struct bpi_fit_writer *fw, uint64_t len, struct bp_diag *d)
+{
+	const size_t *slot = &fw->slots[fw->next * fw->stride];
+	uint64_t off = fw->start - fw->base;
+
+	if (off > UINT32_MAX || len > UINT32_MAX)
+		return bp_diag_set(d, BP_ERR_TOOBIG, fw->out_path,
+				   "external data exceeds the 4 GiB reach of data-offset");
+	bpi_put_be32(tpl_struct(fw) + slot[SLOT_DATA], (uint32_t)len);
+	bpi_put_be32(tpl_struct(fw) + slot[SLOT_OFFSET], (uint32_t)off);
+	return 0;
+}
+
+int bpi_fit_writer_end(struct bpi_fit_writer *fw, const uint8_t (*hashes)[BP_HASH_MAX_LEN],
+		       struct bp_diag *d)
+{
+	const struct bpi_fit *f = fw->f;
+	const size_t *slot = &fw->slots[fw->next * fw->stride];
+	uint64_t len = fw->pos - fw->start;
+	int ret = f->external ? end_external(fw, len, d) : end_embedded(fw, len, d);
+
+	/* Hash values lie after the data in the tree: not yet written. */
+	for (size_t h = 0; !ret && h < f->n_hashes; h++)
+		memcpy(tpl_struct(fw) + slot[SLOT_HASHES + h], hashes[h], bp_hash_len(f->hashes[h]));
+	fw->next++;
+	return ret;
+}
+
+/* Rewrite the header (embedded) or the whole tree (external) now that it is final. */
+static int finish_tree(struct bpi_fit_writer *fw, struct bp_diag *d)
+{
+	uint8_t *h = fw->w.buf;
+	int ret;
+
+	if (fw->f->external) {
+		ret = put_zero(fw, BPI_ALIGN_UP(fw->pos, fw->f->align) - fw->pos, d);
+		/* As mkimage -E: totalsize covers the tree up to the aligned data start. */
+		fdt_set_totalsize(h, (uint32_t)fw->base);
+		return ret ? ret : bpi_output_pwrite(&fw->out, h, fw->tpl_len, 0, d);
+	}
+	ret = put(fw, h + fw->tpl_at, fw->tpl_len - fw->tpl_at, d);
+	fdt_set_totalsize(h, (uint32_t)(fw->tpl_len + fw->grown));
+	fdt_set_size_dt_struct(h, (uint32_t)(fdt_size_dt_struct(h) + fw->grown));
+	fdt_set_off_dt_strings(h, (uint32_t)(fdt_off_dt_strings(h) + fw->grown));
+	return ret ? ret : bpi_output_pwrite(&fw->out, h, sizeof(struct fdt_header), 0, d);
+}
+
+int bpi_fit_writer_finish(struct bpi_fit_writer *fw, struct bp_fit_build_stats *st,
+			  struct bp_diag *d)
+{
+	int ret = 0;
+
+	if (fw->next != fw->f->n_images)
+		ret = bp_diag_set(d, BP_ERR_INVALID, fw->out_path, "%zu images not written",
+				  fw->f->n_images - fw->next);
+	if (!ret)
+		ret = finish_tree(fw, d);
+	if (!ret)
+		ret = bpi_output_commit(&fw->out, d);
+	if (!ret && st) {
+		st->fit_size = fw->pos;
+		st->fdt_size = fw->f->external ? fw->base : fw->tpl_len + fw->grown;
+	}
+	bpi_fit_writer_abort(fw);
 	return ret;
 }

@@ -10,6 +10,9 @@
 
 #include <bootpack/hash.h>
 
+#include "hasher.h"
+#include "util/util.h"
+
 static const struct {
 	const char *name;
 	size_t len;
@@ -63,10 +66,8 @@ static const EVP_MD *evp_md(enum bp_hash_algo a)
  * calls crc16-ccitt. No library we link offers it; it exists for reading
  * mkimage FITs, so the bitwise form is fast enough.
  */
-static uint16_t crc16_ccitt(const uint8_t *p, size_t len)
+static uint16_t crc16_ccitt(uint16_t crc, const uint8_t *p, size_t len)
 {
-	uint16_t crc = 0;
-
 	while (len--) {
 		crc ^= (uint16_t)(*p++ << 8);
 		for (int i = 0; i < 8; i++)
@@ -75,34 +76,79 @@ static uint16_t crc16_ccitt(const uint8_t *p, size_t len)
 	return crc;
 }
 
+int bpi_hasher_init(struct bpi_hasher *h, enum bp_hash_algo a, struct bp_diag *d)
+{
+	const EVP_MD *md = evp_md(a);
+
+	h->algo = a;
+	h->md = NULL;
+	h->crc = 0;
+	if (a == BP_HASH_CRC32 || a == BP_HASH_CRC16_CCITT)
+		return 0;
+	if (!md)
+		return bp_diag_set(d, BP_ERR_INVALID, NULL, "unknown hash algorithm %d", (int)a);
+	h->md = EVP_MD_CTX_new();
+	if (!h->md)
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "out of memory");
+	if (!EVP_DigestInit_ex(h->md, md, NULL)) {
+		bpi_hasher_free(h);
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "OpenSSL cannot start %s",
+				   algos[a].name);
+	}
+	return 0;
+}
+
+int bpi_hasher_update(struct bpi_hasher *h, const void *p, size_t len, struct bp_diag *d)
+{
+	if (h->algo == BP_HASH_CRC32)
+		h->crc = (uint32_t)crc32_z(h->crc, p, len);
+	else if (h->algo == BP_HASH_CRC16_CCITT)
+		h->crc = crc16_ccitt((uint16_t)h->crc, p, len);
+	else if (!EVP_DigestUpdate(h->md, p, len))
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "OpenSSL failed to compute %s",
+				   algos[h->algo].name);
+	return 0;
+}
+
+int bpi_hasher_final(struct bpi_hasher *h, uint8_t out[BP_HASH_MAX_LEN], struct bp_diag *d)
+{
+	unsigned int n = 0;
+	int ok;
+
+	/* U-Boot stores CRCs big-endian (cpu_to_uimage). */
+	if (h->algo == BP_HASH_CRC32) {
+		bpi_put_be32(out, h->crc);
+		return 0;
+	}
+	if (h->algo == BP_HASH_CRC16_CCITT) {
+		out[0] = (uint8_t)(h->crc >> 8);
+		out[1] = (uint8_t)h->crc;
+		return 0;
+	}
+	ok = EVP_DigestFinal_ex(h->md, out, &n) && n == algos[h->algo].len;
+	bpi_hasher_free(h);
+	if (!ok)
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "OpenSSL failed to compute %s",
+				   algos[h->algo].name);
+	return 0;
+}
+
+void bpi_hasher_free(struct bpi_hasher *h)
+{
+	EVP_MD_CTX_free(h->md);
+	h->md = NULL;
+}
+
 int bp_hash(enum bp_hash_algo a, const void *p, size_t len, uint8_t out[BP_HASH_MAX_LEN],
 	    struct bp_diag *d)
 {
-	const EVP_MD *md;
-	unsigned int n = 0;
+	struct bpi_hasher h;
+	int ret = bpi_hasher_init(&h, a, d);
 
-	if (a == BP_HASH_CRC32) {
-		/* U-Boot stores the crc32 big-endian (cpu_to_uimage). */
-		uLong c = crc32_z(0, p, len);
-
-		out[0] = (uint8_t)(c >> 24);
-		out[1] = (uint8_t)(c >> 16);
-		out[2] = (uint8_t)(c >> 8);
-		out[3] = (uint8_t)c;
-		return 0;
-	}
-	if (a == BP_HASH_CRC16_CCITT) {
-		uint16_t c = crc16_ccitt(p, len);
-
-		out[0] = (uint8_t)(c >> 8);
-		out[1] = (uint8_t)c;
-		return 0;
-	}
-	md = evp_md(a);
-	if (!md)
-		return bp_diag_set(d, BP_ERR_INVALID, NULL, "unknown hash algorithm %d", (int)a);
-	if (!EVP_Digest(p, len, out, &n, md, NULL) || n != algos[a].len)
-		return bp_diag_set(d, BP_ERR_CODEC, NULL, "OpenSSL failed to compute %s",
-				   algos[a].name);
-	return 0;
+	if (!ret)
+		ret = bpi_hasher_update(&h, p, len, d);
+	if (!ret)
+		return bpi_hasher_final(&h, out, d);
+	bpi_hasher_free(&h);
+	return ret;
 }

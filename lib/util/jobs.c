@@ -36,15 +36,19 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static unsigned int pick_threads(unsigned int threads, size_t n)
+unsigned int bpi_jobs_threads(unsigned int threads)
 {
 	if (!threads) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 		threads = cpus > 0 ? (unsigned int)cpus : 1;
 	}
-	if (threads > BPI_JOBS_MAX)
-		threads = BPI_JOBS_MAX;
+	return threads > BPI_JOBS_MAX ? BPI_JOBS_MAX : threads;
+}
+
+static unsigned int pick_threads(unsigned int threads, size_t n)
+{
+	threads = bpi_jobs_threads(threads);
 	if (threads > n)
 		threads = (unsigned int)n;
 	return threads ? threads : 1;

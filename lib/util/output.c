@@ -48,12 +48,13 @@ int bpi_output_open(struct bpi_output *o, const char *path, struct bp_diag *d)
 	return bp_diag_set(d, BP_ERR_IO, path, "cannot create a temporary output file");
 }
 
-int bpi_output_write(struct bpi_output *o, const void *p, size_t n, struct bp_diag *d)
+/* Write all of @p at @off, or at the current position when @off is -1. */
+static int write_at(struct bpi_output *o, const uint8_t *p, size_t n, off_t off,
+		    struct bp_diag *d)
 {
-	const uint8_t *b = p;
-
 	while (n) {
-		ssize_t w = write(o->fd, b, n > (1u << 30) ? (1u << 30) : n);
+		size_t k = n > (1u << 30) ? (1u << 30) : n;
+		ssize_t w = off < 0 ? write(o->fd, p, k) : pwrite(o->fd, p, k, off);
 
 		if (w < 0) {
 			if (errno == EINTR)
@@ -61,10 +62,23 @@ int bpi_output_write(struct bpi_output *o, const void *p, size_t n, struct bp_di
 			return bp_diag_set(d, BP_ERR_IO, o->path, "cannot write: %s",
 					   strerror(errno));
 		}
-		b += w;
+		p += w;
 		n -= (size_t)w;
+		if (off >= 0)
+			off += w;
 	}
 	return 0;
+}
+
+int bpi_output_write(struct bpi_output *o, const void *p, size_t n, struct bp_diag *d)
+{
+	return write_at(o, p, n, -1, d);
+}
+
+int bpi_output_pwrite(struct bpi_output *o, const void *p, size_t n, uint64_t off,
+		      struct bp_diag *d)
+{
+	return write_at(o, p, n, (off_t)off, d);
 }
 
 int bpi_output_zero(struct bpi_output *o, size_t n, struct bp_diag *d)

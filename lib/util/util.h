@@ -30,6 +30,14 @@ static inline void bpi_put_le16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)(v >> 8);
 }
 
+static inline void bpi_put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
 static inline void bpi_put_le32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
@@ -65,6 +73,9 @@ struct bpi_output {
 
 int bpi_output_open(struct bpi_output *o, const char *path, struct bp_diag *d);
 int bpi_output_write(struct bpi_output *o, const void *p, size_t n, struct bp_diag *d);
+/* Overwrite @n bytes at @off, which must already be written; the position stays. */
+int bpi_output_pwrite(struct bpi_output *o, const void *p, size_t n, uint64_t off,
+		      struct bp_diag *d);
 /* Write @n zero bytes. */
 int bpi_output_zero(struct bpi_output *o, size_t n, struct bp_diag *d);
 /* Flush, close and rename into place. On failure the temporary is removed. */
@@ -81,5 +92,8 @@ int bpi_output_file(const char *path, const void *p, size_t n, struct bp_diag *d
  * Returns 0 or that item's negative code.
  */
 int bpi_jobs_run(size_t n, unsigned int threads, int (*fn)(void *ctx, size_t i), void *ctx);
+
+/* The thread count @threads stands for: 0 = online CPUs; capped at the pool's maximum. */
+unsigned int bpi_jobs_threads(unsigned int threads);
 
 #endif

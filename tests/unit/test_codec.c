@@ -865,8 +865,8 @@ static void test_split_compression(void **state)
 		uint8_t *back = malloc(sizes[k] + 1);
 
 		assert_non_null(back);
-		assert_int_equal(bpi_gzip_compress_mt(in, sizes[k], 1, &a, NULL), 0);
-		assert_int_equal(bpi_gzip_compress_mt(in, sizes[k], 3, &b, NULL), 0);
+		assert_int_equal(bpi_compress_mt(BP_CODEC_GZIP, 0, in, sizes[k], 1, &a, NULL), 0);
+		assert_int_equal(bpi_compress_mt(BP_CODEC_GZIP, 0, in, sizes[k], 3, &b, NULL), 0);
 		assert_int_equal(a.len, b.len);
 		assert_memory_equal(a.data, b.data, a.len);
 		assert_int_equal(bp_compress(BP_CODEC_GZIP, in, sizes[k], &ref, NULL), 0);
@@ -885,8 +885,8 @@ static void test_split_compression(void **state)
 		assert_int_equal(s.total_out, sizes[k]);
 		inflateEnd(&s);
 		assert_memory_equal(back, in, sizes[k]);
-		assert_int_equal(bpi_zstd_compress_mt(in, sizes[k], 1, &z, NULL), 0);
-		assert_int_equal(bpi_zstd_compress_mt(in, sizes[k], 3, &z3, NULL), 0);
+		assert_int_equal(bpi_compress_mt(BP_CODEC_ZSTD, 0, in, sizes[k], 1, &z, NULL), 0);
+		assert_int_equal(bpi_compress_mt(BP_CODEC_ZSTD, 0, in, sizes[k], 3, &z3, NULL), 0);
 		assert_int_equal(z.len, z3.len);
 		assert_memory_equal(z.data, z3.data, z.len);
 		assert_int_equal(ZSTD_decompress(back, sizes[k] + 1, z.data, z.len), sizes[k]);

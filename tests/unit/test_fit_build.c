@@ -313,7 +313,7 @@ static void expect_failure(struct bp_fit_build_opts *o, const char *out, int err
 
 static void test_bad_inputs(void **state)
 {
-	const char *dtbs[1];
+	const char *dtbs[1] = { NULL };
 	struct bp_fit_build_opts o = base_opts(dtbs, 1);
 	const char *out = path_of("bad.fit");
 	uint8_t buf[4096];
