@@ -32,6 +32,29 @@ struct bpi_stream {
 int bpi_stream_next(struct bpi_stream *s, size_t max, const uint8_t **p, size_t *got,
 		    struct bp_diag *d);
 
+/*
+ * A codec whose stream is a sequence of independently compressed blocks
+ * (gzip chunks, lz4 frame blocks, lzop blocks), run by bpi_blocks_run().
+ */
+struct bpi_blocks {
+	const char *name;         /* for messages */
+	size_t block;             /* input bytes per block (the last may be short) */
+	size_t history;           /* bytes before a block that pack() may read */
+	/*
+	 * Compress @n bytes at @src into @out (emptied) on any thread; @history
+	 * says whether the history bytes before @src exist, @last whether this
+	 * is the stream's final block. May set *@sum for seen().
+	 */
+	int (*pack)(void *ctx, const uint8_t *src, size_t n, bool history, bool last,
+		    struct bp_buf *out, uint32_t *sum);
+	/* Called in stream order for each block before its output is pushed; may be NULL. */
+	void (*seen)(void *ctx, const uint8_t *src, size_t n, uint32_t sum);
+	void *ctx;
+};
+
+/* Pull @s through @b's blocks on up to s->threads threads, pushing output in order. */
+int bpi_blocks_run(struct bpi_stream *s, const struct bpi_blocks *b, struct bp_diag *d);
+
 struct bp_codec_ops {
 	const char *name; /* FIT "compression" value */
 	int level_min, level_max, level_default; /* as the command-line tool */

@@ -122,60 +122,44 @@ static int gz_plain(struct bpi_stream *s, struct bp_diag *d)
 }
 
 /*
- * pigz-style parallel gzip: the input is cut into fixed-size chunks (so the
- * output does not depend on the thread count), each deflated raw with the
- * 32 KiB before it as dictionary and ended by a sync flush, the last one by
- * the final block. Concatenated they form one deflate stream: one gzip
- * member with one CRC, which is what U-Boot's gunzip needs. A window of
- * chunks is in memory at a time.
+ * pigz-style parallel gzip: the input is cut into fixed-size chunks, each
+ * deflated raw with the 32 KiB before it as dictionary and ended by a sync
+ * flush, the last one by the final block. Concatenated they form one deflate
+ * stream: one gzip member with one CRC (combined from the chunks' CRCs),
+ * which is what U-Boot's gunzip needs.
  */
 #define GZ_MT_CHUNK ((size_t)512 << 10)
 #define GZ_DICT ((size_t)32 << 10)
-#define GZ_MT_WINDOW_MAX 64 /* chunks */
 
-struct gz_chunk {
-	struct bp_buf out;
+struct gz_split {
+	int level;
 	uLong crc;
 };
 
-struct gz_window {
-	const uint8_t *src;       /* GZ_DICT bytes of history precede it when has_dict */
-	size_t len, n;
-	bool has_dict, final;
-	int level;
-	struct gz_chunk *chunks;
-};
-
-static int gz_chunk_job(void *ctx, size_t i)
+static int gz_chunk_pack(void *ctx, const uint8_t *src, size_t n, bool history, bool last,
+			 struct bp_buf *out, uint32_t *sum)
 {
-	struct gz_window *m = ctx;
-	struct gz_chunk *c = &m->chunks[i];
-	size_t start = i * GZ_MT_CHUNK, n = min_size(GZ_MT_CHUNK, m->len - start);
-	bool last = m->final && i + 1 == m->n;
+	const struct gz_split *g = ctx;
 	z_stream s = { 0 };
 	int zr;
 
-	c->crc = crc32_z(0, m->src + start, n);
-	c->out.len = 0;
-	zr = deflateInit2(&s, m->level, Z_DEFLATED, -15, GZ_MEMLEVEL, Z_DEFAULT_STRATEGY);
+	*sum = (uint32_t)crc32_z(0, src, n);
+	zr = deflateInit2(&s, g->level, Z_DEFLATED, -15, GZ_MEMLEVEL, Z_DEFAULT_STRATEGY);
 	if (zr != Z_OK)
 		return zr == Z_MEM_ERROR ? BP_ERR_NOMEM : BP_ERR_CODEC;
-	if (start || m->has_dict)
-		zr = deflateSetDictionary(&s, m->src + start - GZ_DICT, (uInt)GZ_DICT);
-	if (zr == Z_OK && bp_buf_reserve(&c->out, deflateBound(&s, (uLong)n) + 16))
+	if (history)
+		zr = deflateSetDictionary(&s, src - GZ_DICT, (uInt)GZ_DICT);
+	if (zr == Z_OK && bp_buf_reserve(out, deflateBound(&s, (uLong)n) + 16))
 		zr = Z_MEM_ERROR;
 	if (zr == Z_OK) {
-		s.next_in = m->src + start;
+		s.next_in = src;
 		s.avail_in = (uInt)n;
-		s.next_out = c->out.data;
-		s.avail_out = (uInt)(c->out.cap);
+		s.next_out = out->data;
+		s.avail_out = (uInt)out->cap;
 		zr = deflate(&s, last ? Z_FINISH : Z_SYNC_FLUSH);
-		c->out.len = c->out.cap - s.avail_out;
+		out->len = out->cap - s.avail_out;
 		/* deflateBound leaves room for everything, so one call finishes. */
-		if (zr == (last ? Z_STREAM_END : Z_OK) && !s.avail_in)
-			zr = Z_OK;
-		else
-			zr = Z_BUF_ERROR;
+		zr = zr == (last ? Z_STREAM_END : Z_OK) && !s.avail_in ? Z_OK : Z_BUF_ERROR;
 	}
 	deflateEnd(&s);
 	if (zr != Z_OK)
@@ -183,71 +167,33 @@ static int gz_chunk_job(void *ctx, size_t i)
 	return 0;
 }
 
-static int gz_write_header(struct bpi_stream *s, int level, struct bp_diag *d)
+static void gz_chunk_seen(void *ctx, const uint8_t *src, size_t n, uint32_t sum)
 {
-	/* What zlib writes with no header set: mtime 0, XFL from the level, OS unix. */
-	uint8_t h[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
+	struct gz_split *g = ctx;
 
-	h[8] = level == 9 ? 2 : level == 1 ? 4 : 0;
-	return s->write(s, h, sizeof(h), d);
-}
-
-/* Compress and push one window of chunks; updates the running @crc. */
-static int gz_window_run(struct bpi_stream *s, struct gz_window *w, unsigned int threads,
-			 uLong *crc, struct bp_diag *d)
-{
-	int ret = bpi_jobs_run(w->n, threads, gz_chunk_job, w);
-
-	if (ret)
-		return bp_diag_set(d, ret, NULL, "zlib deflate failed on a chunk (%s)",
-				   bp_strerror(ret));
-	for (size_t i = 0; i < w->n && !ret; i++) {
-		size_t n = min_size(GZ_MT_CHUNK, w->len - i * GZ_MT_CHUNK);
-
-		*crc = crc32_combine(*crc, w->chunks[i].crc, (z_off_t)n);
-		ret = s->write(s, w->chunks[i].out.data, w->chunks[i].out.len, d);
-	}
-	return ret;
+	(void)src;
+	g->crc = crc32_combine(g->crc, sum, (z_off_t)n);
 }
 
 static int gz_split(struct bpi_stream *s, struct bp_diag *d)
 {
-	unsigned int threads = bpi_jobs_threads(s->threads);
-	size_t per = threads * 4 < GZ_MT_WINDOW_MAX ? threads * 4 : GZ_MT_WINDOW_MAX;
-	uint8_t *win = malloc(GZ_DICT + per * GZ_MT_CHUNK);
-	struct gz_window w = { .level = gz_level(s) };
+	/* What zlib writes with no header set: mtime 0, XFL from the level, OS unix. */
+	uint8_t header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
+	struct gz_split g = { .level = gz_level(s) };
+	struct bpi_blocks b = {
+		.name = "zlib deflate", .block = GZ_MT_CHUNK, .history = GZ_DICT,
+		.pack = gz_chunk_pack, .seen = gz_chunk_seen, .ctx = &g,
+	};
 	uint8_t trailer[8];
-	const uint8_t *p;
-	uLong crc = 0;
-	size_t n;
 	int ret;
 
-	w.chunks = calloc(per, sizeof(*w.chunks));
-	ret = win && w.chunks ? gz_write_header(s, w.level, d)
-			      : bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
-	while (!ret) {
-		ret = bpi_stream_next(s, per * GZ_MT_CHUNK, &p, &n, d);
-		if (ret || !n)
-			break;
-		memcpy(win + GZ_DICT, p, n);
-		w.src = win + GZ_DICT;
-		w.len = n;
-		w.n = (n + GZ_MT_CHUNK - 1) / GZ_MT_CHUNK;
-		w.final = s->done == s->size;
-		ret = gz_window_run(s, &w, threads, &crc, d);
-		/* The next window's first chunk looks back into this one. */
-		memcpy(win, win + GZ_DICT + n - GZ_DICT, GZ_DICT);
-		w.has_dict = true;
-	}
-	bpi_put_le32(trailer, (uint32_t)crc);
-	bpi_put_le32(trailer + 4, (uint32_t)s->size);
+	header[8] = g.level == 9 ? 2 : g.level == 1 ? 4 : 0;
+	ret = s->write(s, header, sizeof(header), d);
 	if (!ret)
-		ret = s->write(s, trailer, sizeof(trailer), d);
-	for (size_t i = 0; w.chunks && i < per; i++)
-		bp_buf_free(&w.chunks[i].out);
-	free(w.chunks);
-	free(win);
-	return ret;
+		ret = bpi_blocks_run(s, &b, d);
+	bpi_put_le32(trailer, (uint32_t)g.crc);
+	bpi_put_le32(trailer + 4, (uint32_t)s->size);
+	return ret ? ret : s->write(s, trailer, sizeof(trailer), d);
 }
 
 static int gz_compress(struct bpi_stream *s, struct bp_diag *d)

@@ -10,8 +10,10 @@
 #include <string.h>
 
 #include <lz4frame.h>
+#include <xxhash.h>
 
 #include "codec_impl.h"
+#include "util/util.h"
 
 #define LZ4_BLOCK_BYTES ((size_t)4 << 20) /* matches LZ4F_max4MB */
 #define LZ4_OUT_CHUNK ((size_t)256 << 10)
@@ -27,7 +29,7 @@ static const LZ4F_preferences_t lz4_prefs = {
 		.blockChecksumFlag = LZ4F_noBlockChecksum,
 	},
 	.compressionLevel = 1,
-	.autoFlush = 1,
+	.autoFlush = 1, /* each block is written as soon as it is full */
 	.favorDecSpeed = 0,
 };
 
@@ -50,56 +52,88 @@ static int lz4_lib_error(size_t r, const char *what, struct bp_diag *d)
 			   LZ4F_getErrorName(r));
 }
 
-/* Each update gets one whole block of input, so every call emits it. */
-static int lz4_compress_all(LZ4F_cctx *cctx, struct bpi_stream *s,
-			    const LZ4F_preferences_t *prefs, uint8_t *buf, struct bp_diag *d)
-{
-	size_t cap = LZ4F_compressBound(LZ4_BLOCK_BYTES, prefs), n, piece;
-	const uint8_t *p;
-	int ret;
+/*
+ * Blocks are independent, so they are compressed side by side: each one as
+ * a frame of its own holding that single block, whose header and end mark
+ * are dropped. The block bytes are those LZ4F_compressUpdate() writes; the
+ * content checksum is taken over the input in order.
+ */
+#define LZ4_FRAME_HEADER 7 /* magic, FLG, BD, HC: no content size, no dictionary */
+#define LZ4_END_MARK 4
 
-	n = LZ4F_compressBegin(cctx, buf, cap, prefs);
-	if (LZ4F_isError(n))
-		return lz4_lib_error(n, "LZ4F_compressBegin", d);
-	ret = s->write(s, buf, n, d);
-	while (!ret) {
-		ret = bpi_stream_next(s, LZ4_BLOCK_BYTES, &p, &piece, d);
-		if (ret || !piece)
-			break;
-		n = LZ4F_compressUpdate(cctx, buf, cap, p, piece, NULL);
-		if (LZ4F_isError(n))
-			return lz4_lib_error(n, "LZ4F_compressUpdate", d);
-		ret = s->write(s, buf, n, d);
-	}
-	if (ret)
-		return ret;
-	n = LZ4F_compressEnd(cctx, buf, cap, NULL);
-	if (LZ4F_isError(n))
-		return lz4_lib_error(n, "LZ4F_compressEnd", d);
-	return s->write(s, buf, n, d);
+struct lz4_split {
+	LZ4F_preferences_t block_prefs;
+	XXH32_state_t *xxh;
+};
+
+static int lz4_block_pack(void *ctx, const uint8_t *src, size_t n, bool history, bool last,
+			  struct bp_buf *out, uint32_t *sum)
+{
+	const struct lz4_split *z = ctx;
+	size_t r;
+
+	(void)history;
+	(void)last;
+	(void)sum;
+	if (bp_buf_reserve(out, LZ4F_compressFrameBound(n, &z->block_prefs)))
+		return BP_ERR_NOMEM;
+	r = LZ4F_compressFrame(out->data, out->cap, src, n, &z->block_prefs);
+	if (LZ4F_isError(r) || r < LZ4_FRAME_HEADER + LZ4_END_MARK)
+		return BP_ERR_CODEC;
+	memmove(out->data, out->data + LZ4_FRAME_HEADER, r - LZ4_FRAME_HEADER - LZ4_END_MARK);
+	out->len = r - LZ4_FRAME_HEADER - LZ4_END_MARK;
+	return 0;
+}
+
+static void lz4_block_seen(void *ctx, const uint8_t *src, size_t n, uint32_t sum)
+{
+	struct lz4_split *z = ctx;
+
+	(void)sum;
+	XXH32_update(z->xxh, src, n);
+}
+
+static int lz4_frame_header(struct bpi_stream *s, const LZ4F_preferences_t *prefs,
+			    struct bp_diag *d)
+{
+	uint8_t h[LZ4F_HEADER_SIZE_MAX];
+	LZ4F_cctx *cctx = NULL;
+	size_t r = LZ4F_createCompressionContext(&cctx, LZ4F_VERSION);
+
+	if (!LZ4F_isError(r))
+		r = LZ4F_compressBegin(cctx, h, sizeof(h), prefs);
+	LZ4F_freeCompressionContext(cctx);
+	if (LZ4F_isError(r))
+		return lz4_lib_error(r, "LZ4F_compressBegin", d);
+	return s->write(s, h, r, d);
 }
 
 static int lz4_compress(struct bpi_stream *s, struct bp_diag *d)
 {
 	LZ4F_preferences_t prefs = lz4_prefs;
-	LZ4F_cctx *cctx = NULL;
-	uint8_t *buf;
-	size_t r;
+	struct lz4_split z = { .xxh = XXH32_createState() };
+	struct bpi_blocks b = {
+		.name = "lz4", .block = LZ4_BLOCK_BYTES,
+		.pack = lz4_block_pack, .seen = lz4_block_seen, .ctx = &z,
+	};
+	uint8_t tail[LZ4_END_MARK + 4] = { 0 };
 	int ret;
 
 	if (s->level)
 		prefs.compressionLevel = s->level;
-	buf = malloc(LZ4F_compressBound(LZ4_BLOCK_BYTES, &prefs));
-	if (!buf)
-		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: out of memory");
-	r = LZ4F_createCompressionContext(&cctx, LZ4F_VERSION);
-	if (LZ4F_isError(r))
-		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: cannot create context: %s",
-				  LZ4F_getErrorName(r));
+	z.block_prefs = prefs;
+	z.block_prefs.frameInfo.contentChecksumFlag = LZ4F_noContentChecksum;
+	if (!z.xxh || XXH32_reset(z.xxh, 0) != XXH_OK)
+		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: out of memory");
 	else
-		ret = lz4_compress_all(cctx, s, &prefs, buf, d);
-	LZ4F_freeCompressionContext(cctx);
-	free(buf);
+		ret = lz4_frame_header(s, &prefs, d);
+	if (!ret)
+		ret = bpi_blocks_run(s, &b, d);
+	if (!ret) {
+		bpi_put_le32(tail + LZ4_END_MARK, XXH32_digest(z.xxh));
+		ret = s->write(s, tail, sizeof(tail), d);
+	}
+	XXH32_freeState(z.xxh);
 	return ret;
 }
 

@@ -145,64 +145,60 @@ static int lzop_pack(const struct lzop_mode *m, const uint8_t *src, size_t n, ui
 	return r;
 }
 
-/* One block: raw when LZO does not make it smaller, as lzop does. */
-static int lzop_write_block(struct bpi_stream *s, const struct lzop_mode *m, const uint8_t *src,
-			    size_t n, uint8_t *tmp, void *wrk, uint8_t *scratch, struct bp_diag *d)
-{
-	const uint8_t *data = tmp;
-	lzo_uint clen = 0;
-	uint8_t bh[12];
-	int r;
+/* LZO1X worst case for incompressible input, from the LZO docs. */
+#define LZOP_BOUND (LZOP_BLOCK + LZOP_BLOCK / 16 + 64 + 3)
 
-	r = lzop_pack(m, src, n, tmp, &clen, wrk, scratch);
-	if (r != LZO_E_OK)
-		return bp_diag_set(d, BP_ERR_CODEC, NULL, "LZO compression failed (%d)", r);
-	if (clen >= n) {
-		data = src;
-		clen = n;
-	}
-	put_be32(bh, (uint32_t)n);
-	put_be32(bh + 4, (uint32_t)clen);
-	put_be32(bh + 8, lzo_adler32(ADLER32_INIT, src, n));
-	r = s->write(s, bh, sizeof(bh), d);
-	return r ? r : s->write(s, data, clen, d);
-}
-
-static int lzop_write_all(struct bpi_stream *s, const struct lzop_mode *m, struct bp_diag *d)
+/*
+ * One block, compressed on any thread (lzop blocks are independent):
+ * "uncompressed length, compressed length, adler32 of the data", then the
+ * data, stored raw when LZO does not make it smaller, as lzop does.
+ */
+static int lzop_block_pack(void *ctx, const uint8_t *src, size_t n, bool history, bool last,
+			   struct bp_buf *out, uint32_t *sum)
 {
-	static const uint8_t end[4] = { 0 };
-	/* LZO1X worst case for incompressible input, from the LZO docs. */
-	uint8_t *tmp = malloc(LZOP_BLOCK + LZOP_BLOCK / 16 + 64 + 3);
+	const struct lzop_mode *m = ctx;
 	void *wrk = calloc(1, m->wrk_size);
 	uint8_t *scratch = m->level_999 ? malloc(LZOP_BLOCK) : NULL;
-	const uint8_t *p;
-	size_t n;
-	int ret = 0;
+	uint8_t *dst;
+	lzo_uint clen = 0;
+	int r = LZO_E_OUT_OF_MEMORY;
 
-	if (!tmp || !wrk || (m->level_999 && !scratch))
-		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzo: out of memory");
-	if (!ret)
-		ret = lzop_write_header(s, m, d);
-	while (!ret) {
-		ret = bpi_stream_next(s, LZOP_BLOCK, &p, &n, d);
-		if (ret || !n)
-			break;
-		ret = lzop_write_block(s, m, p, n, tmp, wrk, scratch, d);
+	(void)history;
+	(void)last;
+	(void)sum;
+	if (wrk && (scratch || !m->level_999) && !bp_buf_reserve(out, 12 + LZOP_BOUND)) {
+		dst = out->data + 12;
+		r = lzop_pack(m, src, n, dst, &clen, wrk, scratch);
 	}
-	if (!ret)
-		ret = s->write(s, end, sizeof(end), d);
 	free(scratch);
 	free(wrk);
-	free(tmp);
-	return ret;
+	if (r != LZO_E_OK)
+		return r == LZO_E_OUT_OF_MEMORY ? BP_ERR_NOMEM : BP_ERR_CODEC;
+	if (clen >= n) {
+		memcpy(dst, src, n);
+		clen = n;
+	}
+	put_be32(out->data, (uint32_t)n);
+	put_be32(out->data + 4, (uint32_t)clen);
+	put_be32(out->data + 8, lzo_adler32(ADLER32_INIT, src, n));
+	out->len = 12 + clen;
+	return 0;
 }
 
 static int lzop_compress(struct bpi_stream *s, struct bp_diag *d)
 {
+	static const uint8_t end[4] = { 0 };
 	struct lzop_mode m = lzop_mode(s->level ? s->level : LZOP_DEFAULT_LEVEL);
+	struct bpi_blocks b = {
+		.name = "LZO", .block = LZOP_BLOCK, .pack = lzop_block_pack, .ctx = &m,
+	};
 	int ret = lzo_ready(d);
 
-	return ret ? ret : lzop_write_all(s, &m, d);
+	if (!ret)
+		ret = lzop_write_header(s, &m, d);
+	if (!ret)
+		ret = bpi_blocks_run(s, &b, d);
+	return ret ? ret : s->write(s, end, sizeof(end), d);
 }
 
 /* Bounds-checked big-endian reader; a short read sets @bad and yields 0. */

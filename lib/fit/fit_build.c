@@ -318,8 +318,13 @@ static int check_default_config(const struct build *b)
 
 /* Inputs this large are split across all threads where the format allows. */
 #define PACK_SPLIT_MIN ((size_t)2 << 20)
-/* DTBs compressed together before being written: memory stays bounded whatever their count. */
+/*
+ * DTBs compressed together before being written (input bytes): memory stays
+ * bounded whatever their count. The first batch is larger when it runs beside
+ * a single-threaded kernel, so the other threads stay busy for that long.
+ */
 #define BATCH_BYTES ((uint64_t)8 << 20)
+#define BATCH_BESIDE_STREAM_BYTES ((uint64_t)32 << 20)
 #define BATCH_MAX 1024
 
 static bool stored_as_is(const struct build *b, const struct src_image *im)
@@ -408,10 +413,17 @@ static int check_at_end(struct src_image *im, struct bp_diag *d)
 	return 0;
 }
 
+/*
+ * Whether a large image is compressed over all threads: gzip chunks, zstd
+ * workers, lz4 and lzop blocks. bzip2 and lzma run single-threaded.
+ */
 static bool split_stream(const struct build *b, const struct src_image *im)
 {
+	enum bp_codec c = b->o->compress;
+
 	return !stored_as_is(b, im) && im->input_len >= PACK_SPLIT_MIN &&
-	       (b->o->compress == BP_CODEC_GZIP || b->o->compress == BP_CODEC_ZSTD);
+	       (c == BP_CODEC_GZIP || c == BP_CODEC_ZSTD || c == BP_CODEC_LZ4 ||
+		c == BP_CODEC_LZO);
 }
 
 static int stream_image(struct build *b, struct bpi_fit_writer *fw, struct src_image *im)
@@ -495,12 +507,12 @@ static int pass_job(void *ctx, size_t i)
 	return pack_fdt(p->b, &p->b->img[p->first + i - (p->n_streams ? 1 : 0)]);
 }
 
-static size_t batch_end(const struct build *b, size_t first)
+static size_t batch_end(const struct build *b, size_t first, uint64_t budget)
 {
 	uint64_t bytes = 0;
 	size_t i = first;
 
-	while (i < b->n_img && i - first < BATCH_MAX && bytes < BATCH_BYTES)
+	while (i < b->n_img && i - first < BATCH_MAX && bytes < budget)
 		bytes += b->img[i++].input_len;
 	return i;
 }
@@ -539,8 +551,9 @@ static int job_failure(struct build *b, int ret)
 
 /*
  * Images go out in order. The kernel and ramdisk come first; when the codec
- * splits the kernel across all threads it runs alone, otherwise one thread
- * streams it while the others compress the first DTB batch.
+ * splits the kernel across all threads, or only copies it, it runs alone,
+ * otherwise one thread streams it while the others compress the first DTB
+ * batch.
  */
 static int pack_and_write(struct build *b, struct bpi_fit_writer *fw)
 {
@@ -548,6 +561,7 @@ static int pack_and_write(struct build *b, struct bpi_fit_writer *fw)
 	bool alone = false, pending;
 	int ret = 0;
 
+	alone = b->o->compress == BP_CODEC_NONE;
 	while (n_streams < b->n_img && b->img[n_streams].kind != KIND_FDT)
 		alone |= split_stream(b, &b->img[n_streams++]);
 	if (alone) {
@@ -561,7 +575,7 @@ static int pack_and_write(struct build *b, struct bpi_fit_writer *fw)
 	for (first = n_streams; !ret && (first < b->n_img || pending); first = end) {
 		struct pass p = { .b = b, .fw = fw, .first = first };
 
-		end = batch_end(b, first);
+		end = batch_end(b, first, pending ? BATCH_BESIDE_STREAM_BYTES : BATCH_BYTES);
 		p.n = end - first;
 		p.n_streams = pending ? n_streams : 0;
 		pending = false;

@@ -264,10 +264,11 @@ def test_corpus_embedded_cli(fits, corpus_set, comp):
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("comp", ["gzip", "zstd"])
+@pytest.mark.parametrize("comp", ["gzip", "zstd", "lz4", "lzo"])
 def test_corpus_jobs_invariant(fits, corpus_set, comp):
     """The 31 MiB kernel is split across threads (gzip in fixed chunks, zstd
-    with libzstd's workers): the bytes must not depend on the thread count."""
+    with libzstd's workers, lz4 and lzop by block): the bytes must not depend
+    on the thread count."""
     env = {"SOURCE_DATE_EPOCH": EPOCH}
     default = fits.bootpack(corpus_set, comp, True, env=env)
     for jobs in ("1", "2", "7"):

@@ -901,6 +901,47 @@ static void test_split_compression(void **state)
 	}
 }
 
+/*
+ * lz4 frame blocks and lzop blocks are independent, so compressing them side
+ * by side gives exactly the serial bytes (which match the lz4 and lzop tools).
+ */
+static void test_block_parallel_is_serial(void **state)
+{
+	/* Around lz4's 4 MiB block and lzop's 256 KiB block, and several of each. */
+	static const size_t sizes[] = { 0, 262143, 262144, 262145, 4194304, 4194305,
+					9 * 1048576 + 3 };
+	static const enum bp_codec codecs[] = { BP_CODEC_LZ4, BP_CODEC_LZO };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		uint8_t *in = make_text(sizes[k] ? sizes[k] : 1);
+
+		for (size_t c = 0; c < 2; c++) {
+			/* The slow high levels on the smaller sizes only. */
+			for (int level = 0; level <= (sizes[k] < 1048576 ? 9 : 0); level += 9) {
+				struct bp_buf serial = BP_BUF_INIT, par = BP_BUF_INIT,
+					      back = BP_BUF_INIT;
+
+				assert_int_equal(bp_compress_level(codecs[c], level, in, sizes[k],
+								   &serial, NULL), 0);
+				assert_int_equal(bpi_compress_mt(codecs[c], level, in, sizes[k], 3,
+								 &par, NULL), 0);
+				assert_int_equal(serial.len, par.len);
+				assert_memory_equal(serial.data, par.data, par.len);
+				assert_int_equal(bp_decompress(codecs[c], par.data, par.len,
+							       sizes[k], &back, NULL), 0);
+				assert_int_equal(back.len, sizes[k]);
+				if (sizes[k])
+					assert_memory_equal(back.data, in, sizes[k]);
+				bp_buf_free(&serial);
+				bp_buf_free(&par);
+				bp_buf_free(&back);
+			}
+		}
+		free(in);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -916,6 +957,7 @@ int main(void)
 		PER_CODEC(test_not_compressed),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_split_compression),
+		cmocka_unit_test(test_block_parallel_is_serial),
 		cmocka_unit_test(test_gzip_header),
 		cmocka_unit_test(test_lz4_frame_layout),
 		cmocka_unit_test(test_zstd_frame),
