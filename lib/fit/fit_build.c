@@ -558,10 +558,9 @@ static int job_failure(struct build *b, int ret)
 static int pack_and_write(struct build *b, struct bpi_fit_writer *fw)
 {
 	size_t n_streams = 0, first, end;
-	bool alone = false, pending;
+	bool alone = b->o->compress == BP_CODEC_NONE, pending;
 	int ret = 0;
 
-	alone = b->o->compress == BP_CODEC_NONE;
 	while (n_streams < b->n_img && b->img[n_streams].kind != KIND_FDT)
 		alone |= split_stream(b, &b->img[n_streams++]);
 	if (alone) {

@@ -4,7 +4,7 @@
 The stored bytes are taken out with `fit extract --raw` and compared with the
 command-line tool run on the same input: byte for byte where the tool uses the
 same library (bzip2, lz4, lzma, lzop, zstd), by size and content for gzip,
-whose CLI has its own deflate implementation.
+whose CLI has its own deflate implementation (bootpack's is libdeflate's).
 """
 
 import gzip
@@ -69,8 +69,10 @@ def test_level_matches_tool(bootpack, tmp_path, kernel, comp, level):
     ref = run([*TOOLS[comp], f"-{level}", kernel]).stdout
     assert ref
     if comp == "gzip":
+        # Sizes are compared on real data (test_corpus_gzip_levels_size): on
+        # this synthetic input the two deflaters differ by up to 15% either way.
         assert gzip.decompress(ours) == kernel.read_bytes()
-        assert abs(len(ours) - len(ref)) <= len(ref) // 100, (len(ours), len(ref))
+        assert ours[8] == ref[8], "XFL (compression level hint) differs from gzip's"
         return
     assert ours == ref, f"{comp} -{level}: {len(ours)} bytes, tool wrote {len(ref)}"
 
@@ -103,3 +105,14 @@ def test_bad_level(bootpack, samples, tmp_path, args, msg):
     assert p.returncode == 2
     assert p.stderr.decode().splitlines()[0] == f"bootpack fit build: {msg}"
     assert not out.exists()
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_corpus_gzip_levels_size(bootpack, corpus_set, tmp_path, level):
+    """On the real arm64 kernel, libdeflate's chunked output is no more than
+    1% larger than gzip -N (it is smaller), and decodes to the kernel."""
+    ours = stored_kernel(bootpack, tmp_path, corpus_set.kernel, "gzip", level)
+    ref = run(["gzip", "-n", "-c", f"-{level}", corpus_set.kernel]).stdout
+    assert gzip.decompress(ours) == corpus_set.kernel.read_bytes()
+    assert len(ours) <= len(ref) * 1.01, (len(ours), len(ref))
