@@ -52,7 +52,7 @@ struct build {
 	struct src_image *img;
 	size_t n_img, cap_img;
 	struct src_config *cfg;
-	size_t n_cfg, cap_cfg;
+	size_t n_cfg;
 	struct bp_diag *d;
 };
 
@@ -162,82 +162,173 @@ static int root_info(const void *fdt, const char *path, struct src_config *c, st
 	return 0;
 }
 
-static ssize_t find_fdt(const struct build *b, const char *path)
+/* ---- DTBs: examined side by side, then linked in command-line order ---- */
+
+/* One DTB argument, examined on any thread. */
+struct dtb_arg {
+	const char *path;
+	struct src_config cfg;    /* model and compatible; fdts filled in when linking */
+	char **files;             /* -D: the files stored for it (may be just itself) */
+	size_t n_files;           /* 1 without -D */
+	uint64_t *sizes;          /* of each file stored */
+	struct bp_diag diag;
+};
+
+struct examine {
+	struct dtb_arg *args;
+	bool decompose;
+};
+
+/* The file @a stores at @k: a .cmd naming the DTB itself means "not composite". */
+static const char *arg_file(const struct dtb_arg *a, size_t k)
 {
-	for (size_t i = 0; i < b->n_img; i++)
-		if (b->img[i].kind == KIND_FDT && strcmp(b->img[i].path, path) == 0)
-			return (ssize_t)i;
-	return -1;
+	return a->files && strcmp(a->files[k], a->path) ? a->files[k] : a->path;
 }
 
-/*
- * Store @file once and reference it from @c. @dtb_len is the size of the
- * DTB named on the command line, already read and checked.
- */
-static int use_fdt(struct build *b, struct src_config *c, const char *dtb_path,
-		   const char *file, size_t dtb_len)
+/* Read and check one devicetree (read again, a batch at a time, when written). */
+static int check_dtb(const char *path, uint64_t *size, struct src_config *c, struct bp_diag *d)
 {
-	ssize_t found = find_fdt(b, file);
 	struct bp_buf buf = BP_BUF_INIT;
-	struct src_image *im;
-	int ret = 0;
+	int ret = bpi_read_file(path, INPUT_MAX, &buf, d);
 
-	if (found < 0) {
-		im = new_image(b, KIND_FDT, file);
-		if (!im)
-			return BP_ERR_NOMEM;
-		found = (ssize_t)(b->n_img - 1);
-		im->input_len = dtb_len;
-		if (file != dtb_path) {
-			/* A component named by a .cmd file: own the path, check the blob. */
-			im->owned_path = strdup(file);
-			if (!im->owned_path)
-				return bp_diag_set(b->d, BP_ERR_NOMEM, file, "out of memory");
-			im->path = im->owned_path;
-			ret = bpi_read_file(im->path, INPUT_MAX, &buf, b->d);
-			if (!ret)
-				ret = bpi_fdt_check(buf.data, buf.len, im->path, b->d);
-			im->input_len = buf.len;
-			bp_buf_free(&buf);
-		}
-	}
-	c->fdts[c->n_fdts++] = (size_t)found;
+	if (!ret)
+		ret = bpi_fdt_check(buf.data, buf.len, path, d);
+	if (!ret && c)
+		ret = root_info(buf.data, path, c, d);
+	*size = buf.len;
+	bp_buf_free(&buf);
 	return ret;
 }
 
-static int add_dtb(struct build *b, const char *path)
+static int examine_dtb(void *ctx, size_t i)
 {
-	struct bp_buf dtb = BP_BUF_INIT;
-	struct src_config *c;
-	char **files = NULL;
-	size_t n = 1;
+	struct examine *e = ctx;
+	struct dtb_arg *a = &e->args[i];
+	struct bp_diag *d = &a->diag;
+	uint64_t size = 0;
 	int ret;
 
-	if (push((void **)&b->cfg, b->n_cfg, &b->cap_cfg, sizeof(*b->cfg)))
-		return bp_diag_set(b->d, BP_ERR_NOMEM, path, "out of memory");
-	c = &b->cfg[b->n_cfg++];
-	memset(c, 0, sizeof(*c));
-
-	ret = bpi_read_file(path, INPUT_MAX, &dtb, b->d);
-	if (!ret)
-		ret = bpi_fdt_check(dtb.data, dtb.len, path, b->d);
-	if (!ret)
-		ret = root_info(dtb.data, path, c, b->d);
-	if (!ret && b->o->decompose) {
-		ret = bpi_decompose_dtb(path, &files, b->d);
-		for (n = 0; files && files[n]; n++)
-			;
+	if (!has_suffix(a->path, ".dtb"))
+		return bp_diag_set(d, BP_ERR_FORMAT, a->path,
+				   "not a devicetree: only .dtb files (and .dtbo overlays, which "
+				   "are used through -D) are accepted");
+	ret = check_dtb(a->path, &size, &a->cfg, d);
+	if (!ret && e->decompose)
+		ret = bpi_decompose_dtb(a->path, &a->files, d);
+	for (a->n_files = 0; a->files && a->files[a->n_files]; a->n_files++)
+		;
+	if (!a->files)
+		a->n_files = 1;
+	if (!ret && !(a->sizes = calloc(a->n_files, sizeof(*a->sizes))))
+		ret = bp_diag_set(d, BP_ERR_NOMEM, a->path, "out of memory");
+	for (size_t k = 0; k < a->n_files && !ret; k++) {
+		if (arg_file(a, k) == a->path)
+			a->sizes[k] = size;
+		else
+			ret = check_dtb(arg_file(a, k), &a->sizes[k], NULL, d);
 	}
-	if (!ret && !(c->fdts = calloc(n, sizeof(*c->fdts))))
-		ret = bp_diag_set(b->d, BP_ERR_NOMEM, path, "out of memory");
+	return ret;
+}
+
+/* DTB paths to image indices (open addressing), so linking stays linear. */
+static uint64_t path_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 1099511628211ull;
+	return h;
+}
+
+/* The slot holding @path, or the empty slot where it belongs. */
+static size_t *path_slot(const struct build *b, size_t *table, size_t mask, const char *path)
+{
+	size_t at = (size_t)path_hash(path) & mask;
+
+	while (table[at] && strcmp(b->img[table[at] - 1].path, path))
+		at = (at + 1) & mask;
+	return &table[at];
+}
+
+/* Store each file once (in order of first use) and point every configuration at its files. */
+static int link_dtbs(struct build *b, struct dtb_arg *args, size_t n)
+{
+	size_t total = 1, mask, *table, *slot;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += args[i].n_files;
+	for (mask = 1; mask < 2 * total; mask <<= 1)
+		;
+	table = calloc(mask--, sizeof(*table));
+	if (!table || !(b->cfg = calloc(n + 1, sizeof(*b->cfg))))
+		ret = bp_diag_set(b->d, BP_ERR_NOMEM, "", "out of memory");
 	for (size_t i = 0; i < n && !ret; i++) {
-		/* A .cmd naming the DTB itself means "not composite": use our copy. */
-		const char *file = files && strcmp(files[i], path) ? files[i] : path;
+		struct dtb_arg *a = &args[i];
+		struct src_config *c = &b->cfg[b->n_cfg++];
 
-		ret = use_fdt(b, c, path, file, dtb.len);
+		*c = a->cfg;
+		memset(&a->cfg, 0, sizeof(a->cfg));
+		if (!(c->fdts = calloc(a->n_files, sizeof(*c->fdts))))
+			ret = bp_diag_set(b->d, BP_ERR_NOMEM, a->path, "out of memory");
+		for (size_t k = 0; k < a->n_files && !ret; k++) {
+			const char *file = arg_file(a, k);
+			struct src_image *im;
+
+			slot = path_slot(b, table, mask, file);
+			if (!*slot) {
+				im = new_image(b, KIND_FDT, file);
+				if (im && file != a->path && !(im->owned_path = strdup(file)))
+					im = NULL;
+				if (!im) {
+					ret = bp_diag_set(b->d, BP_ERR_NOMEM, file, "out of memory");
+					break;
+				}
+				/* A component named by a .cmd file: own the path. */
+				if (im->owned_path)
+					im->path = im->owned_path;
+				im->input_len = a->sizes[k];
+				*slot = b->n_img;
+			}
+			c->fdts[c->n_fdts++] = *slot - 1;
+		}
 	}
-	bpi_strv_free(files);
-	bp_buf_free(&dtb);
+	free(table);
+	return ret;
+}
+
+static int gather_dtbs(struct build *b)
+{
+	const struct bp_fit_build_opts *o = b->o;
+	struct dtb_arg *args = calloc(o->n_dtbs + 1, sizeof(*args));
+	struct examine e = { .args = args, .decompose = o->decompose };
+	size_t n = 0;
+	int ret;
+
+	if (!args)
+		return bp_diag_set(b->d, BP_ERR_NOMEM, "", "out of memory");
+	/* make_fit.py stores overlays only as parts of composite DTBs (-D). */
+	for (size_t i = 0; i < o->n_dtbs; i++)
+		if (!has_suffix(o->dtbs[i], ".dtbo"))
+			args[n++].path = o->dtbs[i];
+	/* Items go out in order, so the error reported is the first in argument order. */
+	ret = bpi_jobs_run(n, o->jobs, examine_dtb, &e);
+	for (size_t i = 0; ret && i < n; i++) {
+		if (args[i].diag.msg[0]) {
+			if (b->d)
+				*b->d = args[i].diag;
+			break;
+		}
+	}
+	if (!ret)
+		ret = link_dtbs(b, args, n);
+	for (size_t i = 0; i < n; i++) {
+		free(args[i].cfg.model);
+		free(args[i].cfg.compat);
+		bpi_strv_free(args[i].files);
+		free(args[i].sizes);
+	}
+	free(args);
 	return ret;
 }
 
@@ -248,19 +339,7 @@ static int gather(struct build *b)
 
 	if (!ret && o->ramdisk)
 		ret = open_streamed(b, KIND_RAMDISK, o->ramdisk);
-	for (size_t i = 0; i < o->n_dtbs && !ret; i++) {
-		const char *p = o->dtbs[i];
-
-		/* make_fit.py stores overlays only as parts of composite DTBs (-D). */
-		if (has_suffix(p, ".dtbo"))
-			continue;
-		if (!has_suffix(p, ".dtb"))
-			return bp_diag_set(b->d, BP_ERR_FORMAT, p,
-					   "not a devicetree: only .dtb files (and .dtbo "
-					   "overlays, which are used through -D) are accepted");
-		ret = add_dtb(b, p);
-	}
-	return ret;
+	return ret ? ret : gather_dtbs(b);
 }
 
 static bool same_file(const struct stat *a, const char *path)
