@@ -94,3 +94,22 @@ def test_corpus_parallel_blocks_are_the_tools_bytes(bootpack, corpus_set, tmp_pa
         # lzop's header flags that it read stdin; everything after the header matches.
         ours, tool = ours[38:], tool[38:]
     assert len(ours) == len(tool) and ours == tool
+
+
+@pytest.mark.parametrize("jobs", ["1", "2", "7"])
+def test_first_bad_dtb_in_argument_order(bootpack, samples, many_dtbs, tmp_path, jobs):
+    """DTBs are examined side by side, yet the error names the first bad one
+    on the command line, whatever the thread count."""
+    good = many_dtbs.read_text().split()[:300]
+    not_dtb = tmp_path / "notes.txt"
+    not_dtb.write_text("hello\n")
+    truncated = tmp_path / "cut.dtb"
+    truncated.write_bytes((samples / "demo-a.dtb").read_bytes()[:64])
+    out = tmp_path / "o.fit"
+    p = run([bootpack, "fit", "build", "-o", out, *BASE, "-k", samples / "Image", "-j", jobs,
+             *good[:150], truncated, *good[150:], not_dtb])
+    assert p.returncode == 1
+    err = p.stderr.decode()
+    assert err.startswith(f"bootpack: '{truncated}': "), err
+    assert len(err.splitlines()) == 1
+    assert not out.exists()
