@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,6 @@ struct src_image {
 	struct bp_buf input;      /* kernel, ramdisk that are not regular files */
 	struct bp_buf packed;     /* a DTB's stored bytes, held within its batch */
 	uint8_t (*hashes)[BP_HASH_MAX_LEN]; /* one per requested algorithm */
-	struct bp_diag diag;      /* per-job detail, copied out on failure */
 };
 
 struct src_config {
@@ -55,6 +55,50 @@ struct build {
 	size_t n_cfg;
 	struct bp_diag *d;
 };
+
+/*
+ * The failure to report from jobs run side by side: the lowest-numbered
+ * one's, whatever the thread count (bpi_jobs_run hands out items in order,
+ * so every lower item has run). One per run, not one per item: a diagnostic
+ * is 4.5 KiB and there may be thousands of DTBs.
+ */
+struct first_failure {
+	pthread_mutex_t lock;
+	size_t index;             /* SIZE_MAX while nothing failed */
+	struct bp_diag diag;
+};
+
+static void first_failure_init(struct first_failure *f)
+{
+	pthread_mutex_init(&f->lock, NULL);
+	f->index = SIZE_MAX;
+	f->diag.path[0] = f->diag.msg[0] = '\0';
+}
+
+static int first_failure_note(struct first_failure *f, size_t index, int ret,
+			      const struct bp_diag *d)
+{
+	pthread_mutex_lock(&f->lock);
+	if (index < f->index) {
+		f->index = index;
+		f->diag = *d;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return ret;
+}
+
+/* Hand the recorded failure to the caller's @d and free @f. */
+static int first_failure_report(struct first_failure *f, int ret, struct bp_diag *d)
+{
+	if (ret && f->index != SIZE_MAX) {
+		if (d)
+			*d = f->diag;
+	} else if (ret) {
+		bp_diag_set(d, ret, "", "%s", bp_strerror(ret));
+	}
+	pthread_mutex_destroy(&f->lock);
+	return ret;
+}
 
 /* Make room for one more element in a doubling array. */
 static int push(void **arr, size_t n, size_t *cap, size_t elem)
@@ -171,12 +215,12 @@ struct dtb_arg {
 	char **files;             /* -D: the files stored for it (may be just itself) */
 	size_t n_files;           /* 1 without -D */
 	uint64_t *sizes;          /* of each file stored */
-	struct bp_diag diag;
 };
 
 struct examine {
 	struct dtb_arg *args;
 	bool decompose;
+	struct first_failure fail;
 };
 
 /* The file @a stores at @k: a .cmd naming the DTB itself means "not composite". */
@@ -200,11 +244,8 @@ static int check_dtb(const char *path, uint64_t *size, struct src_config *c, str
 	return ret;
 }
 
-static int examine_dtb(void *ctx, size_t i)
+static int examine_one(struct examine *e, struct dtb_arg *a, struct bp_diag *d)
 {
-	struct examine *e = ctx;
-	struct dtb_arg *a = &e->args[i];
-	struct bp_diag *d = &a->diag;
 	uint64_t size = 0;
 	int ret;
 
@@ -228,6 +269,15 @@ static int examine_dtb(void *ctx, size_t i)
 			ret = check_dtb(arg_file(a, k), &a->sizes[k], NULL, d);
 	}
 	return ret;
+}
+
+static int examine_dtb(void *ctx, size_t i)
+{
+	struct examine *e = ctx;
+	struct bp_diag d;
+	int ret = examine_one(e, &e->args[i], &d);
+
+	return ret ? first_failure_note(&e->fail, i, ret, &d) : 0;
 }
 
 /* DTB paths to image indices (open addressing), so linking stays linear. */
@@ -311,15 +361,9 @@ static int gather_dtbs(struct build *b)
 	for (size_t i = 0; i < o->n_dtbs; i++)
 		if (!has_suffix(o->dtbs[i], ".dtbo"))
 			args[n++].path = o->dtbs[i];
-	/* Items go out in order, so the error reported is the first in argument order. */
-	ret = bpi_jobs_run(n, o->jobs, examine_dtb, &e);
-	for (size_t i = 0; ret && i < n; i++) {
-		if (args[i].diag.msg[0]) {
-			if (b->d)
-				*b->d = args[i].diag;
-			break;
-		}
-	}
+	/* The error reported is the first in argument order. */
+	first_failure_init(&e.fail);
+	ret = first_failure_report(&e.fail, bpi_jobs_run(n, o->jobs, examine_dtb, &e), b->d);
 	if (!ret)
 		ret = link_dtbs(b, args, n);
 	for (size_t i = 0; i < n; i++) {
@@ -413,14 +457,14 @@ static bool stored_as_is(const struct build *b, const struct src_image *im)
 }
 
 /* Report a job's failure under its input's name (codec messages carry none). */
-static int job_error(struct src_image *im, int ret)
+static int job_error(const struct src_image *im, int ret, struct bp_diag *d)
 {
 	char why[BP_DIAG_MSG_MAX];
 
-	if (im->diag.path[0])
+	if (d->path[0])
 		return ret;
-	snprintf(why, sizeof(why), "%s", im->diag.msg[0] ? im->diag.msg : bp_strerror(ret));
-	return bp_diag_set(&im->diag, ret, im->path, "cannot compress: %s", why);
+	snprintf(why, sizeof(why), "%s", d->msg[0] ? d->msg : bp_strerror(ret));
+	return bp_diag_set(d, ret, im->path, "cannot compress: %s", why);
 }
 
 /* ---- The kernel and ramdisk: from their file through the codec into the output ---- */
@@ -505,7 +549,8 @@ static bool split_stream(const struct build *b, const struct src_image *im)
 		c == BP_CODEC_LZO);
 }
 
-static int stream_image(struct build *b, struct bpi_fit_writer *fw, struct src_image *im)
+static int stream_image(struct build *b, struct bpi_fit_writer *fw, struct src_image *im,
+			struct bp_diag *d)
 {
 	bool as_is = stored_as_is(b, im);
 	struct file_stream fs = {
@@ -515,9 +560,9 @@ static int stream_image(struct build *b, struct bpi_fit_writer *fw, struct src_i
 		.im = im,
 		.fw = fw,
 	};
-	struct bp_diag *d = &im->diag;
 	int ret = 0;
 
+	bp_diag_clear(d);
 	fs.hashers = calloc(b->o->n_hashes + 1, sizeof(*fs.hashers));
 	if (!fs.hashers)
 		return bp_diag_set(d, BP_ERR_NOMEM, im->path, "out of memory");
@@ -538,16 +583,18 @@ static int stream_image(struct build *b, struct bpi_fit_writer *fw, struct src_i
 		ret = bpi_fit_writer_end(fw, (const uint8_t (*)[BP_HASH_MAX_LEN])im->hashes, d);
 	free(fs.hashers);
 	bp_buf_free(&fs.buf);
-	return ret ? job_error(im, ret) : 0;
+	return ret ? job_error(im, ret, d) : 0;
 }
 
 /* ---- DTBs: read again, compressed and hashed in memory, a batch at a time ---- */
 
-static int pack_fdt(struct build *b, struct src_image *im)
+static int pack_fdt(struct build *b, struct src_image *im, struct bp_diag *d)
 {
 	struct bp_buf input = BP_BUF_INIT;
-	struct bp_diag *d = &im->diag;
-	int ret = bpi_read_file(im->path, INPUT_MAX, &input, d);
+	int ret;
+
+	bp_diag_clear(d);
+	ret = bpi_read_file(im->path, INPUT_MAX, &input, d);
 
 	if (!ret && input.len != im->input_len)
 		ret = bp_diag_set(d, BP_ERR_IO, im->path,
@@ -563,7 +610,7 @@ static int pack_fdt(struct build *b, struct src_image *im)
 	/* Hash values cover the stored bytes, compressed or not, as in mkimage. */
 	for (size_t h = 0; h < b->o->n_hashes && !ret; h++)
 		ret = bp_hash(b->o->hashes[h], im->packed.data, im->packed.len, im->hashes[h], d);
-	return ret ? job_error(im, ret) : 0;
+	return ret ? job_error(im, ret, d) : 0;
 }
 
 struct pass {
@@ -571,19 +618,22 @@ struct pass {
 	struct bpi_fit_writer *fw;
 	size_t first, n;          /* the DTB batch: images [first, first + n) */
 	size_t n_streams;         /* job 0 streams images [0, n_streams) first */
+	struct first_failure fail;
 };
 
 static int pass_job(void *ctx, size_t i)
 {
 	struct pass *p = ctx;
+	struct bp_diag d;
 	int ret = 0;
 
 	if (p->n_streams && i == 0) {
 		for (size_t k = 0; k < p->n_streams && !ret; k++)
-			ret = stream_image(p->b, p->fw, &p->b->img[k]);
-		return ret;
+			ret = stream_image(p->b, p->fw, &p->b->img[k], &d);
+	} else {
+		ret = pack_fdt(p->b, &p->b->img[p->first + i - (p->n_streams ? 1 : 0)], &d);
 	}
-	return pack_fdt(p->b, &p->b->img[p->first + i - (p->n_streams ? 1 : 0)]);
+	return ret ? first_failure_note(&p->fail, i, ret, &d) : 0;
 }
 
 static size_t batch_end(const struct build *b, size_t first, uint64_t budget)
@@ -615,19 +665,6 @@ static int write_batch(struct build *b, struct bpi_fit_writer *fw, size_t first,
 	return ret;
 }
 
-/* The failing job's message, lowest index first, as bpi_jobs_run reports. */
-static int job_failure(struct build *b, int ret)
-{
-	for (size_t i = 0; i < b->n_img; i++) {
-		if (b->img[i].diag.msg[0]) {
-			if (b->d)
-				*b->d = b->img[i].diag;
-			return ret;
-		}
-	}
-	return bp_diag_set(b->d, ret, "", "%s", bp_strerror(ret));
-}
-
 /*
  * Images go out in order. The kernel and ramdisk come first; when the codec
  * splits the kernel across all threads, or only copies it, it runs alone,
@@ -642,11 +679,12 @@ static int pack_and_write(struct build *b, struct bpi_fit_writer *fw)
 
 	while (n_streams < b->n_img && b->img[n_streams].kind != KIND_FDT)
 		alone |= split_stream(b, &b->img[n_streams++]);
-	if (alone) {
-		for (size_t k = 0; k < n_streams && !ret; k++)
-			ret = stream_image(b, fw, &b->img[k]);
-		if (ret)
-			return job_failure(b, ret);
+	for (size_t k = 0; alone && k < n_streams && !ret; k++) {
+		struct bp_diag d;
+
+		ret = stream_image(b, fw, &b->img[k], &d);
+		if (ret && b->d)
+			*b->d = d;
 	}
 	/* Streams not run alone ride along with the first batch, even an empty one. */
 	pending = n_streams && !alone;
@@ -657,11 +695,11 @@ static int pack_and_write(struct build *b, struct bpi_fit_writer *fw)
 		p.n = end - first;
 		p.n_streams = pending ? n_streams : 0;
 		pending = false;
+		first_failure_init(&p.fail);
 		ret = bpi_jobs_run(p.n + (p.n_streams ? 1 : 0), b->o->jobs, pass_job, &p);
+		ret = first_failure_report(&p.fail, ret, b->d);
 		if (!ret)
 			ret = write_batch(b, fw, first, end);
-		else
-			ret = job_failure(b, ret);
 		for (size_t i = first; i < end; i++)
 			bp_buf_free(&b->img[i].packed);
 	}
