@@ -3,6 +3,7 @@
 #   make demo   build bootpack and run it on the bundled samples
 #   make check  build with ASan+UBSan and run every test (what CI runs)
 #   make bench  compare against the kernel's make_fit.py on the real corpus
+#               (bench/README.md; about 9 minutes)
 
 BUILD ?= build
 CHECK_BUILD ?= build-check
@@ -28,11 +29,11 @@ check:
 	meson test -C $(CHECK_BUILD) --print-errorlogs
 
 bench:
-	scripts/install-deps test
+	scripts/install-deps bench
 	meson setup --reconfigure $(BUILD)-release --buildtype=release 2>/dev/null || \
 		meson setup $(BUILD)-release --buildtype=release
 	ninja -C $(BUILD)-release
-	bench/make_fit_vs_bootpack $(BUILD)-release/src/bootpack
+	bench/make_fit_vs_bootpack $(BUILD)-release/src/bootpack $(BUILD)-release/bench/codec_limit
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(BUILD)-release
