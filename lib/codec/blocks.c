@@ -6,7 +6,6 @@
  * count, so neither do the bytes.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "codec_impl.h"
 #include "util/util.h"
@@ -24,9 +23,9 @@ struct block_out {
 
 struct window {
 	const struct bpi_blocks *b;
-	const uint8_t *src;       /* b->history bytes of history precede it when has_history */
+	const uint8_t *src;
 	size_t len, n;
-	bool has_history, final;
+	bool final;
 	struct block_out *blocks;
 };
 
@@ -37,8 +36,8 @@ static int block_job(void *ctx, size_t i)
 	size_t n = w->len - start < w->b->block ? w->len - start : w->b->block;
 
 	w->blocks[i].out.len = 0;
-	return w->b->pack(w->b->ctx, w->src + start, n, start || w->has_history,
-			  w->final && i + 1 == w->n, &w->blocks[i].out, &w->blocks[i].sum);
+	return w->b->pack(w->b->ctx, w->src + start, n, w->final && i + 1 == w->n,
+			  &w->blocks[i].out, &w->blocks[i].sum);
 }
 
 static int window_run(struct bpi_stream *s, struct window *w, unsigned int threads,
@@ -65,36 +64,26 @@ int bpi_blocks_run(struct bpi_stream *s, const struct bpi_blocks *b, struct bp_d
 {
 	unsigned int threads = s->split ? bpi_jobs_threads(s->threads) : 1;
 	size_t per = 2 * (size_t)threads * b->block <= WINDOW_BYTES ? 2 * (size_t)threads : threads;
-	/* Only a history needs the window copied after the previous one's tail. */
-	uint8_t *buf = b->history ? malloc(b->history + per * b->block) : NULL;
 	struct window w = { .b = b };
 	const uint8_t *p;
 	size_t n;
 	int ret = 0;
 
 	w.blocks = calloc(per, sizeof(*w.blocks));
-	if ((b->history && !buf) || !w.blocks)
+	if (!w.blocks)
 		ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "%s: out of memory", b->name);
 	while (!ret) {
 		ret = bpi_stream_next(s, per * b->block, &p, &n, d);
 		if (ret || !n)
 			break;
-		if (buf)
-			memcpy(buf + b->history, p, n);
-		w.src = buf ? buf + b->history : p;
+		w.src = p;
 		w.len = n;
 		w.n = (n + b->block - 1) / b->block;
 		w.final = s->done == s->size;
 		ret = window_run(s, &w, threads, d);
-		/* The next window's first block may look back into this one. */
-		if (buf && n >= b->history) {
-			memmove(buf, buf + b->history + n - b->history, b->history);
-			w.has_history = true;
-		}
 	}
 	for (size_t i = 0; w.blocks && i < per; i++)
 		bp_buf_free(&w.blocks[i].out);
 	free(w.blocks);
-	free(buf);
 	return ret;
 }

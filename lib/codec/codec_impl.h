@@ -39,14 +39,12 @@ int bpi_stream_next(struct bpi_stream *s, size_t max, const uint8_t **p, size_t 
 struct bpi_blocks {
 	const char *name;         /* for messages */
 	size_t block;             /* input bytes per block (the last may be short) */
-	size_t history;           /* bytes before a block that pack() may read */
 	/*
-	 * Compress @n bytes at @src into @out (emptied) on any thread; @history
-	 * says whether the history bytes before @src exist, @last whether this
-	 * is the stream's final block. May set *@sum for seen().
+	 * Compress @n bytes at @src into @out (emptied) on any thread; @last says
+	 * whether this is the stream's final block. May set *@sum for seen().
 	 */
-	int (*pack)(void *ctx, const uint8_t *src, size_t n, bool history, bool last,
-		    struct bp_buf *out, uint32_t *sum);
+	int (*pack)(void *ctx, const uint8_t *src, size_t n, bool last, struct bp_buf *out,
+		    uint32_t *sum);
 	/* Called in stream order for each block before its output is pushed; may be NULL. */
 	void (*seen)(void *ctx, const uint8_t *src, size_t n, uint32_t sum);
 	void *ctx;

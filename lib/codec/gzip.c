@@ -134,7 +134,7 @@ struct gz_member {
 	uLong crc;
 };
 
-static int gz_chunk_pack(void *ctx, const uint8_t *src, size_t n, bool history, bool last,
+static int gz_chunk_pack(void *ctx, const uint8_t *src, size_t n, bool last,
 			 struct bp_buf *out, uint32_t *sum)
 {
 	const struct gz_member *g = ctx;
@@ -142,7 +142,6 @@ static int gz_chunk_pack(void *ctx, const uint8_t *src, size_t n, bool history, 
 	size_t bound, r = 0;
 	int ret = BP_ERR_NOMEM;
 
-	(void)history;
 	*sum = (uint32_t)crc32_z(0, src, n);
 	if (c) {
 		bound = libdeflate_deflate_compress_bound(c, n);
@@ -185,7 +184,7 @@ static int gz_compress(struct bpi_stream *s, struct bp_diag *d)
 		ret = bpi_blocks_run(s, &b, d);
 	} else if (!ret) {
 		/* No input, so no chunk: the stream is one empty final block. */
-		ret = gz_chunk_pack(&g, NULL, 0, false, true, &empty, &unused);
+		ret = gz_chunk_pack(&g, NULL, 0, true, &empty, &unused);
 		if (!ret)
 			ret = s->write(s, empty.data, empty.len, d);
 		else

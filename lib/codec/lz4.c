@@ -66,13 +66,12 @@ struct lz4_split {
 	XXH32_state_t *xxh;
 };
 
-static int lz4_block_pack(void *ctx, const uint8_t *src, size_t n, bool history, bool last,
+static int lz4_block_pack(void *ctx, const uint8_t *src, size_t n, bool last,
 			  struct bp_buf *out, uint32_t *sum)
 {
 	const struct lz4_split *z = ctx;
 	size_t r;
 
-	(void)history;
 	(void)last;
 	(void)sum;
 	if (bp_buf_reserve(out, LZ4F_compressFrameBound(n, &z->block_prefs)))

@@ -153,7 +153,7 @@ static int lzop_pack(const struct lzop_mode *m, const uint8_t *src, size_t n, ui
  * "uncompressed length, compressed length, adler32 of the data", then the
  * data, stored raw when LZO does not make it smaller, as lzop does.
  */
-static int lzop_block_pack(void *ctx, const uint8_t *src, size_t n, bool history, bool last,
+static int lzop_block_pack(void *ctx, const uint8_t *src, size_t n, bool last,
 			   struct bp_buf *out, uint32_t *sum)
 {
 	const struct lzop_mode *m = ctx;
@@ -163,7 +163,6 @@ static int lzop_block_pack(void *ctx, const uint8_t *src, size_t n, bool history
 	lzo_uint clen = 0;
 	int r = LZO_E_OUT_OF_MEMORY;
 
-	(void)history;
 	(void)last;
 	(void)sum;
 	if (wrk && (scratch || !m->level_999) && !bp_buf_reserve(out, 12 + LZOP_BOUND)) {
