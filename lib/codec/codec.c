@@ -111,7 +111,7 @@ static int mem_write(struct bpi_stream *s, const void *p, size_t n, struct bp_di
 	struct mem_stream *m = (struct mem_stream *)s;
 
 	if (bp_buf_append(m->out, p, n))
-		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "%s: out of memory", "compression");
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "out of memory");
 	return 0;
 }
 
