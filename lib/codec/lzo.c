@@ -25,6 +25,7 @@
 #include <lzo/lzo1x.h>
 
 #include "codec_impl.h"
+#include "util/util.h"
 
 static const uint8_t lzop_magic[9] = { 0x89, 'L', 'Z', 'O', 0x00, 0x0d, 0x0a, 0x1a, 0x0a };
 
@@ -77,18 +78,6 @@ static int lzo_ready(struct bp_diag *d)
 	return 0;
 }
 
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	put_be16(p, (uint16_t)(v >> 16));
-	put_be16(p + 2, (uint16_t)v);
-}
-
 /* What lzop -N writes: its method and level byte, and the LZO call behind them. */
 struct lzop_mode {
 	uint8_t method, level;
@@ -114,16 +103,16 @@ static int lzop_write_header(struct bpi_stream *s, const struct lzop_mode *m,
 	uint8_t *f = h + sizeof(lzop_magic);
 
 	memcpy(h, lzop_magic, sizeof(lzop_magic));
-	put_be16(f, LZOP_VERSION);
+	bpi_put_be16(f, LZOP_VERSION);
 	/* The headers' LZO version, fixed at build time to stay reproducible. */
-	put_be16(f + 2, LZO_VERSION & 0xffff);
-	put_be16(f + 4, LZOP_VERSION_NEEDED);
+	bpi_put_be16(f + 2, LZO_VERSION & 0xffff);
+	bpi_put_be16(f + 4, LZOP_VERSION_NEEDED);
 	f[6] = m->method;
 	f[7] = m->level;
-	put_be32(f + 8, LZOP_WRITE_FLAGS);
-	put_be32(f + 12, LZOP_MODE);
+	bpi_put_be32(f + 8, LZOP_WRITE_FLAGS);
+	bpi_put_be32(f + 12, LZOP_MODE);
 	/* f + 16: mtime low, f + 20: mtime high, f + 24: name length, all 0 */
-	put_be32(f + LZOP_HEADER_BYTES, lzo_adler32(ADLER32_INIT, f, LZOP_HEADER_BYTES));
+	bpi_put_be32(f + LZOP_HEADER_BYTES, lzo_adler32(ADLER32_INIT, f, LZOP_HEADER_BYTES));
 	return s->write(s, h, sizeof(h), d);
 }
 
@@ -177,9 +166,9 @@ static int lzop_block_pack(void *ctx, const uint8_t *src, size_t n, bool last,
 		memcpy(dst, src, n);
 		clen = n;
 	}
-	put_be32(out->data, (uint32_t)n);
-	put_be32(out->data + 4, (uint32_t)clen);
-	put_be32(out->data + 8, lzo_adler32(ADLER32_INIT, src, n));
+	bpi_put_be32(out->data, (uint32_t)n);
+	bpi_put_be32(out->data + 4, (uint32_t)clen);
+	bpi_put_be32(out->data + 8, lzo_adler32(ADLER32_INIT, src, n));
 	out->len = 12 + clen;
 	return 0;
 }

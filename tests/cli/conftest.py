@@ -50,12 +50,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "corpus: uses the real Debian kernel/DTB corpus (slow)")
 
 
-def run(cmd, cwd=None, env=None, check=True, timeout=1800):
+def run(cmd, cwd=None, env=None, check=True, timeout=1800, stdin=None):
     """Run a command, capturing output; fail the test with details on error."""
     cmd = [str(c) for c in cmd]
     start = time.monotonic()
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=timeout, check=False)
     except FileNotFoundError as exc:
         pytest.fail(f"cannot run {cmd[0]}: {exc}")
