@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libfdt.h>
 
@@ -309,6 +310,11 @@ int bpi_fit_writer_open(struct bpi_fit_writer **fwp, const struct bpi_fit *f,
 			: bp_diag_set(d, BP_ERR_NOMEM, out_path, "out of memory");
 	if (!ret)
 		ret = bpi_output_open(&fw->out, out_path, d);
+	/* Sizes, offsets and hashes are patched in after the data: a pipe cannot take that. */
+	if (!ret && fw->out.direct && lseek(fw->out.fd, 0, SEEK_CUR) < 0)
+		ret = bp_diag_set(d, BP_ERR_IO, out_path, "cannot write a FIT to a pipe or "
+				  "terminal (it is patched after the data is written); give a "
+				  "regular file");
 	/* External data starts after the tree; its room is filled in at the end. */
 	if (!ret && f->external) {
 		fw->base = BPI_ALIGN_UP((uint64_t)fw->tpl_len, f->align);

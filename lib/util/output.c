@@ -1,14 +1,28 @@
 // SPDX-License-Identifier: MIT
 /*
- * Atomic output: write a temporary file next to the destination and rename
- * it over the destination only when everything succeeded, so a failure never
+ * Atomic output: write the new file next to the destination and rename it
+ * over the destination only when everything succeeded, so a failure never
  * leaves a partial image and never touches an existing file.
+ *
+ * Where the file system supports it the file is created unnamed (O_TMPFILE)
+ * and only gets a name at commit, so a process killed while writing (SIGKILL,
+ * OOM) leaves nothing behind; elsewhere a hidden ".NAME.tmp-PID-N" sibling is
+ * used, removed on every failure bootpack sees.
+ *
+ * An existing output that is not a regular file (a pipe, a terminal, a
+ * device) is written in place: renaming over it would replace the device
+ * node. A symlink is followed and its target replaced, so the link stays
+ * (and "-o /dev/stdout" into a file does not replace /dev/stdout).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_TMPFILE, linkat's AT_EMPTY_PATH */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -21,31 +35,103 @@ static char *tmp_name(const char *path, unsigned int attempt)
 	return bpi_dot_sibling(path, suffix);
 }
 
-int bpi_output_open(struct bpi_output *o, const char *path, struct bp_diag *d)
+/* Where the file goes: @o->path, or the file its symlink chain ends at. */
+static const char *target(const struct bpi_output *o)
 {
-	o->path = path;
-	o->fd = -1;
-	o->tmp_path = NULL;
-	for (unsigned int attempt = 0; attempt < 100; attempt++) {
-		o->tmp_path = tmp_name(path, attempt);
-		if (!o->tmp_path)
-			return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
-		/* 0666 lets the umask decide, as for any file the user creates. */
-		o->fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (o->fd >= 0)
-			return 0;
-		if (errno != EEXIST) {
-			int err = errno;
+	return o->link_target ? o->link_target : o->path;
+}
 
-			free(o->tmp_path);
-			o->tmp_path = NULL;
-			return bp_diag_set(d, BP_ERR_IO, path, "cannot create output: %s",
-					   strerror(err));
+/* Create a free temporary name for @path: open it (@fd) or, with @fd NULL, link @from_fd to it. */
+static int create_named(struct bpi_output *o, int *fd, int from_fd, struct bp_diag *d)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", from_fd);
+	for (unsigned int attempt = 0; attempt < 100; attempt++) {
+		int ok;
+
+		if (!(o->tmp_path = tmp_name(target(o), attempt)))
+			return bp_diag_set(d, BP_ERR_NOMEM, o->path, "out of memory");
+		if (fd) {
+			/* 0666 lets the umask decide, as for any file the user creates. */
+			*fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+			ok = *fd >= 0;
+		} else {
+			/* Through /proc needs no privilege; AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH. */
+			ok = !linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp_path, AT_SYMLINK_FOLLOW) ||
+			     (errno == ENOENT &&
+			      !linkat(from_fd, "", AT_FDCWD, o->tmp_path, AT_EMPTY_PATH));
 		}
+		if (ok)
+			return 0;
+		int err = errno;
+
 		free(o->tmp_path);
 		o->tmp_path = NULL;
+		if (err != EEXIST)
+			return bp_diag_set(d, BP_ERR_IO, o->path, "cannot create output: %s",
+					   strerror(err));
 	}
-	return bp_diag_set(d, BP_ERR_IO, path, "cannot create a temporary output file");
+	return bp_diag_set(d, BP_ERR_IO, o->path, "cannot create a temporary output file");
+}
+
+/* The directory of @path ("." for a bare name), for O_TMPFILE. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int bpi_output_open(struct bpi_output *o, const char *path, struct bp_diag *d)
+{
+	struct stat st, lst;
+	bool exists;
+	char *dir;
+	int ret;
+
+	memset(o, 0, sizeof(*o));
+	o->path = path;
+	o->fd = -1;
+	exists = !stat(path, &st);
+	if (exists && S_ISDIR(st.st_mode))
+		return bp_diag_set(d, BP_ERR_IO, path, "cannot create output: Is a directory");
+	if (exists && !S_ISREG(st.st_mode)) {
+		o->direct = true;
+		o->fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (o->fd < 0)
+			return bp_diag_set(d, BP_ERR_IO, path, "cannot open output: %s",
+					   strerror(errno));
+		return 0;
+	}
+	/* A dangling link has no target to resolve; the link itself is replaced. */
+	if (!lstat(path, &lst) && S_ISLNK(lst.st_mode) &&
+	    !(o->link_target = realpath(path, NULL)) && errno != ENOENT)
+		return bp_diag_set(d, BP_ERR_IO, path, "cannot resolve output link: %s",
+				   strerror(errno));
+	if (!(dir = dir_of(target(o)))) {
+		bpi_output_abort(o);
+		return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
+	}
+	o->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+	free(dir);
+	if (o->fd >= 0)
+		return 0;
+	/* Not supported here (EOPNOTSUPP, EISDIR on old kernels): fall back to a name. */
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+		int err = errno;
+
+		bpi_output_abort(o);
+		return bp_diag_set(d, BP_ERR_IO, path, "cannot create output: %s", strerror(err));
+	}
+	ret = create_named(o, &o->fd, -1, d);
+	if (ret)
+		bpi_output_abort(o);
+	return ret;
 }
 
 /* Write all of @p at @off, or at the current position when @off is -1. */
@@ -98,12 +184,15 @@ int bpi_output_zero(struct bpi_output *o, size_t n, struct bp_diag *d)
 
 int bpi_output_commit(struct bpi_output *o, struct bp_diag *d)
 {
-	int ret = 0;
+	/* An unnamed file gets a temporary name first: linkat cannot replace. */
+	int ret = o->tmp_path || o->direct ? 0 : create_named(o, NULL, o->fd, d);
 
-	if (close(o->fd) < 0)
+	if (close(o->fd) < 0 && !ret)
 		ret = bp_diag_set(d, BP_ERR_IO, o->path, "cannot write: %s", strerror(errno));
 	o->fd = -1;
-	if (!ret && rename(o->tmp_path, o->path) < 0)
+	if (!ret && o->direct)
+		return 0;
+	if (!ret && rename(o->tmp_path, target(o)) < 0)
 		ret = bp_diag_set(d, BP_ERR_IO, o->path, "cannot rename output into place: %s",
 				  strerror(errno));
 	if (ret) {
@@ -112,6 +201,8 @@ int bpi_output_commit(struct bpi_output *o, struct bp_diag *d)
 	}
 	free(o->tmp_path);
 	o->tmp_path = NULL;
+	free(o->link_target);
+	o->link_target = NULL;
 	return 0;
 }
 
@@ -125,6 +216,8 @@ void bpi_output_abort(struct bpi_output *o)
 		free(o->tmp_path);
 		o->tmp_path = NULL;
 	}
+	free(o->link_target);
+	o->link_target = NULL;
 }
 
 int bpi_output_file(const char *path, const void *p, size_t n, struct bp_diag *d)

@@ -3,6 +3,7 @@
 #ifndef BP_UTIL_H
 #define BP_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,11 +71,13 @@ int bpi_read_file(const char *path, uint64_t max, struct bp_buf *out, struct bp_
  */
 char *bpi_dot_sibling(const char *path, const char *suffix);
 
-/* An output file under construction: written to a temporary, then renamed. */
+/* An output file under construction: written unnamed or to a temporary, then renamed. */
 struct bpi_output {
 	int fd;
 	const char *path;
-	char *tmp_path;
+	char *tmp_path;          /* the named temporary, if any */
+	char *link_target;       /* @path is a symlink to this file */
+	bool direct;             /* not a regular file: written in place */
 };
 
 int bpi_output_open(struct bpi_output *o, const char *path, struct bp_diag *d);

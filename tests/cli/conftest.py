@@ -11,10 +11,16 @@ Environment (set by meson's test(); otherwise derived from the repo):
     BOOTPACK_CACHE    corpus cache            (default: ~/.cache/bootpack)
 
 Missing tools, binaries, samples or corpus make tests fail, never skip.
+
+Every bootpack run through subprocess.run (conftest.run or a test's own
+helper) is guarded: each input file it names (arguments other than the -o
+target, @FILE argument files and the paths inside them, -T lists) is hashed
+before and after, and a changed input fails the test.
 """
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -48,6 +54,76 @@ SAMPLE_FILES = SAMPLE_DTBS + ["demo-overlay.dtbo", "Image"]
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "corpus: uses the real Debian kernel/DTB corpus (slow)")
+    subprocess.run = _guarded_run
+
+
+# --------------------------------------------------------------------------
+# Inputs are never modified: hash them around every bootpack run.
+
+_real_run = subprocess.run
+OUTPUT_OPTIONS = ("-o", "--output")
+
+
+def _is_bootpack(argv0):
+    name = os.fsdecode(argv0)
+    if os.path.basename(name) != "bootpack":
+        return False
+    mine = os.environ.get("BOOTPACK")
+    return not mine or os.path.realpath(name) == os.path.realpath(mine)
+
+
+def _listed_paths(path, how):
+    """Paths named inside an @FILE (shell-like quoting) or a -T list (lines)."""
+    try:
+        if path.stat().st_size > (1 << 20):
+            return []
+        text = path.read_text(errors="replace")
+        return shlex.split(text) if how == "@" else text.splitlines()
+    except (OSError, ValueError):
+        return []
+
+
+def _input_files(args, cwd):
+    base = Path(cwd) if cwd else Path.cwd()
+    names, outputs, prev = [], set(), None
+    for a in args:
+        a = os.fsdecode(a) if isinstance(a, bytes) else str(a)
+        if prev in OUTPUT_OPTIONS:
+            outputs.add(os.path.realpath(base / a))
+        else:
+            names.append(a)
+            if a.startswith("@"):
+                names += [n for n in _listed_paths(base / a[1:], "@")]
+            if prev in ("-T", "--files-from"):
+                names += _listed_paths(base / a, "T")
+        prev = a
+    files = set()
+    for n in names:
+        p = base / (n[1:] if n.startswith("@") else n)
+        # An input named as the output too is the output's business.
+        if n and p.is_file() and os.path.realpath(p) not in outputs:
+            files.add(p)
+    return files
+
+
+def _digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.digest()
+
+
+def _guarded_run(*popenargs, **kwargs):
+    cmd = popenargs[0] if popenargs else kwargs.get("args")
+    if isinstance(cmd, (list, tuple)) and cmd and _is_bootpack(cmd[0]):
+        before = {p: _digest(p) for p in _input_files(cmd[1:], kwargs.get("cwd"))}
+        proc = _real_run(*popenargs, **kwargs)
+        changed = [str(p) for p, h in before.items() if not p.is_file() or _digest(p) != h]
+        shown = " ".join(os.fsdecode(c) if isinstance(c, bytes) else str(c) for c in cmd)
+        assert not changed, f"bootpack modified its input(s) {', '.join(changed)}: {shown}"
+        return proc
+    return _real_run(*popenargs, **kwargs)
 
 
 def run(cmd, cwd=None, env=None, check=True, timeout=1800, stdin=None):
