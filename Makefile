@@ -1,14 +1,18 @@
 # SPDX-License-Identifier: MIT
 # Convenience entry points; the build itself is Meson + Ninja.
 #   make demo   build bootpack and run it on the bundled samples
-#   make check  build with ASan+UBSan and run every test (what CI runs)
+#   make check  build with ASan+UBSan and run every test, then fuzz each
+#               target for 60 s (what CI runs)
+#   make fuzz   only the fuzzing (FUZZ_SECONDS=N per target; scripts/fuzz)
 #   make bench  compare against the kernel's make_fit.py on the real corpus
 #               (bench/README.md; about 9 minutes)
 
 BUILD ?= build
 CHECK_BUILD ?= build-check
 
-.PHONY: all demo check bench clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all demo check fuzz bench clean
 
 all:
 	scripts/install-deps build
@@ -27,6 +31,11 @@ check:
 		-Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all
 	ninja -C $(CHECK_BUILD)
 	meson test -C $(CHECK_BUILD) --print-errorlogs
+	scripts/fuzz $(FUZZ_SECONDS)
+
+fuzz:
+	scripts/install-deps fuzz
+	scripts/fuzz $(FUZZ_SECONDS)
 
 bench:
 	scripts/install-deps bench
@@ -36,4 +45,4 @@ bench:
 	bench/make_fit_vs_bootpack $(BUILD)-release/src/bootpack $(BUILD)-release/bench/codec_limit
 
 clean:
-	rm -rf $(BUILD) $(CHECK_BUILD) $(BUILD)-release
+	rm -rf $(BUILD) $(CHECK_BUILD) $(BUILD)-release build-fuzz

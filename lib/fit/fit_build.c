@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <libfdt.h>
+#include <xxhash.h>
 
 #include "codec/codec_impl.h"
 #include "fit_internal.h"
@@ -33,6 +34,7 @@ struct src_image {
 	const char *path;
 	char *owned_path;         /* set when the path came from a .cmd file */
 	uint64_t input_len;       /* size when gathered; checked when read again */
+	uint64_t input_sum;       /* a DTB's XXH3 when checked; so is what is stored */
 	int fd;                   /* kernel, ramdisk: open from gathering on, or -1 */
 	struct bp_buf input;      /* kernel, ramdisk that are not regular files */
 	struct bp_buf packed;     /* a DTB's stored bytes, held within its batch */
@@ -208,13 +210,19 @@ static int root_info(const void *fdt, const char *path, struct src_config *c, st
 
 /* ---- DTBs: examined side by side, then linked in command-line order ---- */
 
+/* A DTB file as checked: a different one when read again is refused. */
+struct dtb_seen {
+	uint64_t size;
+	uint64_t sum;
+};
+
 /* One DTB argument, examined on any thread. */
 struct dtb_arg {
 	const char *path;
 	struct src_config cfg;    /* model and compatible; fdts filled in when linking */
 	char **files;             /* -D: the files stored for it (may be just itself) */
 	size_t n_files;           /* 1 without -D */
-	uint64_t *sizes;          /* of each file stored */
+	struct dtb_seen *seen;    /* of each file stored */
 };
 
 struct examine {
@@ -229,8 +237,12 @@ static const char *arg_file(const struct dtb_arg *a, size_t k)
 	return a->files && strcmp(a->files[k], a->path) ? a->files[k] : a->path;
 }
 
-/* Read and check one devicetree (read again, a batch at a time, when written). */
-static int check_dtb(const char *path, uint64_t *size, struct src_config *c, struct bp_diag *d)
+/*
+ * Read and check one devicetree. It is read again, a batch at a time, when
+ * written; the checksum makes sure the bytes stored are the bytes checked.
+ */
+static int check_dtb(const char *path, struct dtb_seen *seen, struct src_config *c,
+		     struct bp_diag *d)
 {
 	struct bp_buf buf = BP_BUF_INIT;
 	int ret = bpi_read_file(path, INPUT_MAX, &buf, d);
@@ -239,34 +251,35 @@ static int check_dtb(const char *path, uint64_t *size, struct src_config *c, str
 		ret = bpi_fdt_check(buf.data, buf.len, path, d);
 	if (!ret && c)
 		ret = root_info(buf.data, path, c, d);
-	*size = buf.len;
+	seen->size = buf.len;
+	seen->sum = XXH3_64bits(buf.data, buf.len);
 	bp_buf_free(&buf);
 	return ret;
 }
 
 static int examine_one(struct examine *e, struct dtb_arg *a, struct bp_diag *d)
 {
-	uint64_t size = 0;
+	struct dtb_seen seen = { 0, 0 };
 	int ret;
 
 	if (!has_suffix(a->path, ".dtb"))
 		return bp_diag_set(d, BP_ERR_FORMAT, a->path,
 				   "not a devicetree: only .dtb files (and .dtbo overlays, which "
 				   "are used through -D) are accepted");
-	ret = check_dtb(a->path, &size, &a->cfg, d);
+	ret = check_dtb(a->path, &seen, &a->cfg, d);
 	if (!ret && e->decompose)
 		ret = bpi_decompose_dtb(a->path, &a->files, d);
 	for (a->n_files = 0; a->files && a->files[a->n_files]; a->n_files++)
 		;
 	if (!a->files)
 		a->n_files = 1;
-	if (!ret && !(a->sizes = calloc(a->n_files, sizeof(*a->sizes))))
+	if (!ret && !(a->seen = calloc(a->n_files, sizeof(*a->seen))))
 		ret = bp_diag_set(d, BP_ERR_NOMEM, a->path, "out of memory");
 	for (size_t k = 0; k < a->n_files && !ret; k++) {
 		if (arg_file(a, k) == a->path)
-			a->sizes[k] = size;
+			a->seen[k] = seen;
 		else
-			ret = check_dtb(arg_file(a, k), &a->sizes[k], NULL, d);
+			ret = check_dtb(arg_file(a, k), &a->seen[k], NULL, d);
 	}
 	return ret;
 }
@@ -337,7 +350,8 @@ static int link_dtbs(struct build *b, struct dtb_arg *args, size_t n)
 				/* A component named by a .cmd file: own the path. */
 				if (im->owned_path)
 					im->path = im->owned_path;
-				im->input_len = a->sizes[k];
+				im->input_len = a->seen[k].size;
+				im->input_sum = a->seen[k].sum;
 				*slot = b->n_img;
 			}
 			c->fdts[c->n_fdts++] = *slot - 1;
@@ -370,7 +384,7 @@ static int gather_dtbs(struct build *b)
 		free(args[i].cfg.model);
 		free(args[i].cfg.compat);
 		bpi_strv_free(args[i].files);
-		free(args[i].sizes);
+		free(args[i].seen);
 	}
 	free(args);
 	return ret;
@@ -596,9 +610,10 @@ static int pack_fdt(struct build *b, struct src_image *im, struct bp_diag *d)
 	bp_diag_clear(d);
 	ret = bpi_read_file(im->path, INPUT_MAX, &input, d);
 
-	if (!ret && input.len != im->input_len)
+	if (!ret && (input.len != im->input_len ||
+		     XXH3_64bits(input.data, input.len) != im->input_sum))
 		ret = bp_diag_set(d, BP_ERR_IO, im->path,
-				  "file changed size while bootpack was reading it");
+				  "file changed while bootpack was reading it");
 	if (!ret && stored_as_is(b, im)) {
 		im->packed = input;
 		input = (struct bp_buf)BP_BUF_INIT;

@@ -14,9 +14,6 @@
  * node. A symlink is followed and its target replaced, so the link stays
  * (and "-o /dev/stdout" into a file does not replace /dev/stdout).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* O_TMPFILE, linkat's AT_EMPTY_PATH */
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -18,6 +18,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -293,3 +294,34 @@ def test_sigkill_mid_write(big_kernel, samples, tmp_path, previous, mode, at):
     assert sorted(os.listdir(tmp_path)) == (["out.fit"] if previous else [])
     if previous:
         assert out.read_bytes() == PREVIOUS
+
+
+# --------------------------------------------------------------------------
+# An input that changes while bootpack reads it
+
+def test_dtb_changed_between_check_and_store(samples, tmp_path):
+    """DTBs are checked when gathered and read again when stored; a DTB whose
+    bytes differ the second time (same size, so only the checksum can tell)
+    is refused. A FIFO serves the two reads different bytes."""
+    a = (samples / "demo-a.dtb").read_bytes()
+    at = a.index(b"demo")
+    b = a[:at] + b"DEMO" + a[at + 4:]
+    fifo = tmp_path / "changing.dtb"
+    os.mkfifo(fifo)
+
+    def serve():
+        for data, pause in ((a, 0.5), (b, 0)):
+            with open(fifo, "wb") as f:
+                f.write(data)
+            time.sleep(pause)
+
+    writer = threading.Thread(target=serve, daemon=True)
+    writer.start()
+    out = tmp_path / "out.fit"
+    proc = run([bootpack_path(), "fit", "build", *ARCH_ARGS, "-k", samples / "Image",
+                "-o", out, fifo], check=False, timeout=60)
+    writer.join(5)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.decode() == \
+        f"bootpack: '{fifo}': file changed while bootpack was reading it\n"
+    assert sorted(os.listdir(tmp_path)) == ["changing.dtb"]

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target: the PE/COFF reader and section editor. Each input is parsed;
- * an image without errors is then edited (add, and replace or remove of its
+ * Fuzz target: the PE/COFF reader, the section editor and zboot extraction.
+ * Each input is parsed; a zboot image's kernel is extracted (capped); an
+ * image without errors is then edited (add, and replace or remove of its
  * last section) and every result must parse again without errors, with the
  * zboot payload still inside one section.
  */
@@ -47,6 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!mkdtemp(dir))
 		abort();
 	snprintf(out, sizeof(out), "%s/out.efi", dir);
+	if (in->zboot.present) {
+		if (bp_zboot_extract(pe, out, 1 << 20, NULL, NULL, &d) && !d.msg[0])
+			abort();
+		unlink(out);
+	}
 	struct bp_pe_edit edits[] = {
 		{ .op = BP_PE_ADD_SECTION, .name = ".bpf", .data = blob, .len = sizeof(blob),
 		  .strip_signature = true },

@@ -4,8 +4,10 @@
  * seed file given on the command line, then a fixed number of deterministic
  * mutations of it (byte flips, truncations, splices, random bytes), so every
  * build's test suite gets a repeatable smoke fuzz under its sanitizers.
- * Usage: replay ITERATIONS SEED_FILE...
+ * A directory stands for the files in it (sorted), e.g. the regression inputs.
+ * Usage: replay ITERATIONS SEED_FILE|DIR...
  */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,38 +81,68 @@ static void mutate(uint8_t *m, size_t *len, size_t cap)
 	}
 }
 
+static int run_seed(const char *path, long iterations)
+{
+	size_t len, cap;
+	uint8_t *seed = slurp(path, &len), *m;
+
+	if (!seed) {
+		fprintf(stderr, "replay: cannot read '%s'\n", path);
+		return 1;
+	}
+	cap = len + 256;
+	m = malloc(cap);
+	if (!m)
+		return 1;
+	LLVMFuzzerTestOneInput(seed, len);
+	for (long it = 0; it < iterations; it++) {
+		size_t n = len;
+
+		memcpy(m, seed, len);
+		for (int k = 1 + (int)(next() % 3); k > 0; k--)
+			mutate(m, &n, cap);
+		LLVMFuzzerTestOneInput(m, n);
+	}
+	free(m);
+	free(seed);
+	return 0;
+}
+
+static int filter(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
+}
+
+static int run_path(const char *path, long iterations)
+{
+	struct dirent **names;
+	int n = scandir(path, &names, filter, alphasort), ret = 0;
+
+	if (n < 0)
+		return run_seed(path, iterations);
+	for (int i = 0; i < n; i++) {
+		char sub[4096];
+
+		snprintf(sub, sizeof(sub), "%s/%s", path, names[i]->d_name);
+		if (!ret)
+			ret = run_seed(sub, iterations);
+		free(names[i]);
+	}
+	free(names);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	long iterations;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s ITERATIONS SEED_FILE...\n", argv[0]);
+		fprintf(stderr, "usage: %s ITERATIONS SEED_FILE|DIR...\n", argv[0]);
 		return 2;
 	}
 	iterations = strtol(argv[1], NULL, 10);
-	for (int i = 2; i < argc; i++) {
-		size_t len, cap;
-		uint8_t *seed = slurp(argv[i], &len), *m;
-
-		if (!seed) {
-			fprintf(stderr, "replay: cannot read '%s'\n", argv[i]);
+	for (int i = 2; i < argc; i++)
+		if (run_path(argv[i], iterations))
 			return 1;
-		}
-		cap = len + 256;
-		m = malloc(cap);
-		if (!m)
-			return 1;
-		LLVMFuzzerTestOneInput(seed, len);
-		for (long it = 0; it < iterations; it++) {
-			size_t n = len;
-
-			memcpy(m, seed, len);
-			for (int k = 1 + (int)(next() % 3); k > 0; k--)
-				mutate(m, &n, cap);
-			LLVMFuzzerTestOneInput(m, n);
-		}
-		free(m);
-		free(seed);
-	}
 	return 0;
 }
