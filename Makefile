@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 # Convenience entry points; the build itself is Meson + Ninja.
 #   make demo   build bootpack and run it on the bundled samples
-#   make check  build with ASan+UBSan and run every test, then fuzz each
-#               target for 60 s (what CI runs)
+#   make check  build with ASan+UBSan and run every test, run the error and
+#               fault tests again under valgrind, then fuzz each target
+#               for 60 s (what CI runs)
 #   make fuzz   only the fuzzing (FUZZ_SECONDS=N per target; scripts/fuzz)
 #   make bench  compare against the kernel's make_fit.py on the real corpus
 #               (bench/README.md; about 9 minutes)
@@ -31,6 +32,9 @@ check:
 		-Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all
 	ninja -C $(CHECK_BUILD)
 	meson test -C $(CHECK_BUILD) --print-errorlogs
+	[ -d $(BUILD) ] || meson setup $(BUILD)
+	ninja -C $(BUILD)
+	scripts/valgrind-tests $(BUILD)
 	scripts/fuzz $(FUZZ_SECONDS)
 
 fuzz:
