@@ -30,7 +30,6 @@ int bpi_lz4_legacy_decompress(const void *src, size_t len, size_t max_out, struc
 	p += 4;
 	while (p < end) {
 		uint32_t csize;
-		size_t room = max_out - out->len;
 		int n;
 
 		if (end - p < 4)
@@ -45,20 +44,20 @@ int bpi_lz4_legacy_decompress(const void *src, size_t len, size_t max_out, struc
 			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "legacy lz4: block %u claims %u "
 					   "bytes; only %zu remain", blocks, csize,
 					   (size_t)(end - p));
-		if (room > LZ4_LEGACY_BLOCK)
-			room = LZ4_LEGACY_BLOCK;
-		if (bp_buf_reserve(out, room ? room : 1))
+		/*
+		 * Room for a whole block, whatever is left of the cap: decoding into
+		 * less would make a corrupt block look like one that is too large.
+		 */
+		if (bp_buf_reserve(out, LZ4_LEGACY_BLOCK))
 			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "out of memory");
 		n = LZ4_decompress_safe((const char *)p, (char *)out->data + out->len, (int)csize,
-					(int)room);
-		if (n < 0) {
-			/* A block that fits 8 MiB but not the cap is a cap failure, not corruption. */
-			if (room < LZ4_LEGACY_BLOCK)
-				return bp_diag_set(d, BP_ERR_TOOBIG, NULL, "output exceeds the limit "
-						   "of %zu bytes", max_out);
+					(int)LZ4_LEGACY_BLOCK);
+		if (n < 0)
 			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "legacy lz4: block %u is "
 					   "corrupt", blocks);
-		}
+		if ((size_t)n > max_out - out->len)
+			return bp_diag_set(d, BP_ERR_TOOBIG, NULL, "output exceeds the limit of %zu "
+					   "bytes", max_out);
 		out->len += (size_t)n;
 		p += csize;
 		blocks++;

@@ -92,6 +92,10 @@ static int check_edit(struct edit *ed)
 		if (in->problems[i].severity == BP_PE_ERROR)
 			return bp_diag_set(ed->d, BP_ERR_FORMAT, ed->pe->name, "refusing to edit an "
 					   "invalid image: %s", in->problems[i].msg);
+	/* Counted but not listed (the reader ran out of memory for the list). */
+	if (in->n_errors)
+		return bp_diag_set(ed->d, BP_ERR_FORMAT, ed->pe->name, "refusing to edit an invalid "
+				   "image: it has %zu errors", in->n_errors);
 	if (!n || n > 8)
 		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "section name '%s' must be "
 				   "1 to 8 bytes (PE section headers hold 8)", e->name);
@@ -112,6 +116,11 @@ static int check_edit(struct edit *ed)
 				   "(certificate table of %u bytes); an edit would invalidate the "
 				   "signature, so strip it (--strip-signature) and sign again",
 				   in->dirs[BP_PE_DIR_SECURITY].size);
+	/* Padding to it is done in memory; the PE format itself stops at 64 KiB. */
+	if (e->op != BP_PE_REMOVE_SECTION && in->file_alignment > PE_FILE_ALIGN_MAX)
+		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "FileAlignment 0x%x is "
+				   "larger than 64 KiB, the most the PE format allows; refusing to "
+				   "pad section data to it", in->file_alignment);
 	ed->target = idx;
 	if (e->op == BP_PE_ADD_SECTION)
 		return 0;
@@ -256,6 +265,39 @@ static int plan_headers(struct edit *ed)
 				   "first section starts at RVA 0x%llx", (unsigned long long)need,
 				   (unsigned long long)first_va);
 	ed->new_soh = (uint32_t)need;
+	return 0;
+}
+
+/*
+ * SizeOfImage is 32 bits: an added section, or a last section that grows,
+ * must still end below 4 GiB once rounded up to SectionAlignment, or the
+ * field would wrap to a small value.
+ */
+static int plan_address(struct edit *ed)
+{
+	const struct bp_pe_info *in = ed->in;
+	uint64_t va, end = image_end(in, -1);
+
+	if (ed->e->op == BP_PE_REMOVE_SECTION)
+		return 0;
+	if (ed->e->op == BP_PE_ADD_SECTION) {
+		va = BPI_ALIGN_UP(end > in->size_of_image ? end : in->size_of_image,
+				  (uint64_t)in->section_alignment);
+	} else {
+		va = in->sections[ed->target].virtual_address;
+		/* Not the last: check_edit() kept it below the next section. */
+		if (va < image_end(in, ed->target))
+			return 0;
+	}
+	end = BPI_ALIGN_UP(va + ed->e->len, (uint64_t)in->section_alignment);
+	if (end > UINT32_MAX)
+		return bp_diag_set(ed->d, BP_ERR_TOOBIG, ed->pe->name, "section '%s' (%zu bytes at "
+				   "RVA 0x%llx) would end at 0x%llx (SectionAlignment 0x%x), past the "
+				   "4 GiB that SizeOfImage can describe", ed->e->name, ed->e->len,
+				   (unsigned long long)va, (unsigned long long)end,
+				   in->section_alignment);
+	if (ed->e->op == BP_PE_ADD_SECTION)
+		ed->add_va = (uint32_t)va;
 	return 0;
 }
 
@@ -557,11 +599,10 @@ int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *o
 	ret = check_edit(&ed);
 	if (!ret)
 		ret = plan_headers(&ed);
+	if (!ret)
+		ret = plan_address(&ed);
 	if (ret)
 		return ret;
-	ed.add_va = (uint32_t)BPI_ALIGN_UP(image_end(in, -1) > in->size_of_image
-					   ? image_end(in, -1) : in->size_of_image,
-					   in->section_alignment);
 	ed.runs = calloc(2 * (size_t)in->n_sections + MAX_RUNS_EXTRA, sizeof(*ed.runs));
 	ed.new_off = calloc(in->n_sections ? in->n_sections : 1, sizeof(*ed.new_off));
 	if (!ed.runs || !ed.new_off || bp_buf_reserve(&ed.out, pe->file.len + e->len + 2 *

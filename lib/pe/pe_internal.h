@@ -21,6 +21,13 @@
 /* Where NumberOfRvaAndSizes and the directories are. */
 #define PE32_OPT_NRVA 92
 #define PE32PLUS_OPT_NRVA 108
+/* Where the standard fields end and the Windows-specific fields begin. */
+#define PE32_OPT_STANDARD_END 28
+#define PE32PLUS_OPT_STANDARD_END 24
+/* The PE/COFF specification allows FileAlignment from 512 to 64 KiB. */
+#define PE_FILE_ALIGN_MAX 0x10000
+/* Problems listed per image; past this many only a count is kept. */
+#define PE_PROBLEMS_MAX 100
 
 #define ZBOOT_MAGIC_OFFSET 4
 #define ZBOOT_PAYLOAD_OFFSET 8
@@ -39,6 +46,11 @@ struct bp_pe {
 	uint32_t opt_offset;        /* file offset of the optional header */
 	uint32_t section_table;     /* file offset of the section table */
 	uint64_t cert_offset, cert_size;
+	size_t dropped;             /* problems past PE_PROBLEMS_MAX, counted only */
+	bool dropped_error;
+	/* The first thing wrong with the zboot header, for bp_zboot_extract(). */
+	int zboot_err;
+	char zboot_msg[sizeof(((struct bp_pe_problem *)0)->msg)];
 };
 
 #endif

@@ -14,28 +14,115 @@
 #include "pe_internal.h"
 #include "util/util.h"
 
-static void __attribute__((format(printf, 3, 4)))
-problem(struct bp_pe *pe, enum bp_pe_severity sev, const char *fmt, ...)
+/*
+ * Copy @in to @out (@n bytes) with every byte outside printable ASCII, and
+ * the backslash, written as \xNN: section and compression names come from
+ * the file, and a message must stay one line of text.
+ */
+static void escape(char *out, size_t n, const char *in)
+{
+	size_t k = 0;
+
+	for (; *in; in++) {
+		unsigned char c = (unsigned char)*in;
+		size_t w = c >= 0x20 && c < 0x7f && c != '\\' ? 1 : 4;
+
+		if (n - k <= w)
+			break;
+		if (w == 1)
+			out[k] = (char)c;
+		else
+			snprintf(out + k, n - k, "\\x%02x", c);
+		k += w;
+	}
+	out[k] = '\0';
+}
+
+static struct bp_pe_problem *new_problem(struct bp_pe *pe)
 {
 	struct bp_pe_problem *p;
-	va_list ap;
 
 	if (pe->info.n_problems == pe->cap_problems) {
 		size_t cap = pe->cap_problems ? 2 * pe->cap_problems : 16;
 
 		p = realloc(pe->problems, cap * sizeof(*p));
 		if (!p)
-			return;     /* the list is advisory; running out of memory drops a line */
+			return NULL;
 		pe->problems = p;
 		pe->cap_problems = cap;
 	}
-	p = &pe->problems[pe->info.n_problems++];
-	p->severity = sev;
-	va_start(ap, fmt);
-	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
-	va_end(ap);
+	return &pe->problems[pe->info.n_problems++];
+}
+
+/*
+ * Errors are always counted, so an edit refuses the image even when the
+ * list is full (65535 sections can each be wrong several times over) or
+ * memory ran out; the list itself is advisory.
+ */
+static void add_problem(struct bp_pe *pe, enum bp_pe_severity sev, const char *msg)
+{
+	struct bp_pe_problem *p = NULL;
+
 	if (sev == BP_PE_ERROR)
 		pe->info.n_errors++;
+	if (pe->info.n_problems < PE_PROBLEMS_MAX)
+		p = new_problem(pe);
+	if (!p) {
+		pe->dropped++;
+		pe->dropped_error |= sev == BP_PE_ERROR;
+		return;
+	}
+	p->severity = sev;
+	snprintf(p->msg, sizeof(p->msg), "%s", msg);
+}
+
+static void __attribute__((format(printf, 5, 0)))
+vproblem(struct bp_pe *pe, enum bp_pe_severity sev, char *esc, size_t n, const char *fmt,
+	 va_list ap)
+{
+	char raw[BP_DIAG_MSG_MAX];
+
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	escape(esc, n, raw);
+	add_problem(pe, sev, esc);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+problem(struct bp_pe *pe, enum bp_pe_severity sev, const char *fmt, ...)
+{
+	char esc[sizeof(pe->problems->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vproblem(pe, sev, esc, sizeof(esc), fmt, ap);
+	va_end(ap);
+}
+
+/* An error in the zboot header: listed, and the first kept for bp_zboot_extract(). */
+static void __attribute__((format(printf, 3, 4)))
+zboot_problem(struct bp_pe *pe, int err, const char *fmt, ...)
+{
+	char esc[sizeof(pe->zboot_msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vproblem(pe, BP_PE_ERROR, esc, sizeof(esc), fmt, ap);
+	va_end(ap);
+	if (!pe->zboot_err) {
+		pe->zboot_err = err;
+		memcpy(pe->zboot_msg, esc, sizeof(esc));
+	}
+}
+
+/* What was left out of a full list: one closing line, not counted again. */
+static void summarize_dropped(struct bp_pe *pe)
+{
+	struct bp_pe_problem *p;
+
+	if (!pe->dropped || !(p = new_problem(pe)))
+		return;
+	p->severity = pe->dropped_error ? BP_PE_ERROR : BP_PE_WARNING;
+	snprintf(p->msg, sizeof(p->msg), "%zu more problems not listed", pe->dropped);
 }
 
 static bool is_pow2(uint32_t v)
@@ -43,12 +130,13 @@ static bool is_pow2(uint32_t v)
 	return v && !(v & (v - 1));
 }
 
-/* The headers that must be readable at all; anything else is a problem, not a failure. */
-static int read_headers(struct bp_pe *pe, struct bp_diag *d)
+/* DOS header, PE signature and COFF file header. */
+static int read_file_header(struct bp_pe *pe, struct bp_diag *d)
 {
-	const uint8_t *p = pe->file.data;
-	uint64_t len = pe->file.len, opt, need;
+	const uint8_t *p = pe->file.data, *sig;
+	uint64_t len = pe->file.len;
 	struct bp_pe_info *in = &pe->info;
+	uint32_t coff;
 
 	if (len < PE_DOS_SIZE)
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "not a PE image: file is %llu bytes, "
@@ -60,14 +148,25 @@ static int read_headers(struct bp_pe *pe, struct bp_diag *d)
 	if (in->pe_offset < PE_DOS_SIZE)
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "e_lfanew 0x%x points inside the "
 				   "64-byte DOS header", in->pe_offset);
-	if ((uint64_t)in->pe_offset + 4 + PE_COFF_SIZE > len)
-		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "e_lfanew 0x%x: the PE header lies "
-				   "past the end of the file (%llu bytes)", in->pe_offset,
+	if (in->pe_offset > len)
+		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "e_lfanew 0x%x is past the end of "
+				   "the file (0x%llx)", in->pe_offset, (unsigned long long)len);
+	if (len - in->pe_offset < 4)
+		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "PE signature (4 bytes at e_lfanew "
+				   "0x%x) extends past the end of the file (0x%llx)", in->pe_offset,
 				   (unsigned long long)len);
-	if (memcmp(p + in->pe_offset, "PE\0\0", 4))
+	sig = p + in->pe_offset;
+	if (memcmp(sig, "PE\0\0", 4))
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "no \"PE\\0\\0\" signature at "
-				   "e_lfanew 0x%x", in->pe_offset);
-	p += in->pe_offset + 4;
+				   "e_lfanew 0x%x (found %02x %02x %02x %02x)", in->pe_offset, sig[0],
+				   sig[1], sig[2], sig[3]);
+	/* No overflow: e_lfanew is within the file, itself below BP_PE_READ_MAX. */
+	coff = in->pe_offset + 4;
+	if (len - coff < PE_COFF_SIZE)
+		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "COFF file header (%d bytes at 0x%x) "
+				   "extends past the end of the file (0x%llx)", PE_COFF_SIZE, coff,
+				   (unsigned long long)len);
+	p += coff;
 	in->machine = bpi_get_le16(p);
 	in->n_sections = bpi_get_le16(p + 2);
 	in->timestamp = bpi_get_le32(p + 4);
@@ -75,28 +174,66 @@ static int read_headers(struct bp_pe *pe, struct bp_diag *d)
 	in->n_symbols = bpi_get_le32(p + 12);
 	in->size_of_optional_header = bpi_get_le16(p + 16);
 	in->characteristics = bpi_get_le16(p + 18);
-	opt = (uint64_t)in->pe_offset + 4 + PE_COFF_SIZE;
-	pe->opt_offset = (uint32_t)opt;
-	if (in->size_of_optional_header < 2 || opt + in->size_of_optional_header > len)
-		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "optional header (%u bytes at 0x%llx) "
-				   "is missing or extends past the end of the file",
-				   in->size_of_optional_header, (unsigned long long)opt);
-	in->magic = bpi_get_le16(pe->file.data + opt);
-	if (in->magic != 0x10b && in->magic != 0x20b)
-		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "unknown optional header magic 0x%x "
-				   "(expected 0x10b for PE32 or 0x20b for PE32+)", in->magic);
-	in->pe32plus = in->magic == 0x20b;
-	need = in->pe32plus ? PE32PLUS_OPT_NRVA + 4 : PE32_OPT_NRVA + 4;
-	if (in->size_of_optional_header < need)
-		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "SizeOfOptionalHeader %u is smaller "
-				   "than the %llu bytes of a %s optional header",
-				   in->size_of_optional_header, (unsigned long long)need,
-				   in->pe32plus ? "PE32+" : "PE32");
-	pe->section_table = (uint32_t)(opt + in->size_of_optional_header);
-	if ((uint64_t)pe->section_table + (uint64_t)in->n_sections * PE_SECTION_SIZE > len)
-		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "section table (%u entries at 0x%x) "
-				   "extends past the end of the file (%llu bytes)", in->n_sections,
-				   pe->section_table, (unsigned long long)len);
+	pe->opt_offset = coff + PE_COFF_SIZE;
+	return 0;
+}
+
+/* The part of an optional header (known magic) in which @avail bytes of it end. */
+static const char *opt_part(const uint8_t *o, uint64_t avail)
+{
+	bool plus;
+
+	if (avail < 2)
+		return "standard fields";
+	plus = bpi_get_le16(o) == 0x20b;
+	if (avail < (plus ? PE32PLUS_OPT_STANDARD_END : PE32_OPT_STANDARD_END))
+		return "standard fields";
+	if (avail < (plus ? PE32PLUS_OPT_NRVA : PE32_OPT_NRVA) + 4)
+		return "Windows-specific fields";
+	return "data directories";
+}
+
+/*
+ * The optional header and the section table: both must be in the file,
+ * anything else about them is a problem, not a failure. Sizes are checked
+ * by subtraction from what the file has left at each offset.
+ */
+static int read_optional_and_table(struct bp_pe *pe, struct bp_diag *d)
+{
+	const uint8_t *o = pe->file.data + pe->opt_offset;
+	uint64_t len = pe->file.len, avail = len - pe->opt_offset, room, need;
+	struct bp_pe_info *in = &pe->info;
+	uint32_t size = in->size_of_optional_header;
+
+	if (size < 2)
+		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "SizeOfOptionalHeader %u is too small "
+				   "for an optional header (%d bytes for PE32, %d for PE32+, without "
+				   "data directories)", size, PE32_OPT_NRVA + 4, PE32PLUS_OPT_NRVA + 4);
+	if (avail >= 2) {
+		in->magic = bpi_get_le16(o);
+		if (in->magic != 0x10b && in->magic != 0x20b)
+			return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "unknown optional header "
+					   "magic 0x%x (expected 0x10b for PE32 or 0x20b for PE32+)",
+					   in->magic);
+		in->pe32plus = in->magic == 0x20b;
+		need = in->pe32plus ? PE32PLUS_OPT_NRVA + 4 : PE32_OPT_NRVA + 4;
+		if (size < need)
+			return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "SizeOfOptionalHeader %u is "
+					   "smaller than the %llu bytes of a %s optional header", size,
+					   (unsigned long long)need, in->pe32plus ? "PE32+" : "PE32");
+	}
+	if (avail < size)
+		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "optional header (%u bytes at 0x%x) "
+				   "extends past the end of the file (0x%llx): the file ends in its %s",
+				   size, pe->opt_offset, (unsigned long long)len, opt_part(o, avail));
+	pe->section_table = pe->opt_offset + size;
+	room = (len - pe->section_table) / PE_SECTION_SIZE;
+	if (room < in->n_sections)
+		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "section table (%u entries of %d "
+				   "bytes at 0x%x) extends past the end of the file (0x%llx): it "
+				   "holds only %llu of them", in->n_sections, PE_SECTION_SIZE,
+				   pe->section_table, (unsigned long long)len,
+				   (unsigned long long)room);
 	return 0;
 }
 
@@ -156,13 +293,35 @@ static int read_sections(struct bp_pe *pe)
 	return 0;
 }
 
+/*
+ * Whether SizeOfOptionalHeader is exactly the header of the PE32 (or, with
+ * @plus, PE32+) layout with the NumberOfRvaAndSizes read at that layout's
+ * offset; *@nrva gets that count.
+ */
+static bool opt_layout_fits(const struct bp_pe *pe, bool plus, uint32_t *nrva)
+{
+	uint32_t at = plus ? PE32PLUS_OPT_NRVA : PE32_OPT_NRVA;
+	uint32_t size = pe->info.size_of_optional_header;
+
+	if (size < at + 4)
+		return false;
+	*nrva = bpi_get_le32(pe->file.data + pe->opt_offset + at);
+	return *nrva <= BP_PE_MAX_DIRS && size == at + 4 + 8 * *nrva;
+}
+
 static void check_optional(struct bp_pe *pe)
 {
 	struct bp_pe_info *in = &pe->info;
-	uint32_t base = in->pe32plus ? PE32PLUS_OPT_NRVA + 4 : PE32_OPT_NRVA + 4;
+	uint32_t base = in->pe32plus ? PE32PLUS_OPT_NRVA + 4 : PE32_OPT_NRVA + 4, nrva;
 	uint64_t table_end = (uint64_t)pe->section_table + (uint64_t)in->n_sections * PE_SECTION_SIZE;
 
-	if (in->n_rva_and_sizes > BP_PE_MAX_DIRS)
+	/* A PE32+ header labelled PE32 (or the reverse) is read at the wrong offsets. */
+	if (!opt_layout_fits(pe, in->pe32plus, &nrva) && opt_layout_fits(pe, !in->pe32plus, &nrva))
+		problem(pe, BP_PE_ERROR, "optional header magic 0x%x (%s) does not match "
+			"SizeOfOptionalHeader %u: that is the size of a %s optional header with %u "
+			"data directories", in->magic, in->pe32plus ? "PE32+" : "PE32",
+			in->size_of_optional_header, in->pe32plus ? "PE32" : "PE32+", nrva);
+	else if (in->n_rva_and_sizes > BP_PE_MAX_DIRS)
 		problem(pe, BP_PE_ERROR, "NumberOfRvaAndSizes is %u; EDK2 accepts at most 16",
 			in->n_rva_and_sizes);
 	else if (in->size_of_optional_header != base + 8 * in->n_rva_and_sizes)
@@ -170,7 +329,7 @@ static void check_optional(struct bp_pe *pe)
 			"NumberOfRvaAndSizes %u (expected %u)", in->size_of_optional_header,
 			in->n_rva_and_sizes, base + 8 * in->n_rva_and_sizes);
 	if (!in->n_sections)
-		problem(pe, BP_PE_ERROR, "the image has no sections");
+		problem(pe, BP_PE_ERROR, "NumberOfSections is 0: the image has no sections");
 	if (!is_pow2(in->file_alignment) || !is_pow2(in->section_alignment))
 		problem(pe, BP_PE_ERROR, "FileAlignment 0x%x and SectionAlignment 0x%x must be "
 			"powers of two", in->file_alignment, in->section_alignment);
@@ -202,59 +361,122 @@ static void check_optional(struct bp_pe *pe)
 			in->checksum, in->checksum_computed);
 }
 
-static void check_sections(struct bp_pe *pe)
+static void check_section_va(struct bp_pe *pe, uint32_t i)
+{
+	const struct bp_pe_info *in = &pe->info;
+	const struct bp_pe_section *s = &pe->sections[i], *t = i ? s - 1 : NULL;
+	uint64_t vend = (uint64_t)s->virtual_address + s->virtual_size;
+
+	if (s->virtual_address < in->size_of_headers)
+		problem(pe, BP_PE_ERROR, "section %u '%.8s': virtual address 0x%x is below "
+			"SizeOfHeaders 0x%x", i, s->name, s->virtual_address, in->size_of_headers);
+	if (vend > in->size_of_image)
+		problem(pe, BP_PE_ERROR, "section %u '%.8s': VirtualAddress 0x%x + VirtualSize "
+			"0x%x = 0x%llx is past SizeOfImage 0x%x", i, s->name, s->virtual_address,
+			s->virtual_size, (unsigned long long)vend, in->size_of_image);
+	if (is_pow2(in->section_alignment) && s->virtual_address % in->section_alignment)
+		problem(pe, BP_PE_WARNING, "section %u '%.8s': virtual address 0x%x is not "
+			"SectionAlignment-aligned", i, s->name, s->virtual_address);
+	if (t && s->virtual_address < t->virtual_address)
+		problem(pe, BP_PE_ERROR, "section %u '%.8s': VirtualAddress 0x%x is below that of "
+			"section %u '%.8s' (0x%x); sections must be in ascending address order", i,
+			s->name, s->virtual_address, i - 1, t->name, t->virtual_address);
+	else if (t && s->virtual_address < (uint64_t)t->virtual_address + t->virtual_size)
+		problem(pe, BP_PE_ERROR, "section %u '%.8s': VirtualAddress 0x%x overlaps section "
+			"%u '%.8s' (RVA 0x%x..0x%llx)", i, s->name, s->virtual_address, i - 1, t->name,
+			t->virtual_address, (unsigned long long)t->virtual_address + t->virtual_size);
+}
+
+static void check_section_raw(struct bp_pe *pe, uint32_t i)
+{
+	const struct bp_pe_info *in = &pe->info;
+	const struct bp_pe_section *s = &pe->sections[i];
+	uint64_t rend = (uint64_t)s->raw_offset + s->raw_size;
+
+	if (!s->raw_size)
+		return;
+	if (s->raw_offset < in->size_of_headers)
+		problem(pe, BP_PE_ERROR, "section %u '%.8s': raw data at 0x%x lies inside the "
+			"headers (SizeOfHeaders 0x%x)", i, s->name, s->raw_offset,
+			in->size_of_headers);
+	if (rend > UINT32_MAX)
+		problem(pe, BP_PE_ERROR, "section %u '%.8s': PointerToRawData 0x%x + SizeOfRawData "
+			"0x%x = 0x%llx overflows 32 bits", i, s->name, s->raw_offset, s->raw_size,
+			(unsigned long long)rend);
+	else if (rend > in->file_size)
+		problem(pe, BP_PE_ERROR, "section %u '%.8s': PointerToRawData 0x%x + SizeOfRawData "
+			"0x%x = 0x%llx is past the end of the file (0x%llx)", i, s->name,
+			s->raw_offset, s->raw_size, (unsigned long long)rend,
+			(unsigned long long)in->file_size);
+	if (is_pow2(in->file_alignment) && (s->raw_offset % in->file_alignment ||
+					    s->raw_size % in->file_alignment))
+		problem(pe, BP_PE_WARNING, "section %u '%.8s': raw offset 0x%x or size 0x%x "
+			"is not FileAlignment-aligned", i, s->name, s->raw_offset, s->raw_size);
+}
+
+static int cmp_raw_offset(const void *a, const void *b, void *ctx)
+{
+	const struct bp_pe_section *s = ctx;
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+
+	if (s[i].raw_offset != s[j].raw_offset)
+		return s[i].raw_offset < s[j].raw_offset ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+/*
+ * Sorted by file offset, a section's raw data overlaps an earlier one's
+ * exactly when it starts before the furthest end seen so far: n log n
+ * rather than comparing all pairs of up to 65535 sections.
+ */
+static int check_raw_overlaps(struct bp_pe *pe)
+{
+	const struct bp_pe_section *sec = pe->sections;
+	uint32_t *order = calloc(pe->info.n_sections ? pe->info.n_sections : 1, sizeof(*order));
+	uint32_t n = 0, far = 0;
+	uint64_t far_end = 0;
+
+	if (!order)
+		return BP_ERR_NOMEM;
+	for (uint32_t i = 0; i < pe->info.n_sections; i++)
+		if (sec[i].raw_size)
+			order[n++] = i;
+	qsort_r(order, n, sizeof(*order), cmp_raw_offset, (void *)sec);
+	for (uint32_t k = 0; k < n; k++) {
+		const struct bp_pe_section *s = &sec[order[k]], *t = &sec[far];
+		uint64_t end = (uint64_t)s->raw_offset + s->raw_size;
+
+		if (k && s->raw_offset < far_end)
+			problem(pe, BP_PE_ERROR, "section %u '%.8s': raw data 0x%x..0x%llx overlaps "
+				"section %u '%.8s' (0x%x..0x%llx)", order[k], s->name, s->raw_offset,
+				(unsigned long long)end, far, t->name, t->raw_offset,
+				(unsigned long long)far_end);
+		if (end > far_end) {
+			far_end = end;
+			far = order[k];
+		}
+	}
+	free(order);
+	return 0;
+}
+
+static int check_sections(struct bp_pe *pe)
 {
 	struct bp_pe_info *in = &pe->info;
 	bool entry_found = !in->entry_point;
 
 	for (uint32_t i = 0; i < in->n_sections; i++) {
 		const struct bp_pe_section *s = &pe->sections[i];
-		uint64_t vend = (uint64_t)s->virtual_address + s->virtual_size;
-		uint64_t rend = (uint64_t)s->raw_offset + s->raw_size;
 
-		if (s->virtual_address < in->size_of_headers)
-			problem(pe, BP_PE_ERROR, "section %u '%.8s': virtual address 0x%x is below "
-				"SizeOfHeaders 0x%x", i, s->name, s->virtual_address,
-				in->size_of_headers);
-		if (vend > in->size_of_image)
-			problem(pe, BP_PE_ERROR, "section %u '%.8s': ends at RVA 0x%llx, past "
-				"SizeOfImage 0x%x", i, s->name, (unsigned long long)vend,
-				in->size_of_image);
-		if (is_pow2(in->section_alignment) && s->virtual_address % in->section_alignment)
-			problem(pe, BP_PE_WARNING, "section %u '%.8s': virtual address 0x%x is not "
-				"SectionAlignment-aligned", i, s->name, s->virtual_address);
-		if (i && s->virtual_address < (uint64_t)pe->sections[i - 1].virtual_address +
-					      pe->sections[i - 1].virtual_size)
-			problem(pe, BP_PE_ERROR, "section %u '%.8s': virtual address 0x%x overlaps "
-				"or precedes the section before it", i, s->name, s->virtual_address);
-		if (in->entry_point >= s->virtual_address && in->entry_point < vend)
+		check_section_va(pe, i);
+		check_section_raw(pe, i);
+		if (in->entry_point >= s->virtual_address &&
+		    in->entry_point < (uint64_t)s->virtual_address + s->virtual_size)
 			entry_found = true;
-		if (!s->raw_size)
-			continue;
-		if (s->raw_offset < in->size_of_headers)
-			problem(pe, BP_PE_ERROR, "section %u '%.8s': raw data at 0x%x lies inside the "
-				"headers (SizeOfHeaders 0x%x)", i, s->name, s->raw_offset,
-				in->size_of_headers);
-		if (rend > in->file_size)
-			problem(pe, BP_PE_ERROR, "section %u '%.8s': raw data (0x%x bytes at 0x%x) "
-				"extends past the end of the file (0x%llx)", i, s->name, s->raw_size,
-				s->raw_offset, (unsigned long long)in->file_size);
-		if (is_pow2(in->file_alignment) && (s->raw_offset % in->file_alignment ||
-						    s->raw_size % in->file_alignment))
-			problem(pe, BP_PE_WARNING, "section %u '%.8s': raw offset 0x%x or size 0x%x "
-				"is not FileAlignment-aligned", i, s->name, s->raw_offset,
-				s->raw_size);
-		for (uint32_t j = 0; j < i; j++) {
-			const struct bp_pe_section *t = &pe->sections[j];
-
-			if (t->raw_size && s->raw_offset < (uint64_t)t->raw_offset + t->raw_size &&
-			    t->raw_offset < rend)
-				problem(pe, BP_PE_ERROR, "section %u '%.8s': raw data overlaps that of "
-					"section %u '%.8s'", i, s->name, j, t->name);
-		}
 	}
 	if (!entry_found && in->entry_point < in->size_of_image)
 		problem(pe, BP_PE_WARNING, "entry point 0x%x is in no section", in->entry_point);
+	return check_raw_overlaps(pe);
 }
 
 static void check_dirs(struct bp_pe *pe)
@@ -310,11 +532,55 @@ static void find_overlay(struct bp_pe *pe)
 static const char *const zboot_names[] = { "gzip", "lz4", "lzma", "lzo", "xzkern", "zstd22",
 					   "zstd" };
 
+/* The section whose raw data holds the whole payload, or why there is none. */
+static void find_payload(struct bp_pe *pe)
+{
+	struct bp_pe_zboot *z = &pe->info.zboot;
+	uint64_t end = (uint64_t)z->payload_offset + z->payload_size;
+	int start = -1;
+
+	if (!z->payload_size) {
+		zboot_problem(pe, BP_ERR_RANGE, "zboot: payload size is 0 (payload offset 0x%x)",
+			      z->payload_offset);
+		return;
+	}
+	if (end > pe->info.file_size) {
+		zboot_problem(pe, BP_ERR_RANGE, "zboot: payload (0x%x bytes at 0x%x) extends past "
+			      "the end of the file (0x%llx)", z->payload_size, z->payload_offset,
+			      (unsigned long long)pe->info.file_size);
+		return;
+	}
+	z->payload_in_file = true;
+	for (uint32_t i = 0; i < pe->info.n_sections; i++) {
+		const struct bp_pe_section *s = &pe->sections[i];
+		uint64_t rend = (uint64_t)s->raw_offset + s->raw_size;
+
+		if (!s->raw_size || z->payload_offset < s->raw_offset || z->payload_offset >= rend)
+			continue;
+		if (end <= rend)
+			z->payload_section = (int)i;
+		else if (start < 0)
+			start = (int)i;
+	}
+	if (z->payload_section >= 0)
+		return;
+	if (start < 0) {
+		zboot_problem(pe, BP_ERR_RANGE, "zboot: payload (0x%x bytes at 0x%x) lies in no "
+			      "section's raw data", z->payload_size, z->payload_offset);
+		return;
+	}
+	zboot_problem(pe, BP_ERR_RANGE, "zboot: payload (0x%x bytes at 0x%x) runs past the end of "
+		      "section %d '%.8s' (raw data 0x%x..0x%llx)", z->payload_size, z->payload_offset,
+		      start, pe->sections[start].name, pe->sections[start].raw_offset,
+		      (unsigned long long)pe->sections[start].raw_offset +
+		      pe->sections[start].raw_size);
+}
+
 static void read_zboot(struct bp_pe *pe)
 {
 	const uint8_t *p = pe->file.data;
 	struct bp_pe_zboot *z = &pe->info.zboot;
-	uint64_t end;
+	size_t name_len;
 	bool known = false;
 
 	z->payload_section = -1;
@@ -324,33 +590,18 @@ static void read_zboot(struct bp_pe *pe)
 	z->present = true;
 	z->payload_offset = bpi_get_le32(p + ZBOOT_PAYLOAD_OFFSET);
 	z->payload_size = bpi_get_le32(p + ZBOOT_PAYLOAD_SIZE);
-	/* The name field runs up to 0x38 at most; stop at the first NUL. */
-	for (size_t i = 0; i < ZBOOT_COMP_NAME_MAX && ZBOOT_COMP_NAME + i < LINUX_PE_MAGIC_OFFSET &&
-	     p[ZBOOT_COMP_NAME + i]; i++)
-		z->compression[i] = (char)p[ZBOOT_COMP_NAME + i];
+	/* zboot-header.S: .asciz at 0x18, then .org 0x38 for LINUX_PE_MAGIC. */
+	name_len = strnlen((const char *)p + ZBOOT_COMP_NAME, ZBOOT_COMP_NAME_MAX);
+	memcpy(z->compression, p + ZBOOT_COMP_NAME, name_len);
 	for (size_t i = 0; i < sizeof(zboot_names) / sizeof(zboot_names[0]); i++)
 		known |= !strcmp(z->compression, zboot_names[i]);
-	if (!known)
-		problem(pe, BP_PE_ERROR, "zboot: unknown compression '%s' (Linux writes gzip, lz4, "
-			"lzma, lzo, xzkern, zstd22 or zstd)", z->compression);
-	end = (uint64_t)z->payload_offset + z->payload_size;
-	z->payload_in_file = z->payload_size && end <= pe->info.file_size;
-	if (!z->payload_in_file) {
-		problem(pe, BP_PE_ERROR, "zboot: payload (0x%x bytes at 0x%x) is not inside the "
-			"file (0x%llx bytes)", z->payload_size, z->payload_offset,
-			(unsigned long long)pe->info.file_size);
-		return;
-	}
-	for (uint32_t i = 0; i < pe->info.n_sections; i++) {
-		const struct bp_pe_section *s = &pe->sections[i];
-
-		if (s->raw_size && z->payload_offset >= s->raw_offset &&
-		    end <= (uint64_t)s->raw_offset + s->raw_size)
-			z->payload_section = (int)i;
-	}
-	if (z->payload_section < 0)
-		problem(pe, BP_PE_ERROR, "zboot: payload (0x%x bytes at 0x%x) does not lie inside "
-			"one section", z->payload_size, z->payload_offset);
+	if (name_len == ZBOOT_COMP_NAME_MAX)
+		zboot_problem(pe, BP_ERR_FORMAT, "zboot: the compression name at 0x%x has no NUL "
+			      "before 0x%x", ZBOOT_COMP_NAME, LINUX_PE_MAGIC_OFFSET);
+	else if (!known)
+		zboot_problem(pe, BP_ERR_FORMAT, "zboot: unknown compression '%s' (Linux writes "
+			      "gzip, lz4, lzma, lzo, xzkern, zstd22 or zstd)", z->compression);
+	find_payload(pe);
 }
 
 static int parse(struct bp_pe *pe, struct bp_diag *d)
@@ -358,17 +609,21 @@ static int parse(struct bp_pe *pe, struct bp_diag *d)
 	int ret;
 
 	pe->info.file_size = pe->file.len;
-	ret = read_headers(pe, d);
+	ret = read_file_header(pe, d);
+	if (!ret)
+		ret = read_optional_and_table(pe, d);
 	if (ret)
 		return ret;
 	read_optional(pe);
 	if (read_sections(pe))
 		return bp_diag_set(d, BP_ERR_NOMEM, pe->name, "out of memory");
 	check_optional(pe);
-	check_sections(pe);
+	if (check_sections(pe))
+		return bp_diag_set(d, BP_ERR_NOMEM, pe->name, "out of memory");
 	check_dirs(pe);
 	find_overlay(pe);
 	read_zboot(pe);
+	summarize_dropped(pe);
 	pe->info.problems = pe->problems;
 	return 0;
 }

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <zstd.h>
+
 #include "codec/codec_impl.h"
 #include "pe_internal.h"
 #include "util/util.h"
@@ -57,11 +59,82 @@ static int decode(const char *comp, const uint8_t *src, size_t len, size_t max,
 	return bp_diag_set(d, BP_ERR_UNSUPPORTED, NULL, "unknown zboot compression '%s'", comp);
 }
 
+/*
+ * A zstd frame header may carry Frame_Content_Size: when the payload is one
+ * frame (as Linux writes it) that has one, it must agree with the le32 after
+ * the stream. Frames that cannot be walked are left to the decoder, which
+ * says what is wrong with them.
+ */
+static int check_zstd_size(const struct bp_pe *pe, const uint8_t *src, uint32_t declared,
+			   struct bp_diag *d)
+{
+	const struct bp_pe_zboot *z = &pe->info.zboot;
+	unsigned long long fcs;
+
+	if (strcmp(z->compression, "zstd22") && strcmp(z->compression, "zstd"))
+		return 0;
+	if (ZSTD_findFrameCompressedSize(src, z->payload_size) != z->payload_size)
+		return 0;
+	fcs = ZSTD_getFrameContentSize(src, z->payload_size);
+	if (fcs == ZSTD_CONTENTSIZE_UNKNOWN || fcs == ZSTD_CONTENTSIZE_ERROR || fcs == declared)
+		return 0;
+	return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "zboot: the zstd frame header says %llu "
+			   "decompressed bytes (Frame_Content_Size), but the size after the stream "
+			   "says %u", fcs, declared);
+}
+
+/*
+ * Every compression but gzip is followed by the le32 uncompressed size;
+ * read it into *@declared and check it against @max and the stream.
+ */
+static int read_declared_size(const struct bp_pe *pe, uint64_t max, uint32_t *declared,
+			      struct bp_diag *d)
+{
+	const struct bp_pe_zboot *z = &pe->info.zboot;
+	uint64_t end = (uint64_t)z->payload_offset + z->payload_size;
+
+	/* The payload is inside the file (read_zboot), so end <= len. */
+	if (pe->file.len - end < 4)
+		return bp_diag_set(d, BP_ERR_RANGE, pe->name, "zboot: the le32 size after the %s "
+				   "payload (at 0x%llx) is past the end of the file (0x%llx)",
+				   z->compression, (unsigned long long)end,
+				   (unsigned long long)pe->file.len);
+	*declared = bpi_get_le32(pe->file.data + end);
+	if (*declared > max)
+		return bp_diag_set(d, BP_ERR_TOOBIG, pe->name, "zboot: the payload declares %u "
+				   "decompressed bytes, more than the limit of %llu", *declared,
+				   (unsigned long long)max);
+	return check_zstd_size(pe, pe->file.data + z->payload_offset, *declared, d);
+}
+
+/*
+ * Decompress at most @cap bytes. When the size after the stream set the
+ * cap, running into it means that size lies: a bomb stops there, not at
+ * --max-size.
+ */
+static int decode_payload(const struct bp_pe *pe, size_t cap, bool capped_by_size,
+			  struct bp_buf *out, struct bp_diag *d)
+{
+	const struct bp_pe_zboot *z = &pe->info.zboot;
+	char why[BP_DIAG_MSG_MAX];
+	int ret = decode(z->compression, pe->file.data + z->payload_offset, z->payload_size, cap,
+			 out, d);
+
+	if (!ret)
+		return 0;
+	if (ret == BP_ERR_TOOBIG && capped_by_size)
+		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "zboot: the %s payload decompresses "
+				   "to more than the %zu bytes the size after it says",
+				   z->compression, cap);
+	snprintf(why, sizeof(why), "%s", d ? d->msg : "");
+	return bp_diag_set(d, ret, pe->name, "zboot: cannot decompress the %s payload: %s",
+			   z->compression, why);
+}
+
 int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
 		     enum bp_kernel_kind *kind, uint64_t *written, struct bp_diag *d)
 {
 	const struct bp_pe_zboot *z = &pe->info.zboot;
-	const uint8_t *src = pe->file.data + z->payload_offset;
 	struct bp_buf out = BP_BUF_INIT;
 	uint32_t declared = 0;
 	bool sized;
@@ -76,31 +149,18 @@ int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
 	if (!z->present)
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "not a zboot image: no \"zimg\" at "
 				   "offset 4 of the DOS header");
-	if (!z->payload_in_file)
-		return bp_diag_set(d, BP_ERR_RANGE, pe->name, "zboot payload (0x%x bytes at 0x%x) "
-				   "is not inside the file", z->payload_size, z->payload_offset);
-	/* Every compression but gzip is followed by the le32 uncompressed size. */
+	/* Name, payload bounds, its section: what the header itself gets wrong. */
+	if (pe->zboot_err)
+		return bp_diag_set(d, pe->zboot_err, pe->name, "%s", pe->zboot_msg);
 	sized = strcmp(z->compression, "gzip") != 0;
 	if (sized) {
-		if ((uint64_t)z->payload_offset + z->payload_size + 4 > pe->file.len)
-			return bp_diag_set(d, BP_ERR_RANGE, pe->name, "zboot: the size field after "
-					   "the %s payload lies past the end of the file",
-					   z->compression);
-		declared = bpi_get_le32(src + z->payload_size);
-		if (declared > max)
-			return bp_diag_set(d, BP_ERR_TOOBIG, pe->name, "zboot: the payload declares "
-					   "%u decompressed bytes, more than the limit of %llu",
-					   declared, (unsigned long long)max);
+		ret = read_declared_size(pe, max, &declared, d);
+		if (ret)
+			return ret;
 	}
-	ret = decode(z->compression, src, z->payload_size, (size_t)max, &out, d);
-	if (ret) {
-		char why[BP_DIAG_MSG_MAX];
-
-		snprintf(why, sizeof(why), "%s", d ? d->msg : "");
-		ret = bp_diag_set(d, ret, pe->name, "zboot: cannot decompress the %s payload: %s",
-				  z->compression, why);
+	ret = decode_payload(pe, sized ? declared : (size_t)max, sized && declared < max, &out, d);
+	if (ret)
 		goto out;
-	}
 	if (sized && out.len != declared) {
 		ret = bp_diag_set(d, BP_ERR_FORMAT, pe->name, "zboot: the %s payload decompresses "
 				  "to %zu bytes, but the size after it says %u", z->compression,

@@ -1282,9 +1282,9 @@ def error_cases(p):
              "below SizeOfHeaders 0x200"),
         # The first error is named, not the SizeOfImage warning listed before it.
         ("edit-truncated", ["pe", "add-section", cut, "--name", ".bpf", "--file", data],
-         cut, re.compile(r"refusing to edit an invalid image: section 0 '\.text': raw data "
-                         r"\(0x[0-9a-f]+ bytes at 0x1000\) extends past the end of the file "
-                         r"\(0xf4240\)")),
+         cut, re.compile(r"refusing to edit an invalid image: section 0 '\.text': "
+                         r"PointerToRawData 0x1000 \+ SizeOfRawData 0x[0-9a-f]+ = 0x[0-9a-f]+ "
+                         r"is past the end of the file \(0xf4240\)")),
         # The stub's own variables: its code still addresses them.
         ("remove-writable", ["pe", "remove-section", e, "--name", ".data"],
          e, "section '.data' is writable data; the program's code refers to it, so removing "
@@ -1293,7 +1293,8 @@ def error_cases(p):
         ("extract-not-zboot", ["zboot", "extract", g],
          g, "not a zboot image: no \"zimg\" at offset 4 of the DOS header"),
         ("extract-truncated", ["zboot", "extract", cut],
-         cut, f"zboot payload ({z[1]:#x} bytes at {z[0]:#x}) is not inside the file"),
+         cut, f"zboot: payload ({z[1]:#x} bytes at {z[0]:#x}) extends past the end of the "
+              f"file (0xf4240)"),
         ("info-missing", ["pe", "info", e + ".missing"],
          e + ".missing", "cannot open: No such file or directory"),
         ("info-not-pe", ["pe", "info", data], data, no_mz),

@@ -1,0 +1,938 @@
+# SPDX-License-Identifier: MIT
+"""Malformed PE/COFF and Linux zboot images: one defect per case.
+
+Every case starts from a valid image written by pe-gen (tests/unit/pe_gen.c,
+independent of lib/pe), breaks one thing with struct.pack_into or by
+cutting the file, runs one bootpack command on it and asserts:
+  - stderr is exactly `bootpack: 'PATH': message` (one line; `pe verify`
+    prints one line per problem and a FAILED line, all asserted),
+  - the exit status is 1 and nothing is printed on stdout,
+  - the output directory is still empty (no output, no temporary file),
+  - the input is byte-identical afterwards.
+
+The messages are the specification: each names the field and the values
+that are wrong, computed here from the PE/COFF specification, pe-gen's
+--layout report and Linux's zboot header (drivers/firmware/efi/libstub/
+zboot-header.S: "zimg" at 4, le32 payload offset at 8, le32 payload size
+at 0x0c, NUL-terminated compression name from 0x18, ending before 0x38;
+every compression but gzip is followed by the le32 uncompressed size).
+Compressed payloads are made here (zlib, lzma, hand-built zstd frames and
+legacy lz4 blocks), so no real kernel is needed and the file runs in a
+few seconds.
+"""
+
+import hashlib
+import json
+import lzma
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run
+
+# PE/COFF (Microsoft "PE Format") offsets used by the mutations.
+DOS_SIZE = 0x40
+E_LFANEW = 0x3c
+COFF_N_SECTIONS, COFF_SIZE_OF_OPT = 2, 16
+OPT_MAGIC, OPT_SECTION_ALIGN, OPT_FILE_ALIGN = 0, 32, 36
+OPT_SIZE_OF_IMAGE, OPT_SIZE_OF_HEADERS = 56, 60
+NRVA = {"PE32": 92, "PE32+": 108}              # NumberOfRvaAndSizes
+SECTION = 40
+SEC_VSIZE, SEC_VA, SEC_RAW_SIZE, SEC_RAW_PTR = 8, 12, 16, 20
+
+# Linux zboot header (zboot-header.S).
+ZB_OFFSET, ZB_SIZE, ZB_NAME, ZB_NAME_END = 0x08, 0x0c, 0x18, 0x38
+ZB_NAMES = "gzip, lz4, lzma, lzo, xzkern, zstd22 or zstd"
+
+MiB = 1 << 20
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def invalid(msg):
+    """What an edit says about an image with an error in it."""
+    return f"refusing to edit an invalid image: {msg}"
+
+
+def verify_lines(errors, warnings=()):
+    """pe verify's stderr lines: problems in the order found, then FAILED."""
+    n = len(errors)
+    return ([f"error: {e}" for e in errors] + [f"warning: {w}" for w in warnings] +
+            [f"FAILED: {n} error{'' if n == 1 else 's'}"])
+
+
+# --------------------------------------------------------------------------
+# Payloads: a stand-in arm64 kernel Image and its compressed forms.
+
+def kernel(n, pattern=False):
+    """n bytes (zeros, or a byte ramp that compresses less) with the arm64
+    Image magic at 0x38, which is what bootpack checks the result for."""
+    img = bytearray(bytes(range(256)) * (n // 256 + 1))[:n] if pattern else bytearray(n)
+    img[0x38:0x3c] = b"ARM\x64"
+    return bytes(img)
+
+
+def gzip_member(data):
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return c.compress(data) + c.flush()
+
+
+def zstd_frame(blocks, fcs=None):
+    """A zstd frame (RFC 8878) of raw blocks (bytes) and RLE blocks
+    ((byte, count)); Frame_Content_Size as given (4-byte field) or absent.
+    Window_Descriptor 0x50: 1 MiB window, so blocks up to 128 KiB."""
+    out = bytearray(b"\x28\xb5\x2f\xfd") + bytes([0x80 if fcs is not None else 0, 0x50])
+    if fcs is not None:
+        out += struct.pack("<I", fcs)
+    for i, b in enumerate(blocks):
+        last = int(i == len(blocks) - 1)
+        if isinstance(b, tuple):
+            out += (last | 1 << 1 | b[1] << 3).to_bytes(3, "little") + bytes([b[0]])
+        else:
+            out += (last | len(b) << 3).to_bytes(3, "little") + b
+    return bytes(out)
+
+
+def zstd_kernel(n, fcs=None):
+    """kernel(n) (header, then zeros) as one frame: 64 raw bytes, RLE zeros."""
+    blocks, left = [kernel(DOS_SIZE)], n - DOS_SIZE
+    while left:
+        blocks.append((0, min(left, 128 << 10)))
+        left -= blocks[-1][1]
+    return zstd_frame(blocks, fcs)
+
+
+def lz4_legacy_block(n):
+    """One legacy-lz4 block (lz4 -l) decoding to kernel(n): the 64-byte
+    header as literals, a match of zeros at offset 1, five literal zeros
+    (LZ4 block format: a block ends with at least 5 literals)."""
+    ext = bytearray()
+    r = n - DOS_SIZE - 5 - 4 - 15
+    while r >= 255:
+        ext.append(255)
+        r -= 255
+    ext.append(r)
+    seq = bytes([0xff, DOS_SIZE - 15]) + kernel(DOS_SIZE) + b"\x01\x00" + bytes(ext)
+    return seq + bytes([0x50]) + bytes(5)
+
+
+def lz4_legacy(block):
+    return struct.pack("<II", 0x184c2102, len(block)) + block
+
+
+def xz(data):
+    return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32)
+
+
+# --------------------------------------------------------------------------
+# Base images from pe-gen.
+
+@pytest.fixture(scope="module")
+def pe_gen():
+    path = Path(os.environ.get("BOOTPACK_PE_GEN") or REPO / "build" / "tests" / "pe-gen")
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"pe-gen not found at {path} (ninja -C build)")
+    return path
+
+
+class Gen:
+    """pe-gen images (cached per option list) and their --layout reports."""
+
+    def __init__(self, pe_gen, work):
+        self.pe_gen, self.dir, self.cache = pe_gen, work / "base", {}
+        self.dir.mkdir()
+
+    def image(self, *args, payload=None):
+        key = (args, payload)
+        if key not in self.cache:
+            out = self.dir / f"base-{len(self.cache)}.efi"
+            extra = []
+            if payload is not None:
+                src = self.dir / f"payload-{len(self.cache)}.bin"
+                src.write_bytes(payload)
+                extra = ["--payload", src]
+            proc = run([self.pe_gen, *args, *extra, "--layout", out])
+            self.cache[key] = (out.read_bytes(), json.loads(proc.stdout))
+        data, layout = self.cache[key]
+        return bytearray(data), layout
+
+    def zboot(self, comp, stream, size_after=None, *args):
+        """A zboot image holding `stream`, followed (all but gzip) by the
+        le32 size_after; the header's size covers the stream only."""
+        tail = b"" if size_after is None else struct.pack("<I", size_after)
+        data, lay = self.image("--zboot", comp, *args, payload=stream + tail)
+        struct.pack_into("<I", data, ZB_SIZE, len(stream))
+        return data, lay
+
+
+def sec(lay, i, field):
+    return lay["sect_table_offset"] + SECTION * i + field
+
+
+def opt(lay, field):
+    return lay["opt_offset"] + field
+
+
+def u32(data, off, v):
+    struct.pack_into("<I", data, off, v)
+
+
+def u16(data, off, v):
+    struct.pack_into("<H", data, off, v)
+
+
+# --------------------------------------------------------------------------
+# The cases: name -> (command, extra arguments, builder). A builder gets a
+# Gen and returns (image bytes, expected message or list of lines).
+
+CASES = {}
+
+
+def case(name, cmd, *extra):
+    def register(fn):
+        assert name not in CASES, name
+        CASES[name] = (cmd, list(extra), fn)
+        return fn
+    return register
+
+
+def cut(n, base=()):
+    def build(g):
+        data, lay = g.image(*base)
+        return bytes(data[:n(lay)]), lay
+    return build
+
+
+# Truncation at every header boundary. pe-gen's default PE32+ image: DOS
+# header, "PE\0\0" at e_lfanew 0x40, COFF header at 0x44, optional header
+# (240 bytes) at 0x58: standard fields to 0x70, Windows-specific fields to
+# 0xc8, 16 data directories to 0x148; section table (2 entries) to 0x198;
+# SizeOfHeaders 0x200.
+def too_short(n):
+    return f"not a PE image: file is {n} bytes, shorter than the 64-byte DOS header"
+
+
+def opt_cut(lay, n, part):
+    return (f"optional header ({lay['opt_size']} bytes at {lay['opt_offset']:#x}) extends past "
+            f"the end of the file ({n:#x}): the file ends in its {part}")
+
+
+def table_cut(lay, n, entries=None):
+    entries = lay["n_sections"] if entries is None else entries
+    return (f"section table ({entries} entries of 40 bytes at {lay['sect_table_offset']:#x}) "
+            f"extends past the end of the file ({n:#x}): it holds only "
+            f"{(n - lay['sect_table_offset']) // SECTION} of them")
+
+
+TRUNCATIONS = [
+    # name, command, base options, cut length, expected message
+    ("cut-empty", "info", (), lambda L: 0, lambda L, n: too_short(0)),
+    ("cut-in-dos-header", "add", (), lambda L: 0x20, lambda L, n: too_short(n)),
+    ("cut-in-e_lfanew", "extract", (), lambda L: E_LFANEW + 2, lambda L, n: too_short(n)),
+    ("cut-after-e_lfanew", "remove", (), lambda L: DOS_SIZE,
+     lambda L, n: f"PE signature (4 bytes at e_lfanew {L['pe_offset']:#x}) extends past the "
+                  f"end of the file ({n:#x})"),
+    ("cut-in-pe-signature", "replace", (), lambda L: L["pe_offset"] + 2,
+     lambda L, n: f"PE signature (4 bytes at e_lfanew {L['pe_offset']:#x}) extends past the "
+                  f"end of the file ({n:#x})"),
+    ("cut-after-pe-signature", "info", (), lambda L: L["coff_offset"],
+     lambda L, n: f"COFF file header (20 bytes at {L['coff_offset']:#x}) extends past the "
+                  f"end of the file ({n:#x})"),
+    ("cut-in-coff-header", "verify", (), lambda L: L["coff_offset"] + 12,
+     lambda L, n: f"COFF file header (20 bytes at {L['coff_offset']:#x}) extends past the "
+                  f"end of the file ({n:#x})"),
+    ("cut-after-coff-header", "add", (), lambda L: L["opt_offset"],
+     lambda L, n: opt_cut(L, n, "standard fields")),
+    ("cut-in-magic", "extract", (), lambda L: L["opt_offset"] + 1,
+     lambda L, n: opt_cut(L, n, "standard fields")),
+    ("cut-in-standard-fields", "remove", (), lambda L: L["opt_offset"] + 16,
+     lambda L, n: opt_cut(L, n, "standard fields")),
+    # Offset 26 is BaseOfData in PE32 but ImageBase in PE32+.
+    ("pe32-cut-in-base-of-data", "add", ("--pe32",), lambda L: L["opt_offset"] + 26,
+     lambda L, n: opt_cut(L, n, "standard fields")),
+    ("cut-in-image-base", "replace", (), lambda L: L["opt_offset"] + 26,
+     lambda L, n: opt_cut(L, n, "Windows-specific fields")),
+    ("cut-in-windows-fields", "info", (), lambda L: L["opt_offset"] + 64,
+     lambda L, n: opt_cut(L, n, "Windows-specific fields")),
+    ("pe32-cut-in-number-of-rva", "verify", ("--pe32",),
+     lambda L: L["opt_offset"] + NRVA["PE32"] + 2,
+     lambda L, n: opt_cut(L, n, "Windows-specific fields")),
+    ("cut-in-data-directories", "add", (), lambda L: L["opt_offset"] + NRVA["PE32+"] + 4 + 8 * 5,
+     lambda L, n: opt_cut(L, n, "data directories")),
+    ("cut-after-optional-header", "extract", (), lambda L: L["sect_table_offset"],
+     lambda L, n: table_cut(L, n)),
+    ("cut-in-section-table", "remove", (), lambda L: L["sect_table_offset"] + SECTION + 8,
+     lambda L, n: table_cut(L, n)),
+    ("cut-before-size-of-headers", "add", (), lambda L: L["sect_table_end"] + 8,
+     lambda L, n: invalid(f"SizeOfHeaders {L['size_of_headers']:#x} is past the end of the "
+                          f"file ({n:#x})")),
+    ("cut-in-section-data", "replace", (), lambda L: L["file_len"] - 0x400,
+     lambda L, n: invalid(f"section 1 '.data': PointerToRawData {L['sect_raw_ptr'][1]:#x} + "
+                          f"SizeOfRawData {L['sect_raw_size'][1]:#x} = {L['file_len']:#x} is "
+                          f"past the end of the file ({n:#x})")),
+]
+
+for _name, _cmd, _base, _n, _msg in TRUNCATIONS:
+    def _build(g, base=_base, n=_n, msg=_msg):
+        data, lay = cut(n, base)(g)
+        return data, msg(lay, len(data))
+    case(_name, _cmd)(_build)
+
+
+# e_lfanew.
+def lfanew(value):
+    def build(g):
+        data, lay = g.image()
+        u32(data, E_LFANEW, value(len(data)))
+        return data, lay
+    return build
+
+
+@case("e_lfanew-in-dos-header", "add")
+def _(g):
+    data, _ = lfanew(lambda n: 0x30)(g)
+    return data, "e_lfanew 0x30 points inside the 64-byte DOS header"
+
+
+@case("e_lfanew-zero", "extract")
+def _(g):
+    data, _ = lfanew(lambda n: 0)(g)
+    return data, "e_lfanew 0x0 points inside the 64-byte DOS header"
+
+
+@case("e_lfanew-past-eof", "info")
+def _(g):
+    data, _ = lfanew(lambda n: 0x10000)(g)
+    return data, f"e_lfanew 0x10000 is past the end of the file ({len(data):#x})"
+
+
+@case("e_lfanew-wraps", "remove")
+def _(g):
+    data, _ = lfanew(lambda n: 0xfffffffe)(g)
+    return data, f"e_lfanew 0xfffffffe is past the end of the file ({len(data):#x})"
+
+
+@case("e_lfanew-at-last-bytes", "replace")
+def _(g):
+    data, _ = lfanew(lambda n: n - 2)(g)
+    n = len(data)
+    return data, (f"PE signature (4 bytes at e_lfanew {n - 2:#x}) extends past the end of the "
+                  f"file ({n:#x})")
+
+
+@case("e_lfanew-misses-signature", "verify")
+def _(g):
+    # Off by four: at the COFF header, whose Machine is arm64 (0xaa64), 2 sections.
+    data, lay = lfanew(lambda n: 0x44)(g)
+    return data, 'no "PE\\0\\0" signature at e_lfanew 0x44 (found 64 aa 02 00)'
+
+
+# COFF file header.
+@case("sections-0", "add")
+def _(g):
+    data, lay = g.image()
+    u16(data, lay["coff_offset"] + COFF_N_SECTIONS, 0)
+    return data, invalid("NumberOfSections is 0: the image has no sections")
+
+
+@case("sections-0-verify", "verify")
+def _(g):
+    data, lay = g.image()
+    u16(data, lay["coff_offset"] + COFF_N_SECTIONS, 0)
+    return data, verify_lines(["NumberOfSections is 0: the image has no sections"],
+                              [f"entry point {lay['entry_rva']:#x} is in no section"])
+
+
+@case("sections-65535", "info")
+def _(g):
+    data, lay = g.image()
+    u16(data, lay["coff_offset"] + COFF_N_SECTIONS, 65535)
+    return data, table_cut(lay, len(data), 65535)
+
+
+@case("sections-65535-same-raw-data", "add")
+def _(g):
+    """A table that fits (2.6 MB), every entry naming the same raw data:
+    about 2^31 overlapping pairs, so the check must not compare all pairs."""
+    data, lay = g.image()
+    table = lay["sect_table_offset"]
+    end = table + SECTION * 65535
+    data[lay["file_len"]:] = bytes(end - lay["file_len"])
+    entry = data[table:table + SECTION]
+    data[table:end] = entry * 65535
+    u16(data, lay["coff_offset"] + COFF_N_SECTIONS, 65535)
+    return data, invalid(f"SizeOfHeaders {lay['size_of_headers']:#x} ends before the section "
+                         f"table does ({end:#x})")
+
+
+@case("sections-65535-same-raw-data-verify", "verify")
+def _(g):
+    """The same image listed: 131069 errors, the first 100 shown, then a count."""
+    data, _ = CASES["sections-65535-same-raw-data"][2](g)
+    lay = g.image()[1]
+    end = lay["sect_table_offset"] + SECTION * 65535
+    va, vend = lay["sect_va"][0], lay["sect_va"][0] + lay["sect_vsize"][0]
+    shown = [f"SizeOfHeaders {lay['size_of_headers']:#x} ends before the section table does "
+             f"({end:#x})"]
+    shown += [f"section {i} '.text': VirtualAddress {va:#x} overlaps section {i - 1} '.text' "
+              f"(RVA {va:#x}..{vend:#x})" for i in range(1, 100)]
+    # One virtual and one raw overlap for each section after the first.
+    total = 1 + 2 * 65534
+    lines = verify_lines(shown + [f"{total - 100} more problems not listed"])
+    return data, lines[:-1] + [f"FAILED: {total} errors"]
+
+
+@case("sections-past-size-of-headers", "remove")
+def _(g):
+    data, lay = g.image()
+    u16(data, lay["coff_offset"] + COFF_N_SECTIONS, 10)
+    end = lay["sect_table_offset"] + 10 * SECTION
+    return data, invalid(f"SizeOfHeaders {lay['size_of_headers']:#x} ends before the section "
+                         f"table does ({end:#x})")
+
+
+@case("size-of-headers-below-table", "verify")
+def _(g):
+    data, lay = g.image()
+    u32(data, opt(lay, OPT_SIZE_OF_HEADERS), 0x180)
+    return data, verify_lines([f"SizeOfHeaders 0x180 ends before the section table does "
+                               f"({lay['sect_table_end']:#x})"])
+
+
+# Optional header size and magic.
+@case("size-of-optional-header-0", "add")
+def _(g):
+    data, lay = g.image()
+    u16(data, lay["coff_offset"] + COFF_SIZE_OF_OPT, 0)
+    return data, ("SizeOfOptionalHeader 0 is too small for an optional header (96 bytes for "
+                  "PE32, 112 for PE32+, without data directories)")
+
+
+@case("size-of-optional-header-1", "extract")
+def _(g):
+    data, lay = g.image()
+    u16(data, lay["coff_offset"] + COFF_SIZE_OF_OPT, 1)
+    return data, ("SizeOfOptionalHeader 1 is too small for an optional header (96 bytes for "
+                  "PE32, 112 for PE32+, without data directories)")
+
+
+@case("size-of-optional-header-too-small", "info")
+def _(g):
+    data, lay = g.image()
+    u16(data, lay["coff_offset"] + COFF_SIZE_OF_OPT, 100)
+    return data, "SizeOfOptionalHeader 100 is smaller than the 112 bytes of a PE32+ optional header"
+
+
+@case("pe32-size-of-optional-header-too-small", "remove")
+def _(g):
+    data, lay = g.image("--pe32")
+    u16(data, lay["coff_offset"] + COFF_SIZE_OF_OPT, 92)
+    return data, "SizeOfOptionalHeader 92 is smaller than the 96 bytes of a PE32 optional header"
+
+
+@case("size-of-optional-header-too-large", "replace")
+def _(g):
+    data, lay = g.image()
+    u16(data, lay["coff_offset"] + COFF_SIZE_OF_OPT, 0x400)
+    return data, invalid("SizeOfOptionalHeader 1024 does not match NumberOfRvaAndSizes 16 "
+                         "(expected 240)")
+
+
+@case("size-of-optional-header-past-eof", "extract")
+def _(g):
+    data, lay = g.image()
+    u16(data, lay["coff_offset"] + COFF_SIZE_OF_OPT, 0xffff)
+    n = len(data)
+    return data, (f"optional header (65535 bytes at {lay['opt_offset']:#x}) extends past the "
+                  f"end of the file ({n:#x}): the file ends in its data directories")
+
+
+@case("magic-pe32-with-pe32plus-header", "add")
+def _(g):
+    data, lay = g.image()
+    u16(data, opt(lay, OPT_MAGIC), 0x10b)
+    return data, invalid("optional header magic 0x10b (PE32) does not match SizeOfOptionalHeader "
+                         "240: that is the size of a PE32+ optional header with 16 data "
+                         "directories")
+
+
+@case("magic-pe32plus-in-pe32", "verify")
+def _(g):
+    data, lay = g.image("--pe32")
+    u16(data, opt(lay, OPT_MAGIC), 0x20b)
+    return data, verify_lines(["optional header magic 0x20b (PE32+) does not match "
+                               "SizeOfOptionalHeader 224: that is the size of a PE32 optional "
+                               "header with 16 data directories"])
+
+
+@case("magic-unknown", "remove")
+def _(g):
+    data, lay = g.image()
+    u16(data, opt(lay, OPT_MAGIC), 0x107)
+    return data, "unknown optional header magic 0x107 (expected 0x10b for PE32 or 0x20b for PE32+)"
+
+
+@case("number-of-rva-and-sizes-17", "add")
+def _(g):
+    data, lay = g.image()
+    u32(data, opt(lay, NRVA["PE32+"]), 17)
+    return data, invalid("NumberOfRvaAndSizes is 17; EDK2 accepts at most 16")
+
+
+# Sections: raw data.
+def raw_msg(lay, i, name, ptr, size, n):
+    end = ptr + size
+    where = "overflows 32 bits" if end >> 32 else f"is past the end of the file ({n:#x})"
+    return (f"section {i} '{name}': PointerToRawData {ptr:#x} + SizeOfRawData {size:#x} = "
+            f"{end:#x} {where}")
+
+
+@case("raw-data-past-eof", "add")
+def _(g):
+    data, lay = g.image()
+    u32(data, sec(lay, 1, SEC_RAW_SIZE), 0x800)
+    return data, invalid(raw_msg(lay, 1, ".data", lay["sect_raw_ptr"][1], 0x800, len(data)))
+
+
+@case("raw-pointer-wraps", "remove")
+def _(g):
+    data, lay = g.image()
+    u32(data, sec(lay, 1, SEC_RAW_PTR), 0xfffffe00)
+    return data, invalid(raw_msg(lay, 1, ".data", 0xfffffe00, lay["sect_raw_size"][1],
+                                 len(data)))
+
+
+@case("raw-size-wraps", "verify")
+def _(g):
+    data, lay = g.image()
+    u32(data, sec(lay, 0, SEC_RAW_SIZE), 0xfffffe00)
+    # .text's raw data now also covers .data's.
+    ptr0, ptr1, size1 = lay["sect_raw_ptr"][0], lay["sect_raw_ptr"][1], lay["sect_raw_size"][1]
+    return data, verify_lines([
+        raw_msg(lay, 0, ".text", ptr0, 0xfffffe00, len(data)),
+        f"section 1 '.data': raw data {ptr1:#x}..{ptr1 + size1:#x} overlaps section 0 "
+        f"'.text' ({ptr0:#x}..{ptr0 + 0xfffffe00:#x})"])
+
+
+@case("raw-data-overlap", "replace")
+def _(g):
+    data, lay = g.image()
+    ptr0, size0, size1 = lay["sect_raw_ptr"][0], lay["sect_raw_size"][0], lay["sect_raw_size"][1]
+    u32(data, sec(lay, 1, SEC_RAW_PTR), ptr0 + size0 - 0x200)
+    p = ptr0 + size0 - 0x200
+    return data, invalid(f"section 1 '.data': raw data {p:#x}..{p + size1:#x} overlaps section 0 "
+                         f"'.text' ({ptr0:#x}..{ptr0 + size0:#x})")
+
+
+@case("raw-data-overlap-in-place", "remove-in-place")
+def _(g):
+    data, lay = g.image()
+    ptr0, size0 = lay["sect_raw_ptr"][0], lay["sect_raw_size"][0]
+    u32(data, sec(lay, 1, SEC_RAW_PTR), ptr0)
+    size1 = lay["sect_raw_size"][1]
+    return data, invalid(f"section 1 '.data': raw data {ptr0:#x}..{ptr0 + size1:#x} overlaps "
+                         f"section 0 '.text' ({ptr0:#x}..{ptr0 + size0:#x})")
+
+
+@case("section-name-with-newline", "add")
+def _(g):
+    """File bytes in a message are escaped, so it stays one line."""
+    data, lay = g.image()
+    data[sec(lay, 1, 0):sec(lay, 1, 8)] = b".da\nta\x7f\xcc"
+    u32(data, sec(lay, 1, SEC_RAW_SIZE), 0x800)
+    return data, invalid(raw_msg(lay, 1, ".da\\x0ata\\x7f\\xcc", lay["sect_raw_ptr"][1], 0x800,
+                                 len(data)))
+
+
+# Sections: virtual addresses.
+@case("virtual-overlap", "add")
+def _(g):
+    data, lay = g.image()
+    va0, vs0 = lay["sect_va"][0], lay["sect_vsize"][0]
+    u32(data, sec(lay, 1, SEC_VA), 0x2000)
+    return data, invalid(f"section 1 '.data': VirtualAddress 0x2000 overlaps section 0 '.text' "
+                         f"(RVA {va0:#x}..{va0 + vs0:#x})")
+
+
+@case("virtual-out-of-order", "remove")
+def _(g):
+    data, lay = g.image("--sections", "3")
+    va1, va2 = lay["sect_va"][1], lay["sect_va"][2]
+    u32(data, sec(lay, 1, SEC_VA), va2)
+    u32(data, sec(lay, 2, SEC_VA), va1)
+    return data, invalid(f"section 2 '.rdata': VirtualAddress {va1:#x} is below that of section 1 "
+                         f"'.data' ({va2:#x}); sections must be in ascending address order")
+
+
+@case("raw-and-virtual-overlap", "verify")
+def _(g):
+    data, lay = g.image()
+    va0, vs0 = lay["sect_va"][0], lay["sect_vsize"][0]
+    ptr0, size0, size1 = lay["sect_raw_ptr"][0], lay["sect_raw_size"][0], lay["sect_raw_size"][1]
+    u32(data, sec(lay, 1, SEC_VA), va0)
+    u32(data, sec(lay, 1, SEC_RAW_PTR), ptr0)
+    return data, verify_lines([
+        f"section 1 '.data': VirtualAddress {va0:#x} overlaps section 0 '.text' "
+        f"(RVA {va0:#x}..{va0 + vs0:#x})",
+        f"section 1 '.data': raw data {ptr0:#x}..{ptr0 + size1:#x} overlaps section 0 '.text' "
+        f"({ptr0:#x}..{ptr0 + size0:#x})"])
+
+
+@case("virtual-end-wraps", "replace")
+def _(g):
+    data, lay = g.image()
+    u32(data, sec(lay, 1, SEC_VA), 0xfffff000)
+    u32(data, sec(lay, 1, SEC_VSIZE), 0x2000)
+    return data, invalid(f"section 1 '.data': VirtualAddress 0xfffff000 + VirtualSize 0x2000 = "
+                         f"0x100001000 is past SizeOfImage {lay['size_of_image']:#x}")
+
+
+# Edits that would push SizeOfImage past 32 bits (the field would wrap).
+@case("add-past-4gib", "add")
+def _(g):
+    data, lay = g.image()
+    u32(data, opt(lay, OPT_SIZE_OF_IMAGE), 0xfffff000)
+    return data, ("section '.bpf' (300 bytes at RVA 0xfffff000) would end at 0x100000000 "
+                  "(SectionAlignment 0x1000), past the 4 GiB that SizeOfImage can describe")
+
+
+@case("replace-past-4gib", "replace", "--file-size", "8192")
+def _(g):
+    data, lay = g.image()
+    u32(data, opt(lay, OPT_SIZE_OF_IMAGE), 0xfffff000)
+    u32(data, sec(lay, 1, SEC_VA), 0xffffe000)
+    return data, ("section '.data' (8192 bytes at RVA 0xffffe000) would end at 0x100000000 "
+                  "(SectionAlignment 0x1000), past the 4 GiB that SizeOfImage can describe")
+
+
+@case("file-alignment-256m", "add")
+def _(g):
+    """Padding section data to FileAlignment must not allocate hundreds of MiB."""
+    data, lay = g.image()
+    u32(data, opt(lay, OPT_FILE_ALIGN), 0x10000000)
+    u32(data, opt(lay, OPT_SECTION_ALIGN), 0x10000000)
+    return data, ("FileAlignment 0x10000000 is larger than 64 KiB, the most the PE format "
+                  "allows; refusing to pad section data to it")
+
+
+# zboot header. A gzip payload of a small kernel in .text.
+KERNEL = kernel(4096, pattern=True)
+
+
+def zgzip(g, *args):
+    return g.zboot("gzip", gzip_member(KERNEL), None, *args)
+
+
+def zb_set(data, off=None, size=None):
+    if off is not None:
+        u32(data, ZB_OFFSET, off)
+    if size is not None:
+        u32(data, ZB_SIZE, size)
+
+
+def zb_size(data):
+    return struct.unpack_from("<I", data, ZB_SIZE)[0]
+
+
+def past_eof(size, off, n):
+    return f"zboot: payload ({size:#x} bytes at {off:#x}) extends past the end of the file ({n:#x})"
+
+
+@case("zboot-payload-past-eof", "extract")
+def _(g):
+    data, lay = zgzip(g)
+    zb_set(data, off=0x10000)
+    return data, past_eof(zb_size(data), 0x10000, len(data))
+
+
+@case("zboot-payload-past-eof-edit", "add")
+def _(g):
+    data, lay = zgzip(g)
+    zb_set(data, off=len(data) - 0x10)
+    return data, invalid(past_eof(zb_size(data), len(data) - 0x10, len(data)))
+
+
+@case("zboot-payload-wraps", "extract")
+def _(g):
+    data, lay = zgzip(g)
+    zb_set(data, off=0xffffff00)
+    return data, past_eof(zb_size(data), 0xffffff00, len(data))
+
+
+@case("zboot-payload-size-wraps", "remove")
+def _(g):
+    data, lay = zgzip(g)
+    zb_set(data, size=0xfffffff0)
+    return data, invalid(past_eof(0xfffffff0, lay["zboot_payload_offset"], len(data)))
+
+
+@case("zboot-payload-size-0", "extract")
+def _(g):
+    data, lay = zgzip(g)
+    zb_set(data, size=0)
+    return data, f"zboot: payload size is 0 (payload offset {lay['zboot_payload_offset']:#x})"
+
+
+@case("zboot-payload-runs-out-of-section", "extract")
+def _(g):
+    data, lay = zgzip(g)
+    ptr, size = lay["sect_raw_ptr"][0], lay["sect_raw_size"][0]
+    off = ptr + size - 0x10
+    zb_set(data, off=off)
+    return data, (f"zboot: payload ({zb_size(data):#x} bytes at {off:#x}) runs past the end of "
+                  f"section 0 '.text' (raw data {ptr:#x}..{ptr + size:#x})")
+
+
+@case("zboot-payload-in-headers", "add")
+def _(g):
+    data, lay = zgzip(g)
+    zb_set(data, off=0x100)
+    return data, invalid(f"zboot: payload ({zb_size(data):#x} bytes at 0x100) lies in no "
+                         f"section's raw data")
+
+
+@case("zboot-payload-in-overlay", "extract")
+def _(g):
+    data, lay = zgzip(g, "--overlay", "4096")
+    off = lay["overlay_offset"]
+    zb_set(data, off=off)
+    return data, (f"zboot: payload ({zb_size(data):#x} bytes at {off:#x}) lies in no section's "
+                  f"raw data")
+
+
+@case("zboot-unknown-compression", "extract")
+def _(g):
+    data, lay = zgzip(g)
+    data[ZB_NAME:ZB_NAME + 6] = b"bogus\0"
+    return data, f"zboot: unknown compression 'bogus' (Linux writes {ZB_NAMES})"
+
+
+@case("zboot-unknown-compression-edit", "remove")
+def _(g):
+    data, lay = zgzip(g)
+    data[ZB_NAME:ZB_NAME + 5] = b"gzip2"
+    return data, invalid(f"zboot: unknown compression 'gzip2' (Linux writes {ZB_NAMES})")
+
+
+@case("zboot-compression-name-unterminated", "extract")
+def _(g):
+    data, lay = zgzip(g)
+    data[ZB_NAME:ZB_NAME_END] = b"x" * (ZB_NAME_END - ZB_NAME)
+    return data, "zboot: the compression name at 0x18 has no NUL before 0x38"
+
+
+@case("zboot-compression-name-control-chars", "verify")
+def _(g):
+    data, lay = zgzip(g)
+    data[ZB_NAME:ZB_NAME + 6] = b"gz\nip\0"
+    return data, verify_lines([f"zboot: unknown compression 'gz\\x0aip' (Linux writes {ZB_NAMES})"])
+
+
+@case("zboot-size-field-past-eof", "extract")
+def _(g):
+    """A zstd payload ending exactly at the end of the file (and of .data):
+    no room for the le32 size that follows every zstd stream."""
+    data, lay = g.zboot("zstd", zstd_kernel(4096), 4096)
+    end = lay["file_len"]
+    u32(data, ZB_OFFSET, end - zb_size(data))
+    return data, (f"zboot: the le32 size after the zstd payload (at {end:#x}) is past the end "
+                  f"of the file ({end:#x})")
+
+
+# Decompression bombs and sizes that lie. "the size after it": the le32
+# Linux's Makefile.zboot appends to every stream but gzip.
+@case("gzip-bomb", "extract", "--max-size", "1M")
+def _(g):
+    data, lay = g.zboot("gzip", gzip_member(kernel(8 * MiB)))
+    return data, ("zboot: cannot decompress the gzip payload: decompressed size exceeds limit "
+                  f"of {MiB} bytes")
+
+
+@case("gzip-isize-says-more", "extract")
+def _(g):
+    stream = bytearray(gzip_member(KERNEL))
+    u32(stream, len(stream) - 4, len(KERNEL) + 1)
+    data, lay = g.zboot("gzip", bytes(stream))
+    return data, (f"zboot: cannot decompress the gzip payload: gzip trailer ISIZE is "
+                  f"{len(KERNEL) + 1} but the member decompresses to {len(KERNEL)} bytes")
+
+
+@case("gzip-isize-says-less", "extract")
+def _(g):
+    stream = bytearray(gzip_member(KERNEL))
+    u32(stream, len(stream) - 4, len(KERNEL) - 1)
+    data, lay = g.zboot("gzip", bytes(stream))
+    return data, (f"zboot: cannot decompress the gzip payload: gzip trailer ISIZE is "
+                  f"{len(KERNEL) - 1} but the member decompresses to {len(KERNEL)} bytes")
+
+
+@case("gzip-truncated", "extract")
+def _(g):
+    data, lay = zgzip(g)
+    zb_set(data, size=zb_size(data) // 2)
+    return data, "zboot: cannot decompress the gzip payload: gzip data is truncated"
+
+
+@case("zstd-declared-over-max-size", "extract", "--max-size", "1M")
+def _(g):
+    data, lay = g.zboot("zstd22", zstd_kernel(4 * MiB), 4 * MiB)
+    return data, (f"zboot: the payload declares {4 * MiB} decompressed bytes, more than the "
+                  f"limit of {MiB}")
+
+
+@case("zstd-bomb-size-says-less", "extract")
+def _(g):
+    """64 MiB from 2 KiB, the size after it claiming 4096: decoding stops
+    at 4096 bytes instead of filling memory up to --max-size (1 GiB)."""
+    data, lay = g.zboot("zstd", zstd_kernel(64 * MiB), 4096)
+    return data, ("zboot: the zstd payload decompresses to more than the 4096 bytes the size "
+                  "after it says")
+
+
+@case("zstd-size-says-more", "extract")
+def _(g):
+    data, lay = g.zboot("zstd22", zstd_kernel(4096), 4097)
+    return data, ("zboot: the zstd22 payload decompresses to 4096 bytes, but the size after it "
+                  "says 4097")
+
+
+@case("zstd-frame-content-size-says-more", "extract")
+def _(g):
+    data, lay = g.zboot("zstd", zstd_kernel(4096, fcs=5000), 4096)
+    return data, ("zboot: the zstd frame header says 5000 decompressed bytes "
+                  "(Frame_Content_Size), but the size after the stream says 4096")
+
+
+@case("zstd-frame-content-size-says-less", "extract")
+def _(g):
+    data, lay = g.zboot("zstd", zstd_kernel(4096, fcs=1000), 4096)
+    return data, ("zboot: the zstd frame header says 1000 decompressed bytes "
+                  "(Frame_Content_Size), but the size after the stream says 4096")
+
+
+@case("zstd-both-sizes-say-more", "extract")
+def _(g):
+    data, lay = g.zboot("zstd", zstd_kernel(4096, fcs=5000), 5000)
+    return data, ("zboot: cannot decompress the zstd payload: zstd frame 1 declares a "
+                  "content size of 5000 bytes but decodes to 4096")
+
+
+@case("zstd-truncated", "extract")
+def _(g):
+    stream = zstd_kernel(4096)
+    # Cut inside the 64-byte raw block, the size field moved to follow the cut.
+    data, lay = g.zboot("zstd", stream[:40], 4096)
+    return data, "zboot: cannot decompress the zstd payload: zstd data is truncated"
+
+
+@case("xz-bomb-size-says-less", "extract")
+def _(g):
+    data, lay = g.zboot("xzkern", xz(kernel(16 * MiB)), 8192)
+    return data, ("zboot: the xzkern payload decompresses to more than the 8192 bytes the size "
+                  "after it says")
+
+
+@case("xz-truncated", "extract")
+def _(g):
+    stream = xz(KERNEL)
+    data, lay = g.zboot("xzkern", stream[:len(stream) - 20], len(KERNEL))
+    return data, "zboot: cannot decompress the xzkern payload: xz stream is truncated"
+
+
+@case("lz4-bomb-size-says-less", "extract")
+def _(g):
+    data, lay = g.zboot("lz4", lz4_legacy(lz4_legacy_block(8 * MiB)), 1000)
+    return data, ("zboot: the lz4 payload decompresses to more than the 1000 bytes the size "
+                  "after it says")
+
+
+@case("lz4-corrupt-block", "extract", "--max-size", "4096")
+def _(g):
+    """Match offset 0 is invalid: corruption, whatever the size limit."""
+    block = bytes([0x1f]) + b"A" + b"\x00\x00" + bytes([0x50]) + bytes(5)
+    data, lay = g.zboot("lz4", lz4_legacy(block), 100)
+    return data, "zboot: cannot decompress the lz4 payload: legacy lz4: block 0 is corrupt"
+
+
+@case("lz4-block-size-lies", "extract")
+def _(g):
+    block = lz4_legacy_block(4096)
+    stream = struct.pack("<II", 0x184c2102, len(block) + 100) + block
+    data, lay = g.zboot("lz4", stream, 4096)
+    return data, (f"zboot: cannot decompress the lz4 payload: legacy lz4: block 0 claims "
+                  f"{len(block) + 100} bytes; only {len(block)} remain")
+
+
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def gen(pe_gen, tmp_path_factory):
+    return Gen(pe_gen, tmp_path_factory.mktemp("malformed-pe"))
+
+
+def command(cmd, extra, src, out, section_data):
+    edit = {"add": ("add-section", ".bpf", True), "replace": ("replace-section", ".data", True),
+            "remove": ("remove-section", ".data", False),
+            "remove-in-place": ("remove-section", ".data", False)}
+    if cmd in ("info", "verify"):
+        return ["pe", cmd, src]
+    if cmd == "extract":
+        return ["zboot", "extract", src, "-o", out, *extra]
+    verb, name, with_data = edit[cmd]
+    args = ["pe", verb, src, "-o", src if cmd == "remove-in-place" else out, "--name", name]
+    if with_data:
+        args += ["--file", section_data]
+    elif verb == "remove-section":
+        args.append("--force")   # .data is writable: refused without it, but later
+    return args
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_malformed(bootpack, gen, tmp_path, name):
+    cmd, extra, build = CASES[name]
+    data, expected = build(gen)
+    indir, outdir = tmp_path / "in", tmp_path / "out"
+    indir.mkdir()
+    outdir.mkdir()
+    src = indir / f"{name}.efi"
+    src.write_bytes(data)
+    before = sha256(src)
+    size = 300
+    if extra[:1] == ["--file-size"]:
+        size, extra = int(extra[1]), extra[2:]
+    section_data = tmp_path / "section.bin"
+    section_data.write_bytes(bytes((i * 7) & 0xff for i in range(size)))
+    proc = run([bootpack, *command(cmd, extra, src, outdir / "out.bin", section_data)],
+               check=False, timeout=60)
+    err = proc.stderr.decode(errors="replace")
+    lines = [expected] if isinstance(expected, str) else expected
+    assert proc.returncode == 1, err
+    assert err == "".join(f"bootpack: '{src}': {line}\n" for line in lines)
+    assert proc.stdout == b""
+    assert sorted(p.name for p in outdir.iterdir()) == []
+    assert sorted(p.name for p in indir.iterdir()) == [src.name]
+    assert sha256(src) == before
+
+
+@pytest.mark.parametrize("comp, stream, size_after", [
+    ("gzip", gzip_member(KERNEL), None),
+    ("zstd22", zstd_kernel(len(KERNEL), fcs=len(KERNEL)), len(KERNEL)),
+    ("lz4", lz4_legacy(lz4_legacy_block(len(KERNEL))), len(KERNEL)),
+    ("xzkern", xz(KERNEL), len(KERNEL)),
+], ids=["gzip", "zstd22", "lz4", "xzkern"])
+def test_payloads_are_valid(bootpack, gen, tmp_path, comp, stream, size_after):
+    """The payload builders above make streams bootpack extracts intact, so
+    the cases that break them test the break, not the builder."""
+    data, lay = gen.zboot(comp, stream, size_after)
+    src, out = tmp_path / "ok.efi", tmp_path / "Image"
+    src.write_bytes(data)
+    proc = run([bootpack, "zboot", "extract", src, "-o", out])
+    want = kernel(len(KERNEL)) if comp in ("zstd22", "lz4") else KERNEL
+    assert out.read_bytes() == want
+    assert proc.stdout.decode() == (f"{out}: arm64 kernel Image, {len(want)} bytes, from the "
+                                    f"{comp} payload\n")
