@@ -167,6 +167,19 @@ def bootpack():
     return bootpack_path()
 
 
+def pe_gen_path():
+    """The synthetic PE generator (tests/unit/pe_gen_main.c)."""
+    path = Path(os.environ.get("BOOTPACK_PE_GEN") or REPO / "build" / "tests" / "pe-gen")
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"pe-gen not found at {path} (ninja -C build)")
+    return path.resolve()
+
+
+@pytest.fixture(scope="session")
+def pe_gen():
+    return pe_gen_path()
+
+
 @pytest.fixture(scope="session")
 def samples():
     path = Path(os.environ.get("BOOTPACK_SAMPLES") or REPO / "build" / "samples")

@@ -26,20 +26,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import ARCH_ARGS, bootpack_path, run  # noqa: E402
+from conftest import ARCH_ARGS, bootpack_path, pe_gen_path, run  # noqa: E402
 
 PREVIOUS = b"the previous output, which a failed run must leave alone\n"
 
 
 def sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def pe_gen():
-    path = os.environ.get("BOOTPACK_PE_GEN")
-    if not path or not os.access(path, os.X_OK):
-        pytest.fail("BOOTPACK_PE_GEN must name the pe-gen binary (meson test sets it)")
-    return path
 
 
 def fake_image(size, seed):
@@ -71,7 +64,7 @@ def inputs(tmp_path_factory, samples):
     payload = d / "payload.gz"
     payload.write_bytes(gzip.compress(big.read_bytes(), mtime=0))
     efi = d / "zboot.efi"
-    run([pe_gen(), "--zboot", "gzip", "--flat", "--linux-pe-magic", "--payload", payload, efi])
+    run([pe_gen_path(), "--zboot", "gzip", "--flat", "--linux-pe-magic", "--payload", payload, efi])
     dtb = d / "demo-a.dtb"
     dtb.write_bytes((samples / "demo-a.dtb").read_bytes())
     for p in d.iterdir():

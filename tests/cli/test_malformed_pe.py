@@ -24,14 +24,13 @@ few seconds.
 import hashlib
 import json
 import lzma
-import os
 import struct
 import zlib
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run
+from conftest import run
 
 # PE/COFF (Microsoft "PE Format") offsets used by the mutations.
 DOS_SIZE = 0x40
@@ -131,14 +130,6 @@ def xz(data):
 
 # --------------------------------------------------------------------------
 # Base images from pe-gen.
-
-@pytest.fixture(scope="module")
-def pe_gen():
-    path = Path(os.environ.get("BOOTPACK_PE_GEN") or REPO / "build" / "tests" / "pe-gen")
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"pe-gen not found at {path} (ninja -C build)")
-    return path
-
 
 class Gen:
     """pe-gen images (cached per option list) and their --layout reports."""

@@ -29,7 +29,6 @@ EDK2 refuses, ~5 s), each edit plus its checks ~0.2 s.
 import hashlib
 import json
 import lzma
-import os
 import random
 import re
 import shutil
@@ -41,7 +40,7 @@ import pefile
 import pytest
 
 import qemu_efi
-from conftest import REPO, ZBOOT_BUILDS, bootpack_path, run
+from conftest import ZBOOT_BUILDS, bootpack_path, run
 from qemu_uboot import QemuError
 
 pytestmark = pytest.mark.corpus
@@ -258,14 +257,6 @@ def pe_tools():
                if shutil.which(t) is None]
     if missing:
         pytest.fail("required tools missing: " + "; ".join(missing))
-
-
-@pytest.fixture(scope="module")
-def pe_gen():
-    path = Path(os.environ.get("BOOTPACK_PE_GEN") or REPO / "build" / "tests" / "pe-gen")
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"pe-gen not found at {path} (ninja -C build)")
-    return path
 
 
 @pytest.fixture(scope="module")
