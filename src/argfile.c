@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "argfile.h"
 
@@ -117,55 +118,124 @@ static int read_text(FILE *f, char **text, size_t *len)
 	return -1;
 }
 
-static int expand(int argc, char **argv, struct argv_list *out, int depth, char *err,
-		  size_t errlen);
+/* The argument files being read, outermost first, to name a loop when one closes. */
+struct open_file {
+	const char *path;
+	dev_t dev;
+	ino_t ino;
+};
 
-static int expand_file(const char *path, struct argv_list *out, int depth, char *err,
-		       size_t errlen)
+struct expansion {
+	struct argv_list *out;
+	struct open_file open[ARGFILE_MAX_DEPTH];
+	int depth;
+	char *err;
+	size_t errlen;
+};
+
+static int expand(struct expansion *x, int argc, char **argv);
+
+/* Say which files form the loop that reopens open[@k], named @path this time. */
+static void loop_error(struct expansion *x, int k, const char *path)
+{
+	const char *inner = x->open[x->depth - 1].path;
+	size_t n;
+
+	if (k == x->depth - 1 && !strcmp(path, inner)) {
+		snprintf(x->err, x->errlen, "'%s': argument file includes itself", inner);
+		return;
+	}
+	if (k == x->depth - 1) {
+		snprintf(x->err, x->errlen, "'%s': argument file includes itself (as '%s')", inner,
+			 path);
+		return;
+	}
+	n = (size_t)snprintf(x->err, x->errlen, "'%s': argument files include each other: ",
+			     inner);
+	for (int i = k; i < x->depth && n < x->errlen; i++)
+		n += (size_t)snprintf(x->err + n, x->errlen - n, "%s -> ", x->open[i].path);
+	if (n < x->errlen)
+		snprintf(x->err + n, x->errlen - n, "%s", path);
+}
+
+/* Open @path as the next nested argument file, refusing loops and missing files. */
+static FILE *open_argfile(struct expansion *x, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	struct stat st;
+
+	if (!f) {
+		/* An @FILE given but not there is a mistake, as make_fit.py's argparse says. */
+		if (x->depth)
+			snprintf(x->err, x->errlen, "'%s': cannot open argument file (named in "
+				 "'%s'): %s", path, x->open[x->depth - 1].path, strerror(errno));
+		else
+			snprintf(x->err, x->errlen, "'%s': cannot open argument file: %s", path,
+				 strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) < 0) {
+		snprintf(x->err, x->errlen, "'%s': cannot read argument file: %s", path,
+			 strerror(errno));
+		fclose(f);
+		return NULL;
+	}
+	for (int k = 0; k < x->depth; k++) {
+		if (x->open[k].dev == st.st_dev && x->open[k].ino == st.st_ino) {
+			fclose(f);
+			loop_error(x, k, path);
+			return NULL;
+		}
+	}
+	if (x->depth >= ARGFILE_MAX_DEPTH) {
+		fclose(f);
+		snprintf(x->err, x->errlen, "'%s': argument files nested more than %d deep",
+			 path, ARGFILE_MAX_DEPTH);
+		return NULL;
+	}
+	x->open[x->depth++] = (struct open_file){ path, st.st_dev, st.st_ino };
+	return f;
+}
+
+static int expand_file(struct expansion *x, const char *path)
 {
 	struct argv_list inner = { 0 };
-	FILE *f = fopen(path, "r");
+	FILE *f = open_argfile(x, path);
 	char *text;
 	size_t len;
 	int ret;
 
-	/* gcc keeps an @FILE it cannot open as a literal argument. */
 	if (!f)
-		return argv_push(out, path - 1, strlen(path - 1));
-	if (depth >= ARGFILE_MAX_DEPTH) {
-		fclose(f);
-		snprintf(err, errlen, "'%s': argument files nested more than %d deep "
-			 "(does one include itself?)", path, ARGFILE_MAX_DEPTH);
 		return -1;
-	}
+	errno = 0;
 	ret = read_text(f, &text, &len);
 	fclose(f);
 	if (ret) {
-		snprintf(err, errlen, "'%s': cannot read argument file: %s", path,
+		snprintf(x->err, x->errlen, "'%s': cannot read argument file: %s", path,
 			 errno ? strerror(errno) : "too large");
 		return -1;
 	}
 	ret = argfile_split(text, len, &inner);
 	free(text);
 	if (!ret)
-		ret = expand((int)inner.n, inner.v, out, depth + 1, err, errlen);
+		ret = expand(x, (int)inner.n, inner.v);
 	argv_free(&inner);
+	x->depth--;
 	return ret;
 }
 
-static int expand(int argc, char **argv, struct argv_list *out, int depth, char *err,
-		  size_t errlen)
+static int expand(struct expansion *x, int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++) {
 		int ret;
 
 		if (argv[i][0] == '@' && argv[i][1])
-			ret = expand_file(argv[i] + 1, out, depth, err, errlen);
+			ret = expand_file(x, argv[i] + 1);
 		else
-			ret = argv_push(out, argv[i], strlen(argv[i]));
+			ret = argv_push(x->out, argv[i], strlen(argv[i]));
 		if (ret) {
-			if (!err[0])
-				snprintf(err, errlen, "out of memory");
+			if (!x->err[0])
+				snprintf(x->err, x->errlen, "out of memory");
 			return -1;
 		}
 	}
@@ -174,14 +244,22 @@ static int expand(int argc, char **argv, struct argv_list *out, int depth, char 
 
 int argfile_expand(int argc, char **argv, struct argv_list *out, char *err, size_t errlen)
 {
+	struct expansion *x;
+	int ret;
+
 	err[0] = '\0';
 	if (argc < 1)
 		return 0;
-	if (argv_push(out, argv[0], strlen(argv[0]))) {
+	x = calloc(1, sizeof(*x));
+	if (!x || argv_push(out, argv[0], strlen(argv[0]))) {
+		free(x);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	return expand(argc - 1, argv + 1, out, 0, err, errlen);
+	*x = (struct expansion){ .out = out, .err = err, .errlen = errlen };
+	ret = expand(x, argc - 1, argv + 1);
+	free(x);
+	return ret;
 }
 
 int argfile_read_lines(const char *path, struct argv_list *out, char *err, size_t errlen)

@@ -24,9 +24,12 @@ int argfile_split(const char *text, size_t len, struct argv_list *out);
 
 /*
  * Expand every "@FILE" argument of @argv (argv[0] kept) into @out, recursively.
- * An @FILE that cannot be opened stays a literal argument, as with gcc.
- * Returns 0, or -1 with a message in @err (nesting too deep, read error,
- * out of memory).
+ * A lone "@" is literal. Unlike gcc, an @FILE that cannot be opened is an
+ * error (make_fit.py's argparse refuses it too; write ./@NAME for a file
+ * whose name starts with '@'), and so is a file that includes itself,
+ * directly or through others.
+ * Returns 0, or -1 with a message in @err (missing file, loop, nesting too
+ * deep, read error, out of memory).
  */
 int argfile_expand(int argc, char **argv, struct argv_list *out, char *err, size_t errlen);
 

@@ -93,6 +93,11 @@ static int resolve(const char *path, const struct bp_fit *fit, const struct extr
 		return EXIT_FAIL;
 	}
 	c = &info->configs[ci];
+	/* A malformed reference reads as absent; say what is wrong instead. */
+	if (c->problem) {
+		cli_error(path, "configuration '%s': %s", a->config, c->problem);
+		return EXIT_FAIL;
+	}
 	if (!strcmp(a->kind, "kernel")) {
 		list = &c->kernel;
 		n = c->kernel != NULL;
@@ -177,6 +182,12 @@ int cmd_fit_extract(int argc, char **argv)
 	if (ret)
 		goto out;
 	idx = bp_fit_find_image(fit, image);
+	if (idx < 0 && a.config) {
+		cli_error(path, "configuration '%s': %s '%s' is not an image in /images", a.config,
+			  a.kind, image);
+		ret = EXIT_FAIL;
+		goto out;
+	}
 	if (idx < 0) {
 		cli_error(path, "no image '%s' in /images", image);
 		ret = EXIT_FAIL;

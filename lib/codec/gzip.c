@@ -208,6 +208,13 @@ static int gz_inflate_error(z_stream *s, int zr, struct bp_diag *d)
 		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
 				   "gzip data asks for a preset dictionary");
 	case Z_DATA_ERROR:
+		/* zlib says only "incorrect length check": name both sizes. */
+		if (s->msg && !strcmp(s->msg, "incorrect length check") &&
+		    s->next_in && s->total_in >= 4)
+			return bp_diag_set(d, BP_ERR_FORMAT, NULL,
+					   "gzip trailer ISIZE is %u but the member decompresses "
+					   "to %lu bytes", bpi_get_le32(s->next_in - 4),
+					   (unsigned long)(s->total_out & 0xffffffffu));
 		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "gzip data is corrupt: %s", why);
 	default:
 		return bp_diag_set(d, BP_ERR_CODEC, NULL, "zlib inflate failed (%d): %s", zr,

@@ -136,10 +136,33 @@ static int lz4_compress(struct bpi_stream *s, struct bp_diag *d)
 	return ret;
 }
 
+#define LZ4_FRAME_MAGIC 0x184D2204u
+#define LZ4_FLG_CONTENT_SIZE 0x08
+#define LZ4_BLOCK_HEADER 4
+
+/* Where one frame started and the size its header declares (0: none). */
+struct lz4_frame {
+	unsigned int no;           /* from 1 */
+	size_t out_base;           /* output length when it started */
+	uint64_t declared;
+};
+
+static void lz4_frame_start(struct lz4_frame *f, const uint8_t *p, size_t n, size_t out_len)
+{
+	f->no++;
+	f->out_base = out_len;
+	f->declared = 0;
+	/* Magic, FLG, BD, then the 8-byte content size when FLG says so. */
+	if (n >= 14 && bpi_get_le32(p) == LZ4_FRAME_MAGIC && (p[4] & LZ4_FLG_CONTENT_SIZE))
+		f->declared = bpi_get_le64(p + 6);
+}
+
 /* Translate LZ4F's error names into messages about the data. */
-static int lz4_decode_error(size_t r, unsigned frames, struct bp_diag *d)
+static int lz4_decode_error(size_t r, const struct lz4_frame *f, size_t out_len,
+			    struct bp_diag *d)
 {
 	const char *name = LZ4F_getErrorName(r);
+	unsigned int frames = f->no - 1;
 
 	if (!strcmp(name, "ERROR_frameType_unknown") && frames)
 		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
@@ -147,6 +170,11 @@ static int lz4_decode_error(size_t r, unsigned frames, struct bp_diag *d)
 	if (!strcmp(name, "ERROR_frameType_unknown"))
 		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
 				   "not lz4 frame data (bad magic; legacy lz4 is not supported)");
+	if (!strcmp(name, "ERROR_frameSize_wrong"))
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
+				   "lz4 frame %u declares a content size of %llu bytes but "
+				   "decodes to %zu", f->no, (unsigned long long)f->declared,
+				   out_len - f->out_base);
 	if (!strcmp(name, "ERROR_contentChecksum_invalid"))
 		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "lz4 frame: checksum mismatch");
 	if (!strcmp(name, "ERROR_blockChecksum_invalid"))
@@ -163,35 +191,46 @@ static int lz4_decode_error(size_t r, unsigned frames, struct bp_diag *d)
 /*
  * Decode every frame in the input. Output room is capped at one byte past
  * what is still allowed, so exceeding @max_out is seen without producing
- * more than that.
+ * more than that. Input is offered a block at a time, as LZ4F's hints ask,
+ * so when it finds the frame's size wrong (at the end mark) all the frame's
+ * output has been counted.
  */
 static int lz4_decompress_all(LZ4F_dctx *dctx, const uint8_t *src, size_t len,
 			      size_t max_out, struct bp_buf *out, size_t base,
 			      struct bp_diag *d)
 {
-	size_t pos = 0, hint, allowed, room, dst_n, src_n;
-	unsigned frames = 0;
+	size_t pos = 0, hint = 0, allowed, room, dst_n, src_n;
+	struct lz4_frame f = { 0 };
 	uint8_t *dst;
 
 	if (!len)
 		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "lz4 data is empty");
 	for (;;) {
+		if (!hint) {
+			lz4_frame_start(&f, src + pos, len - pos, out->len);
+			/* The smallest frame header; the block header is taken off below. */
+			hint = LZ4F_HEADER_SIZE_MIN + LZ4_BLOCK_HEADER;
+		}
 		allowed = max_out - (out->len - base);
 		room = min_size(allowed == SIZE_MAX ? allowed : allowed + 1, LZ4_OUT_CHUNK);
 		if (!(dst = room_for(out, room)))
 			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: out of memory");
 		dst_n = room;
-		src_n = len - pos;
+		/*
+		 * The hint is the rest of the current block plus the next block's
+		 * header; holding that header back makes the end mark, where the
+		 * size is checked, a call of its own.
+		 */
+		src_n = min_size(len - pos,
+				 hint > LZ4_BLOCK_HEADER ? hint - LZ4_BLOCK_HEADER : hint);
 		hint = LZ4F_decompress(dctx, dst, &dst_n, src + pos, &src_n, NULL);
 		if (LZ4F_isError(hint))
-			return lz4_decode_error(hint, frames, d);
+			return lz4_decode_error(hint, &f, out->len, d);
 		pos += src_n;
 		out->len += dst_n;
 		if (out->len - base > max_out)
 			return bp_diag_set(d, BP_ERR_TOOBIG, NULL,
 					   "decompressed size exceeds limit of %zu bytes", max_out);
-		if (!hint)
-			frames++;
 		if (pos < len && !src_n && !dst_n)
 			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "lz4 decoder made no progress");
 		if (pos < len)

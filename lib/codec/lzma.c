@@ -8,10 +8,12 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <lzma.h>
 
 #include "codec_impl.h"
+#include "util/util.h"
 
 #define ALONE_PRESET 6
 #define ALONE_OUT_CHUNK ((size_t)256 << 10)
@@ -162,6 +164,58 @@ static int alone_decode_all(lzma_stream *s, size_t max_out, struct bp_buf *out, 
 	return 0;
 }
 
+#define ALONE_HEADER 13
+#define ALONE_SIZE_AT 5              /* uncompressed size, 64-bit LE; all ones: unknown */
+
+/* Decode a whole .lzma stream only to count its bytes; -1 unless it ends cleanly. */
+static int alone_count(const uint8_t *src, size_t len, size_t max_out, uint64_t *total)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	uint8_t *scratch = malloc(ALONE_OUT_CHUNK);
+	lzma_ret r = scratch ? lzma_alone_decoder(&s, ALONE_MEMLIMIT) : LZMA_MEM_ERROR;
+
+	*total = 0;
+	s.next_in = src;
+	s.avail_in = len;
+	while (r == LZMA_OK && *total <= max_out) {
+		s.next_out = scratch;
+		s.avail_out = ALONE_OUT_CHUNK;
+		r = lzma_code(&s, LZMA_FINISH);
+		*total += ALONE_OUT_CHUNK - s.avail_out;
+	}
+	lzma_end(&s);
+	free(scratch);
+	return r == LZMA_STREAM_END && *total <= max_out ? 0 : -1;
+}
+
+/*
+ * liblzma calls a header size that disagrees with the data plain corrupt;
+ * decoding a copy with the size "unknown" tells whether the size is what
+ * lies, and what the data holds.
+ */
+static int alone_size_mismatch(const uint8_t *src, size_t len, size_t max_out, struct bp_diag *d)
+{
+	uint64_t declared = bpi_get_le64(src + ALONE_SIZE_AT), real = 0;
+	uint8_t *copy;
+	int ret = -1;
+
+	if (declared == UINT64_MAX)
+		return 0;
+	copy = malloc(len);
+	if (copy) {
+		memcpy(copy, src, len);
+		memset(copy + ALONE_SIZE_AT, 0xff, sizeof(declared));
+		ret = alone_count(copy, len, max_out, &real);
+	}
+	free(copy);
+	if (ret || real == declared)
+		return 0;
+	return bp_diag_set(d, BP_ERR_FORMAT, NULL,
+			   "lzma header declares an uncompressed size of %llu bytes but "
+			   "decodes to %llu", (unsigned long long)declared,
+			   (unsigned long long)real);
+}
+
 static int alone_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
 			   struct bp_diag *d)
 {
@@ -170,10 +224,10 @@ static int alone_decompress(const void *src, size_t len, size_t max_out, struct 
 	lzma_ret r;
 	int ret;
 
-	if (len < 13)
+	if (len < ALONE_HEADER)
 		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
-				   "lzma data is truncated (%zu bytes, the header alone is 13)",
-				   len);
+				   "lzma data is truncated (%zu bytes, the header alone is %d)",
+				   len, ALONE_HEADER);
 	r = lzma_alone_decoder(&s, ALONE_MEMLIMIT);
 	if (r == LZMA_MEM_ERROR)
 		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
@@ -184,6 +238,8 @@ static int alone_decompress(const void *src, size_t len, size_t max_out, struct 
 	s.avail_in = len;
 	ret = alone_decode_all(&s, max_out, out, base, d);
 	lzma_end(&s);
+	if (ret == BP_ERR_FORMAT && alone_size_mismatch(src, len, max_out, d))
+		ret = BP_ERR_FORMAT;
 	if (ret)
 		out->len = base;
 	return ret;

@@ -397,7 +397,17 @@ static int lzop_decode_blk(uint32_t flags, unsigned int no, const struct lzop_bl
 			return bp_diag_set(d, BP_ERR_FORMAT, NULL,
 					   "lzop block %u: compressed data checksum mismatch", no);
 		r = lzo1x_decompress_safe(b->data, b->slen, dst, &n, NULL);
-		if (r != LZO_E_OK || n != b->dlen)
+		/* The block header's size is what decoding is held to; say which way it fails. */
+		if (r == LZO_E_OUTPUT_OVERRUN)
+			return bp_diag_set(d, BP_ERR_FORMAT, NULL,
+					   "lzop block %u: the block header declares %u bytes but "
+					   "the LZO data decodes to more", no, b->dlen);
+		if (r == LZO_E_OK && n != b->dlen)
+			return bp_diag_set(d, BP_ERR_FORMAT, NULL,
+					   "lzop block %u: the block header declares %u bytes but "
+					   "the LZO data decodes to %lu", no, b->dlen,
+					   (unsigned long)n);
+		if (r != LZO_E_OK)
 			return bp_diag_set(d, BP_ERR_FORMAT, NULL,
 					   "lzop block %u: corrupt LZO data (error %d)", no, r);
 	}

@@ -180,6 +180,17 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* "a\0b\0": at least one string, each non-empty, the last terminated. */
+static bool is_string_list(const char *p, int len)
+{
+	if (len <= 0 || p[0] == '\0' || p[len - 1] != '\0')
+		return false;
+	for (int i = 1; i < len; i++)
+		if (p[i] == '\0' && p[i - 1] == '\0')
+			return false;
+	return true;
+}
+
 static int root_info(const void *fdt, const char *path, struct src_config *c, struct bp_diag *d)
 {
 	const char *model;
@@ -187,10 +198,15 @@ static int root_info(const void *fdt, const char *path, struct src_config *c, st
 	int mlen, clen;
 
 	compat = fdt_getprop(fdt, 0, "compatible", &clen);
-	if (!compat || clen <= 0)
+	if (!compat)
 		return bp_diag_set(d, BP_ERR_FORMAT, path,
 				   "devicetree root has no 'compatible' property, so no "
 				   "bootloader could select its configuration");
+	/* Copied into the configuration, where U-Boot matches it string by string. */
+	if (!is_string_list(compat, clen))
+		return bp_diag_set(d, BP_ERR_FORMAT, path,
+				   "devicetree root 'compatible' (%d bytes) is not a list of "
+				   "non-empty NUL-terminated strings", clen);
 	model = fdt_getprop(fdt, 0, "model", &mlen);
 	if (!model)
 		return bp_diag_set(d, BP_ERR_FORMAT, path,

@@ -22,11 +22,19 @@ static int check_hashes(const struct bp_fit *fit, const struct bp_fit_image *im,
 		enum bp_hash_algo a;
 		int ret;
 
-		if (!h->algo || bp_hash_from_name(h->algo, &a, NULL))
+		if (!h->algo)
 			return bp_diag_set(d, BP_ERR_FORMAT, name,
-					   "image '%s': %s: %s hash algorithm; cannot check the "
-					   "data", im->name, h->node, h->algo ? "unknown" : "no");
-		if (!h->value || h->value_len != bp_hash_len(a))
+					   "image '%s': %s: no 'algo' property; cannot check the "
+					   "data", im->name, h->node);
+		if (bp_hash_from_name(h->algo, &a, NULL))
+			return bp_diag_set(d, BP_ERR_FORMAT, name,
+					   "image '%s': %s: unknown hash algorithm '%s'; cannot "
+					   "check the data", im->name, h->node, h->algo);
+		if (!h->value)
+			return bp_diag_set(d, BP_ERR_FORMAT, name,
+					   "image '%s': %s: no 'value' property; cannot check the "
+					   "data", im->name, h->node);
+		if (h->value_len != bp_hash_len(a))
 			return bp_diag_set(d, BP_ERR_FORMAT, name,
 					   "image '%s': %s: %s value is %zu bytes; expected %zu",
 					   im->name, h->node, h->algo, h->value_len, bp_hash_len(a));
@@ -73,7 +81,8 @@ int bp_fit_extract(const struct bp_fit *fit, size_t index, const struct bp_fit_e
 	if (index >= info->n_images)
 		return bp_diag_set(d, BP_ERR_INVALID, name, "image index %zu out of range", index);
 	im = &info->images[index];
-	if (!im->data)
+	/* Any malformed property may change what the bytes mean (compression, type). */
+	if (!im->data || im->problem)
 		return bp_diag_set(d, BP_ERR_FORMAT, name, "image '%s': %s", im->name,
 				   im->problem ? im->problem : "no data");
 	ret = check_not_input(fit, out_path, d);
@@ -94,10 +103,11 @@ int bp_fit_extract(const struct bp_fit *fit, size_t index, const struct bp_fit_e
 	max = o->max_size ? o->max_size : BP_FIT_DECOMPRESS_MAX_DEFAULT;
 	ret = bp_decompress(c, im->data, (size_t)im->data_size,
 			    max > SIZE_MAX ? SIZE_MAX : (size_t)max, &out, d);
-	if (ret == BP_ERR_TOOBIG)
-		ret = bp_diag_set(d, ret, name, "image '%s': decompresses to more than the limit "
-				  "of %llu bytes", im->name, (unsigned long long)max);
-	else if (ret) {
+	/*
+	 * Going over the limit too is said in the codec's words: only it knows
+	 * whether the output or a size declared in the stream went over.
+	 */
+	if (ret) {
 		char why[BP_DIAG_MSG_MAX];
 
 		snprintf(why, sizeof(why), "%s", d ? d->msg : "");

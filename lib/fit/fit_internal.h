@@ -89,4 +89,12 @@ void bpi_strv_free(char **v);
 const char *bpi_fit_name(const struct bp_fit *fit);
 bool bpi_fit_from_file(const struct bp_fit *fit);
 
+/*
+ * Whether image @i (its subnode @sub, e.g. "hash-1", when not NULL) has
+ * property @prop at all: tells a malformed property, which reads as NULL,
+ * from a missing one.
+ */
+bool bpi_fit_image_has_prop(const struct bp_fit *fit, size_t i, const char *sub,
+			    const char *prop);
+
 #endif

@@ -25,6 +25,7 @@ struct bp_fit {
 	struct bp_fit_info info;
 	struct bp_fit_image *images;
 	struct bp_fit_config *configs;
+	int *img_nodes;            /* devicetree offset of each image node */
 	char (*img_problems)[PROBLEM_MAX];
 	char (*cfg_problems)[PROBLEM_MAX];
 };
@@ -91,14 +92,16 @@ static enum prop_state get_strings(const void *fdt, int node, const char *name,
 	return PROP_OK;
 }
 
-/* A 32-bit cell; PROP_BAD unless exactly 4 bytes. */
-static enum prop_state get_u32(const void *fdt, int node, const char *name, uint32_t *out)
+/* A 32-bit cell; PROP_BAD unless exactly 4 bytes (@len_out: the length seen). */
+static enum prop_state get_u32_len(const void *fdt, int node, const char *name, uint32_t *out,
+				   int *len_out)
 {
 	int len;
 	const uint8_t *p = fdt_getprop(fdt, node, name, &len);
 
 	if (!p)
 		return PROP_ABSENT;
+	*len_out = len;
 	if (len != 4)
 		return PROP_BAD;
 	*out = bpi_get_be32(p);
@@ -106,13 +109,15 @@ static enum prop_state get_u32(const void *fdt, int node, const char *name, uint
 }
 
 /* An address: one or two cells, as U-Boot's fit_image_get_address() accepts. */
-static enum prop_state get_addr(const void *fdt, int node, const char *name, uint64_t *out)
+static enum prop_state get_addr(const void *fdt, int node, const char *name, uint64_t *out,
+				int *len_out)
 {
 	int len;
 	const uint8_t *p = fdt_getprop(fdt, node, name, &len);
 
 	if (!p)
 		return PROP_ABSENT;
+	*len_out = len;
 	if (len == 4)
 		*out = bpi_get_be32(p);
 	else if (len == 8)
@@ -129,62 +134,12 @@ static void image_string(const void *fdt, int node, const char *name, const char
 		problem(pbuf, pslot, "property '%s' is not a NUL-terminated string", name);
 }
 
-/*
- * Locate the stored bytes the way U-Boot's fit_image_get_data_and_size()
- * does: data-position (absolute) first, then data-offset (from the end of
- * the FDT rounded up to 4), then the embedded "data".
- */
-static void image_data(struct bp_fit *fit, int node, struct bp_fit_image *im, char *pbuf)
+/* Embedded data: the "data" property itself. */
+static void embedded_data(struct bp_fit *fit, int node, struct bp_fit_image *im, char *pbuf)
 {
-	const void *fdt = fit->file.data;
-	uint32_t pos = 0, size = 0;
-	enum prop_state ps = get_u32(fdt, node, "data-position", &pos), ss;
-	uint64_t start;
 	int len;
 
-	if (ps == PROP_ABSENT) {
-		ps = get_u32(fdt, node, "data-offset", &pos);
-		start = BPI_ALIGN_UP((uint64_t)fit->info.fdt_size, 4) + pos;
-		if (ps == PROP_BAD) {
-			problem(pbuf, &im->problem, "property 'data-offset' is not one "
-				"32-bit cell");
-			return;
-		}
-	} else {
-		start = pos;
-		if (ps == PROP_BAD) {
-			problem(pbuf, &im->problem, "property 'data-position' is not "
-				"one 32-bit cell");
-			return;
-		}
-	}
-	if (ps == PROP_OK) {
-		im->external = true;
-		ss = get_u32(fdt, node, "data-size", &size);
-		if (ss != PROP_OK) {
-			problem(pbuf, &im->problem, "external data has %s 'data-size'",
-				ss == PROP_ABSENT ? "no" : "a malformed");
-			return;
-		}
-		im->data_size = size;
-		im->data_file_offset = start;
-		if (start < fit->info.fdt_size) {
-			problem(pbuf, &im->problem,
-				"external data at file offset %llu lies inside the FDT "
-				"(%u bytes)", (unsigned long long)start, fit->info.fdt_size);
-			return;
-		}
-		if (start > fit->file.len || size > fit->file.len - start) {
-			problem(pbuf, &im->problem,
-				"external data (%u bytes at file offset %llu) extends past "
-				"the end of the file (%zu bytes)", size,
-				(unsigned long long)start, fit->file.len);
-			return;
-		}
-		im->data = fit->file.data + start;
-		return;
-	}
-	im->data = fdt_getprop(fdt, node, "data", &len);
+	im->data = fdt_getprop(fit->file.data, node, "data", &len);
 	if (!im->data) {
 		problem(pbuf, &im->problem, "no 'data', 'data-offset' or 'data-position' "
 			"property");
@@ -192,6 +147,78 @@ static void image_data(struct bp_fit *fit, int node, struct bp_fit_image *im, ch
 	}
 	im->data_size = (uint64_t)len;
 	im->data_file_offset = (uint64_t)(im->data - fit->file.data);
+}
+
+/*
+ * External data at @pos, named by property @which: data-position is a file
+ * offset, data-offset counts from the end of the FDT rounded up to 4. Both
+ * are 32-bit cells, so the start cannot wrap in 64 bits; the end is checked
+ * against the file by subtraction.
+ */
+static void external_data(struct bp_fit *fit, int node, struct bp_fit_image *im, char *pbuf,
+			  const char *which, uint32_t pos)
+{
+	uint64_t start = pos;
+	uint32_t size = 0;
+	enum prop_state ss;
+	int len = 0;
+
+	if (!strcmp(which, "data-offset"))
+		start += BPI_ALIGN_UP((uint64_t)fit->info.fdt_size, 4);
+	im->external = true;
+	ss = get_u32_len(fit->file.data, node, "data-size", &size, &len);
+	if (ss == PROP_ABSENT) {
+		problem(pbuf, &im->problem, "external data has no 'data-size'");
+		return;
+	}
+	if (ss == PROP_BAD) {
+		problem(pbuf, &im->problem, "property 'data-size' is %d bytes, not one 32-bit "
+			"cell", len);
+		return;
+	}
+	im->data_size = size;
+	im->data_file_offset = start;
+	if (start < fit->info.fdt_size) {
+		problem(pbuf, &im->problem,
+			"external data at file offset %llu (from '%s' %u) lies inside the "
+			"FDT (%u bytes)", (unsigned long long)start, which, pos,
+			fit->info.fdt_size);
+		return;
+	}
+	if (start > fit->file.len || size > fit->file.len - start) {
+		problem(pbuf, &im->problem,
+			"external data (%u bytes at file offset %llu, from '%s' %u) extends "
+			"past the end of the file (%zu bytes)", size,
+			(unsigned long long)start, which, pos, fit->file.len);
+		return;
+	}
+	im->data = fit->file.data + start;
+}
+
+/*
+ * Locate the stored bytes the way U-Boot's fit_image_get_data_and_size()
+ * does: data-position first, then data-offset, then the embedded "data".
+ */
+static void image_data(struct bp_fit *fit, int node, struct bp_fit_image *im, char *pbuf)
+{
+	const void *fdt = fit->file.data;
+	const char *which = "data-position";
+	uint32_t pos = 0;
+	enum prop_state ps;
+	int len = 0;
+
+	ps = get_u32_len(fdt, node, which, &pos, &len);
+	if (ps == PROP_ABSENT) {
+		which = "data-offset";
+		ps = get_u32_len(fdt, node, which, &pos, &len);
+	}
+	if (ps == PROP_BAD)
+		problem(pbuf, &im->problem, "property '%s' is %d bytes, not one 32-bit cell",
+			which, len);
+	else if (ps == PROP_ABSENT)
+		embedded_data(fit, node, im, pbuf);
+	else
+		external_data(fit, node, im, pbuf, which, pos);
 }
 
 static bool starts_with(const char *s, const char *prefix)
@@ -237,6 +264,7 @@ static int read_image(struct bp_fit *fit, int node, struct bp_fit_image *im, cha
 {
 	const void *fdt = fit->file.data;
 	enum prop_state s;
+	int len = 0;
 
 	im->name = fdt_get_name(fdt, node, NULL);
 	image_string(fdt, node, "description", &im->description, pbuf, &im->problem);
@@ -244,14 +272,16 @@ static int read_image(struct bp_fit *fit, int node, struct bp_fit_image *im, cha
 	image_string(fdt, node, "arch", &im->arch, pbuf, &im->problem);
 	image_string(fdt, node, "os", &im->os, pbuf, &im->problem);
 	image_string(fdt, node, "compression", &im->compression, pbuf, &im->problem);
-	s = get_addr(fdt, node, "load", &im->load);
+	s = get_addr(fdt, node, "load", &im->load, &len);
 	im->has_load = s == PROP_OK;
 	if (s == PROP_BAD)
-		problem(pbuf, &im->problem, "property 'load' is not one or two 32-bit cells");
-	s = get_addr(fdt, node, "entry", &im->entry);
+		problem(pbuf, &im->problem, "property 'load' is %d bytes, not one or two 32-bit "
+			"cells", len);
+	s = get_addr(fdt, node, "entry", &im->entry, &len);
 	im->has_entry = s == PROP_OK;
 	if (s == PROP_BAD)
-		problem(pbuf, &im->problem, "property 'entry' is not one or two 32-bit cells");
+		problem(pbuf, &im->problem, "property 'entry' is %d bytes, not one or two "
+			"32-bit cells", len);
 	image_data(fit, node, im, pbuf);
 	return image_subnodes(fdt, node, im, pbuf);
 }
@@ -333,9 +363,11 @@ static int read_images(struct bp_fit *fit, const char *name, struct bp_diag *d)
 	n = count_subnodes(fdt, node);
 	fit->images = calloc(n ? n : 1, sizeof(*fit->images));
 	fit->img_problems = calloc(n ? n : 1, sizeof(*fit->img_problems));
-	if (!fit->images || !fit->img_problems)
+	fit->img_nodes = calloc(n ? n : 1, sizeof(*fit->img_nodes));
+	if (!fit->images || !fit->img_problems || !fit->img_nodes)
 		return bp_diag_set(d, BP_ERR_NOMEM, name, "out of memory");
 	fdt_for_each_subnode(sub, fdt, node) {
+		fit->img_nodes[i] = sub;
 		if (read_image(fit, sub, &fit->images[i], fit->img_problems[i]))
 			return bp_diag_set(d, BP_ERR_NOMEM, name, "out of memory");
 		fit->info.n_images = ++i;
@@ -375,7 +407,7 @@ static int parse(struct bp_fit *fit, const char *name, struct bp_diag *d)
 {
 	const void *fdt = fit->file.data;
 	uint32_t ts;
-	int ret = bpi_fdt_check(fdt, fit->file.len, name, d);
+	int len = 0, ret = bpi_fdt_check(fdt, fit->file.len, name, d);
 
 	if (ret)
 		return ret;
@@ -384,14 +416,15 @@ static int parse(struct bp_fit *fit, const char *name, struct bp_diag *d)
 	if (get_string(fdt, 0, "description", &fit->info.description) == PROP_BAD)
 		return bp_diag_set(d, BP_ERR_FORMAT, name, "root property 'description' is not "
 				   "a NUL-terminated string");
-	switch (get_u32(fdt, 0, "timestamp", &ts)) {
+	switch (get_u32_len(fdt, 0, "timestamp", &ts, &len)) {
 	case PROP_OK:
 		fit->info.has_timestamp = true;
 		fit->info.timestamp = ts;
 		break;
 	case PROP_BAD:
 		return bp_diag_set(d, BP_ERR_FORMAT, name,
-				   "root property 'timestamp' is not one 32-bit cell");
+				   "root property 'timestamp' is %d bytes, not one 32-bit cell",
+				   len);
 	case PROP_ABSENT:
 		break;
 	}
@@ -476,6 +509,7 @@ void bp_fit_close(struct bp_fit *fit)
 	free(fit->images);
 	free(fit->configs);
 	free(fit->img_problems);
+	free(fit->img_nodes);
 	free(fit->cfg_problems);
 	bp_buf_free(&fit->file);
 	free(fit->name);
@@ -490,6 +524,20 @@ const char *bpi_fit_name(const struct bp_fit *fit)
 bool bpi_fit_from_file(const struct bp_fit *fit)
 {
 	return fit->from_file;
+}
+
+bool bpi_fit_image_has_prop(const struct bp_fit *fit, size_t i, const char *sub,
+			    const char *prop)
+{
+	const void *fdt = fit->file.data;
+	int node;
+
+	if (i >= fit->info.n_images)
+		return false;
+	node = fit->img_nodes[i];
+	if (sub)
+		node = fdt_subnode_offset(fdt, node, sub);
+	return node >= 0 && fdt_getprop(fdt, node, prop, NULL);
 }
 
 const struct bp_fit_info *bp_fit_get_info(const struct bp_fit *fit)

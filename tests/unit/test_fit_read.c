@@ -288,7 +288,7 @@ static void test_malformed_nodes(void **state)
 	assert_int_equal(info->images[0].load, 0x880000000ULL);
 	assert_false(info->images[0].has_entry);
 	assert_string_equal(info->images[0].problem,
-			    "property 'entry' is not one or two 32-bit cells");
+			    "property 'entry' is 3 bytes, not one or two 32-bit cells");
 	assert_null(info->images[1].arch);
 	assert_string_equal(info->images[1].problem,
 			    "property 'arch' is not a NUL-terminated string");
