@@ -80,13 +80,60 @@ static uint64_t image_end(const struct bp_pe_info *in, int skip)
 	return end;
 }
 
+/*
+ * SizeOfImage after replacing or removing section @idx: only the last
+ * section (by address) decides it; 0 when it does not change.
+ */
+static uint64_t new_size_of_image(const struct bp_pe_info *in, int idx, const struct bp_pe_edit *e)
+{
+	const struct bp_pe_section *s = &in->sections[idx];
+
+	if ((uint64_t)s->virtual_address < image_end(in, idx))
+		return 0;
+	if (e->op == BP_PE_REMOVE_SECTION)
+		return s->virtual_address;
+	return BPI_ALIGN_UP((uint64_t)s->virtual_address + e->len, in->section_alignment);
+}
+
+/*
+ * A smaller SizeOfImage must still hold the entry point and every data
+ * directory, which may lie outside all sections: the result would be an
+ * image EDK2 refuses.
+ */
+static int check_shrink(struct edit *ed, int idx)
+{
+	const struct bp_pe_info *in = ed->in;
+	uint64_t size = new_size_of_image(in, idx, ed->e);
+	const char *verb = ed->e->op == BP_PE_REMOVE_SECTION ? "removing" : "replacing";
+
+	if (!size || size >= in->size_of_image)
+		return 0;
+	if (in->entry_point >= size)
+		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "%s section '%s' would "
+				   "shrink SizeOfImage to 0x%llx, leaving the entry point 0x%x "
+				   "outside the image", verb, ed->e->name, (unsigned long long)size,
+				   in->entry_point);
+	for (int i = 0; i < BP_PE_MAX_DIRS; i++) {
+		const struct bp_pe_dir *dir = &in->dirs[i];
+
+		if (i != BP_PE_DIR_SECURITY && dir->size &&
+		    (uint64_t)dir->address + dir->size > size)
+			return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "%s section "
+					   "'%s' would shrink SizeOfImage to 0x%llx, leaving data "
+					   "directory %d (RVA 0x%x, 0x%x bytes) outside the image",
+					   verb, ed->e->name, (unsigned long long)size, i,
+					   dir->address, dir->size);
+	}
+	return 0;
+}
+
 /* Things that make the requested edit unsafe, checked before any byte is written. */
 static int check_edit(struct edit *ed)
 {
 	const struct bp_pe_info *in = ed->in;
 	const struct bp_pe_edit *e = ed->e;
 	size_t n = strlen(e->name);
-	int idx = bp_pe_find_section(ed->pe, e->name);
+	int idx = bp_pe_find_section(ed->pe, e->name), ret;
 
 	for (size_t i = 0; i < in->n_problems; i++)
 		if (in->problems[i].severity == BP_PE_ERROR)
@@ -143,6 +190,9 @@ static int check_edit(struct edit *ed)
 	if (e->op == BP_PE_REMOVE_SECTION && in->n_sections == 1)
 		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "cannot remove the only "
 				   "section");
+	ret = check_shrink(ed, idx);
+	if (ret)
+		return ret;
 	/* Code and writable data are the program's own; its code still addresses them. */
 	if (e->op == BP_PE_REMOVE_SECTION && !e->force &&
 	    (in->sections[idx].characteristics & (BP_PE_SCN_CNT_CODE | BP_PE_SCN_MEM_EXECUTE |
@@ -551,18 +601,10 @@ static int fix_headers(struct edit *ed)
 		bpi_put_le32(opt + PE_OPT_SIZE_OF_IMAGE, (uint32_t)BPI_ALIGN_UP(
 			(uint64_t)ed->add_va + ed->e->len, in->section_alignment));
 	} else {
-		const struct bp_pe_section *s = &in->sections[ed->target];
-		uint64_t others = image_end(in, ed->target);
+		uint64_t end = new_size_of_image(in, ed->target, ed->e);
 
-		/* Only the last section (by address) decides SizeOfImage. */
-		if ((uint64_t)s->virtual_address >= others) {
-			uint64_t end = ed->e->op == BP_PE_REMOVE_SECTION
-				? s->virtual_address
-				: BPI_ALIGN_UP((uint64_t)s->virtual_address + ed->e->len,
-					       in->section_alignment);
-
+		if (end)
 			bpi_put_le32(opt + PE_OPT_SIZE_OF_IMAGE, (uint32_t)end);
-		}
 	}
 	if (in->has_certificates)
 		memset(opt + nrva_at + 4 + 8 * BP_PE_DIR_SECURITY, 0, 8);

@@ -38,6 +38,7 @@ E_LFANEW = 0x3c
 COFF_N_SECTIONS, COFF_SIZE_OF_OPT = 2, 16
 OPT_MAGIC, OPT_SECTION_ALIGN, OPT_FILE_ALIGN = 0, 32, 36
 OPT_SIZE_OF_IMAGE, OPT_SIZE_OF_HEADERS = 56, 60
+OPT_ENTRY, OPT_DIRS_PE32PLUS = 16, 112
 NRVA = {"PE32": 92, "PE32+": 108}              # NumberOfRvaAndSizes
 SECTION = 40
 SEC_VSIZE, SEC_VA, SEC_RAW_SIZE, SEC_RAW_PTR = 8, 12, 16, 20
@@ -321,6 +322,26 @@ def _(g):
     # Off by four: at the COFF header, whose Machine is arm64 (0xaa64), 2 sections.
     data, lay = lfanew(lambda n: 0x44)(g)
     return data, 'no "PE\\0\\0" signature at e_lfanew 0x44 (found 64 aa 02 00)'
+
+
+# Removing the last section shrinks SizeOfImage to its address: what lies
+# beyond, outside every section, would fall out of the image (found by
+# fuzz_pe, tests/fuzz/regress/pe/).
+@case("remove-last-leaves-entry-outside", "remove")
+def _(g):
+    data, lay = g.image()
+    u32(data, lay["opt_offset"] + OPT_ENTRY, 0x3800)   # past .data's 0x456 bytes at 0x3000
+    return data, ("removing section '.data' would shrink SizeOfImage to 0x3000, leaving the "
+                  "entry point 0x3800 outside the image")
+
+
+@case("remove-last-leaves-directory-outside", "remove")
+def _(g):
+    data, lay = g.image()
+    u32(data, lay["opt_offset"] + OPT_DIRS_PE32PLUS + 8 * 1, 0x3a00)   # import table
+    u32(data, lay["opt_offset"] + OPT_DIRS_PE32PLUS + 8 * 1 + 4, 0x20)
+    return data, ("removing section '.data' would shrink SizeOfImage to 0x3000, leaving data "
+                  "directory 1 (RVA 0x3a00, 0x20 bytes) outside the image")
 
 
 # COFF file header.
