@@ -19,12 +19,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const names[] = { "a", "b", "c" };
 
+static char scratch[] = "/tmp/bp-fuzzarg-XXXXXX";
+
+static void remove_scratch_dir(void)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		unlink(names[i]);
+	if (chdir("/") == 0)
+		rmdir(scratch);
+}
+
 /* A private working directory, made once: the harness only ever writes a, b and c in it. */
 static void enter_scratch_dir(void)
 {
-	static char dir[] = "/tmp/bp-fuzzarg-XXXXXX";
-
-	if (dir[sizeof(dir) - 2] == 'X' && (!mkdtemp(dir) || chdir(dir)))
+	if (scratch[sizeof(scratch) - 2] != 'X')
+		return;
+	if (!mkdtemp(scratch) || chdir(scratch) || atexit(remove_scratch_dir))
 		abort();
 }
 
