@@ -4,6 +4,7 @@ compressed in batches. These cases cross the places where that could go wrong
 (batch boundaries, a kernel that is a pipe, inputs changing underneath) and
 compare the result with the reference make_fit.py."""
 
+import random
 from functools import partial
 
 import libfdt
@@ -111,3 +112,46 @@ def test_first_bad_dtb_in_argument_order(bootpack, samples, many_dtbs, tmp_path,
     assert err.startswith(f"bootpack: '{truncated}': "), err
     assert len(err.splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def big_kernel(tmp_path_factory):
+    """40 MiB, three quarters of it incompressible (more output than one
+    write batch), split over all threads by gzip, lz4 and zstd."""
+    rnd = random.Random(5)
+    path = tmp_path_factory.mktemp("big-kernel") / "Image"
+    with open(path, "wb") as f:
+        for i in range(640):
+            f.write(rnd.randbytes(65536) if i % 4 else b"bootpack kernel text!" * 3120 + b"x" * 16)
+    return path
+
+
+@pytest.mark.parametrize("comp", ["gzip", "lz4", "zstd"])
+def test_big_kernel_many_dtbs_any_jobs(bootpack, many_dtbs, big_kernel, tmp_path, comp):
+    """A large kernel split over the threads, then more DTBs than one batch:
+    the bytes are those of -j 1 and the hashes hold."""
+    outs = []
+    for jobs in ("1", "2", "7"):
+        out = tmp_path / f"j{jobs}.fit"
+        p = run([bootpack, "fit", "build", "-o", out, *BASE, "-k", big_kernel, "-c", comp,
+                 "-j", jobs, "--hash", "sha256", f"@{many_dtbs}"],
+                env={"SOURCE_DATE_EPOCH": EPOCH})
+        assert p.returncode == 0, p.stderr.decode()
+        outs.append(out.read_bytes())
+    assert outs[1] == outs[0] and outs[2] == outs[0]
+    p = run([bootpack, "fit", "verify", tmp_path / "j2.fit"])
+    assert p.returncode == 0, p.stderr.decode()
+
+
+def test_bad_last_dtb_with_big_kernel(bootpack, samples, many_dtbs, big_kernel, tmp_path):
+    """A bad DTB at the end of a long list stops the build with its error
+    before the large kernel is compressed, and nothing is written."""
+    truncated = tmp_path / "cut.dtb"
+    truncated.write_bytes((samples / "demo-a.dtb").read_bytes()[:64])
+    out = tmp_path / "o.fit"
+    p = run([bootpack, "fit", "build", "-o", out, *BASE, "-k", big_kernel, "-c", "lz4",
+             "-j", "2", f"@{many_dtbs}", truncated], timeout=300)
+    assert p.returncode == 1
+    assert p.stderr.decode() == (f"bootpack: '{truncated}': devicetree is truncated: header "
+                                 "totalsize is 1639 bytes but the file has only 64\n")
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["cut.dtb"]
