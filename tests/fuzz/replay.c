@@ -135,14 +135,27 @@ static int run_path(const char *path, long iterations)
 int main(int argc, char **argv)
 {
 	long iterations;
+	int ret = 0;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s ITERATIONS SEED_FILE|DIR...\n", argv[0]);
 		return 2;
 	}
 	iterations = strtol(argv[1], NULL, 10);
-	for (int i = 2; i < argc; i++)
-		if (run_path(argv[i], iterations))
+	/* Absolute first: a target may change directory (fuzz_argfile does). */
+	for (int i = 2; i < argc; i++) {
+		char *abs = realpath(argv[i], NULL);
+
+		if (!abs) {
+			fprintf(stderr, "replay: cannot find '%s'\n", argv[i]);
 			return 1;
-	return 0;
+		}
+		argv[i] = abs;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (!ret)
+			ret = run_path(argv[i], iterations);
+		free(argv[i]);
+	}
+	return ret;
 }
