@@ -155,11 +155,17 @@ def tools():
     return {t: shutil.which(t) for t in REQUIRED_TOOLS}
 
 
-def bootpack_path():
-    path = Path(os.environ.get("BOOTPACK") or REPO / "build" / "src" / "bootpack")
+def built_program(env_var, default, what, hint):
+    """A program of the build: $env_var, else @default; fails the test if absent."""
+    path = Path(os.environ.get(env_var) or default)
     if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"bootpack binary not found at {path} (meson setup build && ninja -C build)")
+        pytest.fail(f"{what} not found at {path} ({hint})")
     return path.resolve()
+
+
+def bootpack_path():
+    return built_program("BOOTPACK", REPO / "build" / "src" / "bootpack", "bootpack binary",
+                         "meson setup build && ninja -C build")
 
 
 @pytest.fixture(scope="session")
@@ -169,10 +175,8 @@ def bootpack():
 
 def pe_gen_path():
     """The synthetic PE generator (tests/unit/pe_gen_main.c)."""
-    path = Path(os.environ.get("BOOTPACK_PE_GEN") or REPO / "build" / "tests" / "pe-gen")
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"pe-gen not found at {path} (ninja -C build)")
-    return path.resolve()
+    return built_program("BOOTPACK_PE_GEN", REPO / "build" / "tests" / "pe-gen", "pe-gen",
+                         "ninja -C build")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ and no root is needed where unprivileged user namespaces are allowed.
 """
 
 import gzip
-import hashlib
 import json
 import os
 import random
@@ -29,10 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import ARCH_ARGS, bootpack_path, pe_gen_path, run  # noqa: E402
 
 PREVIOUS = b"the previous output, which a failed run must leave alone\n"
-
-
-def sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def fake_image(size, seed):

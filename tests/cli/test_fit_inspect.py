@@ -60,22 +60,10 @@ FDT_PROP_HEADER = 12   # FDT_PROP tag, len, nameoff: the value follows
 # helpers
 
 def bp(bootpack, *args, cwd=None, env=None):
-    """Run bootpack; every existing input file named on the command line (all
-    but the -o target) must be byte-identical afterwards."""
+    """Run bootpack (conftest's guard checks that its inputs are unchanged)."""
     args = [a if isinstance(a, bytes) else str(a) for a in args]
-    inputs = {}
-    for i, a in enumerate(args):
-        if i and args[i - 1] in ("-o", "--output"):
-            continue
-        path = Path(os.fsdecode(a)) if cwd is None else Path(cwd) / os.fsdecode(a)
-        if path.is_file():
-            inputs[path] = hashlib.sha256(path.read_bytes()).digest()
-    proc = subprocess.run([str(bootpack), *args], stdout=subprocess.PIPE,
+    return subprocess.run([str(bootpack), *args], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, cwd=cwd, env=env, check=False, timeout=300)
-    for path, before in inputs.items():
-        assert hashlib.sha256(path.read_bytes()).digest() == before, \
-            f"bootpack {' '.join(map(os.fsdecode, args))} modified its input {path}"
-    return proc
 
 
 def ok(proc):
