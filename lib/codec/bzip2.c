@@ -11,46 +11,11 @@
 
 #include "codec_impl.h"
 
-/* libbz2 counts in unsigned int: hand it at most this much per call. */
-#ifndef BPI_CODEC_FEED_MAX
-#define BPI_CODEC_FEED_MAX ((size_t)1 << 30)
-#endif
 #define BZ_OUT_CHUNK ((size_t)256 << 10)
 #define BZ_IN_PIECE ((size_t)1 << 20)
 
 #define BZ_BLOCK_100K 9
 #define BZ_WORK_FACTOR 0 /* library default (30) */
-
-static size_t min_size(size_t a, size_t b)
-{
-	return a < b ? a : b;
-}
-
-/* Offer libbz2 the next slice of input once it has used up the previous one. */
-static void feed(bz_stream *s, const uint8_t **src, size_t *left)
-{
-	size_t n;
-
-	if (s->avail_in || !*left)
-		return;
-	n = min_size(*left, BPI_CODEC_FEED_MAX);
-	/* bzlib.h lacks const, but the library only reads next_in. */
-	s->next_in = (char *)(uintptr_t)*src;
-	s->avail_in = (unsigned int)n;
-	*src += n;
-	*left -= n;
-}
-
-/* Point libbz2 at free space in @out; @avail bytes of it at most. */
-static int give_room(bz_stream *s, struct bp_buf *out, size_t avail)
-{
-	avail = min_size(min_size(avail, BZ_OUT_CHUNK), BPI_CODEC_FEED_MAX);
-	if (bp_buf_reserve(out, avail))
-		return BP_ERR_NOMEM;
-	s->next_out = (char *)out->data + out->len;
-	s->avail_out = (unsigned int)avail;
-	return 0;
-}
 
 /* Compress what libbz2 holds, pushing every full or final output buffer. */
 static int bz_drain(struct bpi_stream *st, bz_stream *s, char *buf, int action,
@@ -123,30 +88,28 @@ static int bz_decode_error(int r, struct bp_diag *d)
 	}
 }
 
-/*
- * Decode up to the end of the first stream. Output room is capped at one
- * byte past what is still allowed, so exceeding @max_out is seen without
- * producing more than that.
- */
-static int bz_decompress_all(bz_stream *s, const uint8_t *src, size_t len, size_t max_out,
-			     struct bp_buf *out, size_t base, struct bp_diag *d)
+/* Decode up to the end of the first stream. */
+static int bz_decompress_all(bz_stream *s, const uint8_t *src, size_t len, struct bpi_out *o,
+			     struct bp_diag *d)
 {
-	unsigned int room, had_in;
-	size_t allowed;
+	unsigned int had_in;
+	size_t room;
 	int r;
 
 	for (;;) {
-		feed(s, &src, &len);
-		allowed = max_out - (out->len - base);
-		if (give_room(s, out, allowed == SIZE_MAX ? allowed : allowed + 1))
+		/* The next slice of input once libbz2 has used up the previous one. */
+		if (!s->avail_in && len)
+			/* bzlib.h lacks const, but the library only reads next_in. */
+			s->next_in = (char *)(uintptr_t)bpi_feed_slice(&src, &len, &s->avail_in);
+		/* BZ_OUT_CHUNK fits libbz2's unsigned int. */
+		s->next_out = (char *)bpi_out_room(o, BZ_OUT_CHUNK, &room);
+		if (!s->next_out)
 			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "bzip2: out of memory");
-		room = s->avail_out;
+		s->avail_out = (unsigned int)room;
 		had_in = s->avail_in;
 		r = BZ2_bzDecompress(s);
-		out->len += room - s->avail_out;
-		if (out->len - base > max_out)
-			return bp_diag_set(d, BP_ERR_TOOBIG, NULL,
-					   "decompressed size exceeds limit of %zu bytes", max_out);
+		if (bpi_out_add(o, room - s->avail_out, d))
+			return BP_ERR_TOOBIG;
 		if (r == BZ_STREAM_END)
 			break;
 		if (r != BZ_OK)
@@ -165,11 +128,9 @@ static int bz_decompress_all(bz_stream *s, const uint8_t *src, size_t len, size_
 	return 0;
 }
 
-static int bz_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-			 struct bp_diag *d)
+static int bz_decompress(const void *src, size_t len, struct bpi_out *o, struct bp_diag *d)
 {
 	bz_stream s = { 0 };
-	size_t base = out->len;
 	int r, ret;
 
 	if (!len)
@@ -179,10 +140,8 @@ static int bz_decompress(const void *src, size_t len, size_t max_out, struct bp_
 		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "bzip2: out of memory");
 	if (r != BZ_OK)
 		return bp_diag_set(d, BP_ERR_CODEC, NULL, "BZ2_bzDecompressInit failed (%d)", r);
-	ret = bz_decompress_all(&s, src, len, max_out, out, base, d);
+	ret = bz_decompress_all(&s, src, len, o, d);
 	BZ2_bzDecompressEnd(&s);
-	if (ret)
-		out->len = base;
 	return ret;
 }
 

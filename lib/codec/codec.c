@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The codec table: maps enum bp_codec and FIT names to implementations. */
+#include <stdint.h>
 #include <string.h>
 
 #include "codec_impl.h"
@@ -38,13 +39,14 @@ static int none_compress(struct bpi_stream *s, struct bp_diag *d)
 	return ret;
 }
 
-static int none_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-			   struct bp_diag *d)
+static int none_decompress(const void *src, size_t len, struct bpi_out *o, struct bp_diag *d)
 {
-	if (len > max_out)
+	if (len > o->max)
 		return bp_diag_set(d, BP_ERR_TOOBIG, NULL,
-				   "data is %zu bytes, more than the limit of %zu", len, max_out);
-	return bp_buf_append(out, src, len);
+				   "data is %zu bytes, more than the limit of %zu", len, o->max);
+	if (bp_buf_append(o->buf, src, len))
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "out of memory");
+	return 0;
 }
 
 static const struct bp_codec_ops codec_none = {
@@ -65,6 +67,7 @@ static const struct bp_codec_ops *const codecs[BP_CODEC_COUNT] = {
 
 int bp_codec_from_name(const char *name, enum bp_codec *out, struct bp_diag *d)
 {
+	bp_diag_clear(d);
 	for (int i = 0; i < BP_CODEC_COUNT; i++) {
 		if (strcmp(name, codecs[i]->name) == 0) {
 			*out = (enum bp_codec)i;
@@ -158,8 +161,10 @@ static int compress_mem(enum bp_codec c, int level, bool split, unsigned int thr
 		.out = out,
 	};
 	size_t base = out->len;
-	int ret = bpi_compress_stream(c, &m.s, d);
+	int ret;
 
+	bp_diag_clear(d);
+	ret = bpi_compress_stream(c, &m.s, d);
 	if (ret)
 		out->len = base;
 	return ret;
@@ -183,10 +188,47 @@ int bp_compress(enum bp_codec c, const void *src, size_t len, struct bp_buf *out
 	return bp_compress_level(c, 0, src, len, out, d);
 }
 
+uint8_t *bpi_out_room(struct bpi_out *o, size_t chunk, size_t *room)
+{
+	size_t allowed = o->max - bpi_out_len(o);
+
+	*room = bpi_min_size(allowed == SIZE_MAX ? allowed : allowed + 1, chunk);
+	if (bp_buf_reserve(o->buf, *room))
+		return NULL;
+	return o->buf->data + o->buf->len;
+}
+
+int bpi_out_over(const struct bpi_out *o, struct bp_diag *d)
+{
+	return bp_diag_set(d, BP_ERR_TOOBIG, NULL, "decompressed size exceeds limit of %zu bytes",
+			   o->max);
+}
+
+int bpi_out_add(struct bpi_out *o, size_t n, struct bp_diag *d)
+{
+	o->buf->len += n;
+	return bpi_out_len(o) > o->max ? bpi_out_over(o, d) : 0;
+}
+
+int bpi_decompress(bpi_decode_fn *decode, const void *src, size_t len, size_t max_out,
+		   struct bp_buf *out, struct bp_diag *d)
+{
+	struct bpi_out o = { .buf = out, .base = out->len, .max = max_out };
+	int ret;
+
+	bp_diag_clear(d);
+	ret = decode(src, len, &o, d);
+	if (ret)
+		out->len = o.base;
+	return ret;
+}
+
 int bp_decompress(enum bp_codec c, const void *src, size_t len, size_t max_out,
 		  struct bp_buf *out, struct bp_diag *d)
 {
-	if ((unsigned)c >= BP_CODEC_COUNT)
+	if ((unsigned)c >= BP_CODEC_COUNT) {
+		bp_diag_clear(d);
 		return bp_diag_set(d, BP_ERR_INVALID, NULL, "codec %d out of range", (int)c);
-	return codecs[c]->decompress(src, len, max_out, out, d);
+	}
+	return bpi_decompress(codecs[c]->decompress, src, len, max_out, out, d);
 }

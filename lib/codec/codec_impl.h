@@ -53,12 +53,64 @@ struct bpi_blocks {
 /* Pull @s through @b's blocks on up to s->threads threads, pushing output in order. */
 int bpi_blocks_run(struct bpi_stream *s, const struct bpi_blocks *b, struct bp_diag *d);
 
+static inline size_t bpi_min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* zlib and libbz2 count in unsigned int: hand them at most this much per call. */
+#define BPI_CODEC_FEED_MAX ((size_t)1 << 30)
+
+/* The next slice of input for such a library: *@n bytes at the returned pointer. */
+static inline const uint8_t *bpi_feed_slice(const uint8_t **src, size_t *left, unsigned int *n)
+{
+	const uint8_t *p = *src;
+
+	*n = (unsigned int)bpi_min_size(*left, BPI_CODEC_FEED_MAX);
+	*src += *n;
+	*left -= *n;
+	return p;
+}
+
+/*
+ * Where a decoder writes: appended to @buf after the @base bytes it held on
+ * entry, at most @max of them. bpi_decompress() sets it up and takes the
+ * output back on failure, so a decoder only decodes.
+ */
+struct bpi_out {
+	struct bp_buf *buf;
+	size_t base;
+	size_t max;
+};
+
+/* Bytes decoded so far. */
+static inline size_t bpi_out_len(const struct bpi_out *o)
+{
+	return o->buf->len - o->base;
+}
+
+/*
+ * Reserve room for the next call into a decoding library and return where it
+ * starts, with its size in *@room: @chunk bytes at most, and one byte past
+ * what the limit still allows, so a stream that goes over shows it without
+ * more being produced. NULL when out of memory.
+ */
+uint8_t *bpi_out_room(struct bpi_out *o, size_t chunk, size_t *room);
+
+/* Count @n bytes written at bpi_out_room(); BP_ERR_TOOBIG once over the limit. */
+int bpi_out_add(struct bpi_out *o, size_t n, struct bp_diag *d);
+
+/* BP_ERR_TOOBIG, with the message every decoder gives for the limit. */
+int bpi_out_over(const struct bpi_out *o, struct bp_diag *d);
+
+/* Decode @len bytes at @src (untrusted) into @o; on failure @o may hold part of it. */
+typedef int bpi_decode_fn(const void *src, size_t len, struct bpi_out *o, struct bp_diag *d);
+
 struct bp_codec_ops {
 	const char *name; /* FIT "compression" value */
 	int level_min, level_max, level_default; /* as the command-line tool */
 	int (*compress)(struct bpi_stream *s, struct bp_diag *d);
-	int (*decompress)(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-			  struct bp_diag *d);
+	bpi_decode_fn *decompress;
 };
 
 extern const struct bp_codec_ops bpi_codec_gzip;
@@ -81,10 +133,30 @@ int bpi_compress_stream(enum bp_codec c, struct bpi_stream *s, struct bp_diag *d
 int bpi_compress_mt(enum bp_codec c, int level, const void *src, size_t len,
 		    unsigned int threads, struct bp_buf *out, struct bp_diag *d);
 
-/* Formats only Linux's zboot uses (lib/codec/zboot_codecs.c); same contract as decompress. */
-int bpi_lz4_legacy_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-			      struct bp_diag *d);
-int bpi_xz_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-		      struct bp_diag *d);
+/*
+ * bp_decompress() for any decoder: clears @d, appends at most @max_out bytes
+ * to @out, and on failure leaves @out as it was.
+ */
+int bpi_decompress(bpi_decode_fn *decode, const void *src, size_t len, size_t max_out,
+		   struct bp_buf *out, struct bp_diag *d);
+
+/*
+ * The compressions of Linux's EFI zboot, by the name its header carries at
+ * 0x18 (lib/codec/zboot_codecs.c). Two of them are not FIT compressions:
+ * "lz4" is the legacy container ("lz4 -l") and "xzkern" is xz.
+ */
+struct bpi_zboot_codec {
+	const char *name;
+	const struct bp_codec_ops *ops;   /* only ->decompress is used */
+	bool size_after;   /* the le32 uncompressed size follows the stream (all but gzip) */
+};
+
+/* The entry for @name, or NULL when Linux writes no such name. */
+const struct bpi_zboot_codec *bpi_zboot_codec(const char *name);
+
+#define BPI_ZBOOT_NAMES_MAX 64
+
+/* The names as a message lists them, "gzip, lz4, ... or zstd", written to @buf. */
+const char *bpi_zboot_names(char buf[BPI_ZBOOT_NAMES_MAX]);
 
 #endif

@@ -19,44 +19,10 @@
 #include "codec_impl.h"
 #include "util/util.h"
 
-/* zlib counts in unsigned int: hand it at most this much per call. */
-#ifndef BPI_CODEC_FEED_MAX
-#define BPI_CODEC_FEED_MAX ((size_t)1 << 30)
-#endif
 #define GZ_OUT_CHUNK ((size_t)256 << 10)
 
 #define GZ_LEVEL 6
 #define GZ_WBITS (15 + 16) /* 32 KiB window, gzip wrapper */
-
-static size_t min_size(size_t a, size_t b)
-{
-	return a < b ? a : b;
-}
-
-/* Offer zlib the next slice of input once it has used up the previous one. */
-static void feed(z_stream *s, const uint8_t **src, size_t *left)
-{
-	size_t n;
-
-	if (s->avail_in || !*left)
-		return;
-	n = min_size(*left, BPI_CODEC_FEED_MAX);
-	s->next_in = *src;
-	s->avail_in = (uInt)n;
-	*src += n;
-	*left -= n;
-}
-
-/* Point zlib at free space in @out; @avail bytes of it at most. */
-static int give_room(z_stream *s, struct bp_buf *out, size_t avail)
-{
-	avail = min_size(min_size(avail, GZ_OUT_CHUNK), BPI_CODEC_FEED_MAX);
-	if (bp_buf_reserve(out, avail))
-		return BP_ERR_NOMEM;
-	s->next_out = out->data + out->len;
-	s->avail_out = (uInt)avail;
-	return 0;
-}
 
 /*
  * The member is deflated by libdeflate (three times zlib's speed at the same
@@ -222,29 +188,25 @@ static int gz_inflate_error(z_stream *s, int zr, struct bp_diag *d)
 	}
 }
 
-/*
- * Run inflate until the end of the first member. Output room is capped at
- * one byte past what is still allowed, so exceeding @max_out shows up as
- * output beyond the limit without ever producing more than that.
- */
-static int gz_inflate_all(z_stream *s, const uint8_t *src, size_t len, size_t max_out,
-			  struct bp_buf *out, size_t base, struct bp_diag *d)
+/* Run inflate until the end of the first member. */
+static int gz_inflate_all(z_stream *s, const uint8_t *src, size_t len, struct bpi_out *o,
+			  struct bp_diag *d)
 {
-	size_t allowed;
-	uInt room;
+	size_t room;
 	int zr;
 
 	for (;;) {
-		feed(s, &src, &len);
-		allowed = max_out - (out->len - base);
-		if (give_room(s, out, allowed == SIZE_MAX ? allowed : allowed + 1))
+		/* The next slice of input once zlib has used up the previous one. */
+		if (!s->avail_in && len)
+			s->next_in = bpi_feed_slice(&src, &len, &s->avail_in);
+		/* GZ_OUT_CHUNK fits zlib's unsigned int. */
+		s->next_out = bpi_out_room(o, GZ_OUT_CHUNK, &room);
+		if (!s->next_out)
 			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
-		room = s->avail_out;
+		s->avail_out = (uInt)room;
 		zr = inflate(s, Z_NO_FLUSH);
-		out->len += room - s->avail_out;
-		if (out->len - base > max_out)
-			return bp_diag_set(d, BP_ERR_TOOBIG, NULL,
-					   "decompressed size exceeds limit of %zu bytes", max_out);
+		if (bpi_out_add(o, room - s->avail_out, d))
+			return BP_ERR_TOOBIG;
 		if (zr == Z_STREAM_END)
 			break;
 		if (zr != Z_OK && zr != Z_BUF_ERROR)
@@ -263,12 +225,10 @@ static int gz_inflate_all(z_stream *s, const uint8_t *src, size_t len, size_t ma
 	return 0;
 }
 
-static int gz_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-			 struct bp_diag *d)
+static int gz_decompress(const void *src, size_t len, struct bpi_out *o, struct bp_diag *d)
 {
 	const uint8_t *p = src;
 	z_stream s = { 0 };
-	size_t base = out->len;
 	int zr, ret;
 
 	if (len < 2)
@@ -283,10 +243,8 @@ static int gz_decompress(const void *src, size_t len, size_t max_out, struct bp_
 		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "gzip: out of memory");
 	if (zr != Z_OK)
 		return bp_diag_set(d, BP_ERR_CODEC, NULL, "zlib inflateInit2 failed (%d)", zr);
-	ret = gz_inflate_all(&s, src, len, max_out, out, base, d);
+	ret = gz_inflate_all(&s, src, len, o, d);
 	inflateEnd(&s);
-	if (ret)
-		out->len = base;
 	return ret;
 }
 

@@ -33,19 +33,6 @@ static const LZ4F_preferences_t lz4_prefs = {
 	.favorDecSpeed = 0,
 };
 
-static size_t min_size(size_t a, size_t b)
-{
-	return a < b ? a : b;
-}
-
-/* Make room for @need bytes in @out and return where they go. */
-static uint8_t *room_for(struct bp_buf *out, size_t need)
-{
-	if (bp_buf_reserve(out, need))
-		return NULL;
-	return out->data + out->len;
-}
-
 static int lz4_lib_error(size_t r, const char *what, struct bp_diag *d)
 {
 	return bp_diag_set(d, BP_ERR_CODEC, NULL, "%s failed: %s", what,
@@ -189,17 +176,14 @@ static int lz4_decode_error(size_t r, const struct lz4_frame *f, size_t out_len,
 }
 
 /*
- * Decode every frame in the input. Output room is capped at one byte past
- * what is still allowed, so exceeding @max_out is seen without producing
- * more than that. Input is offered a block at a time, as LZ4F's hints ask,
- * so when it finds the frame's size wrong (at the end mark) all the frame's
- * output has been counted.
+ * Decode every frame in the input. Input is offered a block at a time, as
+ * LZ4F's hints ask, so when it finds the frame's size wrong (at the end
+ * mark) all the frame's output has been counted.
  */
 static int lz4_decompress_all(LZ4F_dctx *dctx, const uint8_t *src, size_t len,
-			      size_t max_out, struct bp_buf *out, size_t base,
-			      struct bp_diag *d)
+			      struct bpi_out *o, struct bp_diag *d)
 {
-	size_t pos = 0, hint = 0, allowed, room, dst_n, src_n;
+	size_t pos = 0, hint = 0, room, dst_n, src_n;
 	struct lz4_frame f = { 0 };
 	uint8_t *dst;
 
@@ -207,13 +191,11 @@ static int lz4_decompress_all(LZ4F_dctx *dctx, const uint8_t *src, size_t len,
 		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "lz4 data is empty");
 	for (;;) {
 		if (!hint) {
-			lz4_frame_start(&f, src + pos, len - pos, out->len);
+			lz4_frame_start(&f, src + pos, len - pos, bpi_out_len(o));
 			/* The smallest frame header; the block header is taken off below. */
 			hint = LZ4F_HEADER_SIZE_MIN + LZ4_BLOCK_HEADER;
 		}
-		allowed = max_out - (out->len - base);
-		room = min_size(allowed == SIZE_MAX ? allowed : allowed + 1, LZ4_OUT_CHUNK);
-		if (!(dst = room_for(out, room)))
+		if (!(dst = bpi_out_room(o, LZ4_OUT_CHUNK, &room)))
 			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: out of memory");
 		dst_n = room;
 		/*
@@ -221,16 +203,14 @@ static int lz4_decompress_all(LZ4F_dctx *dctx, const uint8_t *src, size_t len,
 		 * header; holding that header back makes the end mark, where the
 		 * size is checked, a call of its own.
 		 */
-		src_n = min_size(len - pos,
-				 hint > LZ4_BLOCK_HEADER ? hint - LZ4_BLOCK_HEADER : hint);
+		src_n = bpi_min_size(len - pos,
+				     hint > LZ4_BLOCK_HEADER ? hint - LZ4_BLOCK_HEADER : hint);
 		hint = LZ4F_decompress(dctx, dst, &dst_n, src + pos, &src_n, NULL);
 		if (LZ4F_isError(hint))
-			return lz4_decode_error(hint, &f, out->len, d);
+			return lz4_decode_error(hint, &f, bpi_out_len(o), d);
 		pos += src_n;
-		out->len += dst_n;
-		if (out->len - base > max_out)
-			return bp_diag_set(d, BP_ERR_TOOBIG, NULL,
-					   "decompressed size exceeds limit of %zu bytes", max_out);
+		if (bpi_out_add(o, dst_n, d))
+			return BP_ERR_TOOBIG;
 		if (pos < len && !src_n && !dst_n)
 			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "lz4 decoder made no progress");
 		if (pos < len)
@@ -243,11 +223,9 @@ static int lz4_decompress_all(LZ4F_dctx *dctx, const uint8_t *src, size_t len,
 	}
 }
 
-static int lz4_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-			  struct bp_diag *d)
+static int lz4_decompress(const void *src, size_t len, struct bpi_out *o, struct bp_diag *d)
 {
 	LZ4F_dctx *dctx = NULL;
-	size_t base = out->len;
 	size_t r;
 	int ret;
 
@@ -255,10 +233,8 @@ static int lz4_decompress(const void *src, size_t len, size_t max_out, struct bp
 	if (LZ4F_isError(r))
 		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lz4: cannot create context: %s",
 				   LZ4F_getErrorName(r));
-	ret = lz4_decompress_all(dctx, src, len, max_out, out, base, d);
+	ret = lz4_decompress_all(dctx, src, len, o, d);
 	LZ4F_freeDecompressionContext(dctx);
-	if (ret)
-		out->len = base;
 	return ret;
 }
 

@@ -24,22 +24,6 @@
  */
 #define ALONE_MEMLIMIT ((uint64_t)256 << 20)
 
-static size_t min_size(size_t a, size_t b)
-{
-	return a < b ? a : b;
-}
-
-/* Point liblzma at free space in @out; @avail bytes of it at most. */
-static int give_room(lzma_stream *s, struct bp_buf *out, size_t avail)
-{
-	avail = min_size(avail, ALONE_OUT_CHUNK);
-	if (bp_buf_reserve(out, avail))
-		return BP_ERR_NOMEM;
-	s->next_out = out->data + out->len;
-	s->avail_out = avail;
-	return 0;
-}
-
 /* Encode what liblzma holds, pushing every full or final output buffer. */
 static int alone_drain(struct bpi_stream *st, lzma_stream *s, uint8_t *buf, lzma_action action,
 		       struct bp_diag *d)
@@ -128,27 +112,20 @@ static int alone_decode_error(lzma_stream *s, lzma_ret r, struct bp_diag *d)
 	}
 }
 
-/*
- * Decode until the end marker (or the size in the header). Output room is
- * capped at one byte past what is still allowed, so exceeding @max_out is
- * seen without producing more than that.
- */
-static int alone_decode_all(lzma_stream *s, size_t max_out, struct bp_buf *out, size_t base,
-			   struct bp_diag *d)
+/* Decode until the end marker (or the size in the header). */
+static int alone_decode_all(lzma_stream *s, struct bpi_out *o, struct bp_diag *d)
 {
-	size_t allowed, room;
+	size_t room;
 	lzma_ret r;
 
 	for (;;) {
-		allowed = max_out - (out->len - base);
-		if (give_room(s, out, allowed == SIZE_MAX ? allowed : allowed + 1))
+		s->next_out = bpi_out_room(o, ALONE_OUT_CHUNK, &room);
+		if (!s->next_out)
 			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
-		room = s->avail_out;
+		s->avail_out = room;
 		r = lzma_code(s, LZMA_FINISH);
-		out->len += room - s->avail_out;
-		if (out->len - base > max_out)
-			return bp_diag_set(d, BP_ERR_TOOBIG, NULL,
-					   "decompressed size exceeds limit of %zu bytes", max_out);
+		if (bpi_out_add(o, room - s->avail_out, d))
+			return BP_ERR_TOOBIG;
 		if (r == LZMA_STREAM_END)
 			break;
 		if (r != LZMA_OK)
@@ -216,11 +193,9 @@ static int alone_size_mismatch(const uint8_t *src, size_t len, size_t max_out, s
 			   (unsigned long long)real);
 }
 
-static int alone_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-			   struct bp_diag *d)
+static int alone_decompress(const void *src, size_t len, struct bpi_out *o, struct bp_diag *d)
 {
 	lzma_stream s = LZMA_STREAM_INIT;
-	size_t base = out->len;
 	lzma_ret r;
 	int ret;
 
@@ -236,12 +211,10 @@ static int alone_decompress(const void *src, size_t len, size_t max_out, struct 
 				   (int)r);
 	s.next_in = src;
 	s.avail_in = len;
-	ret = alone_decode_all(&s, max_out, out, base, d);
+	ret = alone_decode_all(&s, o, d);
 	lzma_end(&s);
-	if (ret == BP_ERR_FORMAT && alone_size_mismatch(src, len, max_out, d))
+	if (ret == BP_ERR_FORMAT && alone_size_mismatch(src, len, o->max, d))
 		ret = BP_ERR_FORMAT;
-	if (ret)
-		out->len = base;
 	return ret;
 }
 

@@ -416,8 +416,7 @@ static int lzop_decode_blk(uint32_t flags, unsigned int no, const struct lzop_bl
 	return 0;
 }
 
-static int lzop_read_all(struct rd *r, size_t max_out, struct bp_buf *out, size_t base,
-			 struct bp_diag *d)
+static int lzop_read_all(struct rd *r, struct bpi_out *o, struct bp_diag *d)
 {
 	struct lzop_hdr h = { 0 };
 	struct lzop_blk b;
@@ -429,14 +428,14 @@ static int lzop_read_all(struct rd *r, size_t max_out, struct bp_buf *out, size_
 		ret = lzop_read_blk(r, h.flags, no, &b, d);
 		if (ret || !b.dlen)
 			break;
-		if (b.dlen > max_out - (out->len - base))
-			return bp_diag_set(d, BP_ERR_TOOBIG, NULL,
-					   "decompressed size exceeds limit of %zu bytes", max_out);
-		if (bp_buf_reserve(out, b.dlen))
+		/* A whole block is decoded at once: refuse it before, not after. */
+		if (b.dlen > o->max - bpi_out_len(o))
+			return bpi_out_over(o, d);
+		if (bp_buf_reserve(o->buf, b.dlen))
 			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzo: out of memory");
-		ret = lzop_decode_blk(h.flags, no, &b, out->data + out->len, d);
+		ret = lzop_decode_blk(h.flags, no, &b, o->buf->data + o->buf->len, d);
 		if (!ret)
-			out->len += b.dlen;
+			o->buf->len += b.dlen;
 	}
 	if (!ret && r->p != r->end)
 		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
@@ -445,11 +444,9 @@ static int lzop_read_all(struct rd *r, size_t max_out, struct bp_buf *out, size_
 	return ret;
 }
 
-static int lzop_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-			   struct bp_diag *d)
+static int lzop_decompress(const void *src, size_t len, struct bpi_out *o, struct bp_diag *d)
 {
 	struct rd r = { .p = src, .end = src, .bad = false };
-	size_t base = out->len;
 	int ret;
 
 	if (!len)
@@ -457,9 +454,7 @@ static int lzop_decompress(const void *src, size_t len, size_t max_out, struct b
 	r.end += len;
 	ret = lzo_ready(d);
 	if (!ret)
-		ret = lzop_read_all(&r, max_out, out, base, d);
-	if (ret)
-		out->len = base;
+		ret = lzop_read_all(&r, o, d);
 	return ret;
 }
 

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * The two stream formats Linux's zboot uses that FIT does not: the legacy
- * lz4 container ("lz4 -l": magic, then blocks of at most 8 MiB, each
- * prefixed by its compressed size) and xz with the kernel's filters
- * ("xzkern"). Output is capped like every other decoder's.
+ * The compressions of Linux's zboot, in one table, with the two stream
+ * formats zboot uses that FIT does not: the legacy lz4 container ("lz4 -l":
+ * magic, then blocks of at most 8 MiB, each prefixed by its compressed
+ * size) and xz with the kernel's filters ("xzkern"). Output is capped like
+ * every other decoder's.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <lz4.h>
@@ -19,8 +21,8 @@
 /* The kernel's xz uses at most a 32 MiB dictionary; leave headroom, refuse beyond. */
 #define XZ_MEMLIMIT ((uint64_t)256 << 20)
 
-int bpi_lz4_legacy_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-			      struct bp_diag *d)
+static int lz4_legacy_decompress(const void *src, size_t len, struct bpi_out *o,
+				 struct bp_diag *d)
 {
 	const uint8_t *p = src, *end = p + len;
 	unsigned int blocks = 0;
@@ -48,17 +50,15 @@ int bpi_lz4_legacy_decompress(const void *src, size_t len, size_t max_out, struc
 		 * Room for a whole block, whatever is left of the cap: decoding into
 		 * less would make a corrupt block look like one that is too large.
 		 */
-		if (bp_buf_reserve(out, LZ4_LEGACY_BLOCK))
+		if (bp_buf_reserve(o->buf, LZ4_LEGACY_BLOCK))
 			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "out of memory");
-		n = LZ4_decompress_safe((const char *)p, (char *)out->data + out->len, (int)csize,
-					(int)LZ4_LEGACY_BLOCK);
+		n = LZ4_decompress_safe((const char *)p, (char *)o->buf->data + o->buf->len,
+					(int)csize, (int)LZ4_LEGACY_BLOCK);
 		if (n < 0)
 			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "legacy lz4: block %u is "
 					   "corrupt", blocks);
-		if ((size_t)n > max_out - out->len)
-			return bp_diag_set(d, BP_ERR_TOOBIG, NULL, "output exceeds the limit of %zu "
-					   "bytes", max_out);
-		out->len += (size_t)n;
+		if (bpi_out_add(o, (size_t)n, d))
+			return BP_ERR_TOOBIG;
 		p += csize;
 		blocks++;
 	}
@@ -88,47 +88,84 @@ static int xz_error(lzma_ret r, struct bp_diag *d)
 	}
 }
 
-int bpi_xz_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-		      struct bp_diag *d)
+static int xz_decode_all(lzma_stream *s, struct bpi_out *o, struct bp_diag *d)
+{
+	size_t room;
+	lzma_ret r;
+
+	for (;;) {
+		s->next_out = bpi_out_room(o, XZ_OUT_CHUNK, &room);
+		if (!s->next_out)
+			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "out of memory");
+		s->avail_out = room;
+		r = lzma_code(s, LZMA_FINISH);
+		if (bpi_out_add(o, room - s->avail_out, d))
+			return BP_ERR_TOOBIG;
+		if (r == LZMA_STREAM_END && s->avail_in)
+			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "%zu bytes of trailing data "
+					   "after the xz stream", s->avail_in);
+		if (r == LZMA_STREAM_END)
+			return 0;
+		if (r != LZMA_OK)
+			return xz_error(r, d);
+	}
+}
+
+static int xz_decompress(const void *src, size_t len, struct bpi_out *o, struct bp_diag *d)
 {
 	lzma_stream s = LZMA_STREAM_INIT;
 	lzma_ret r = lzma_stream_decoder(&s, XZ_MEMLIMIT, LZMA_CONCATENATED);
-	int ret = 0;
+	int ret;
 
 	if (r != LZMA_OK)
 		return xz_error(r, d);
 	s.next_in = src;
 	s.avail_in = len;
-	for (;;) {
-		/* One byte past the cap tells "exactly at the limit" from "over it". */
-		size_t room = max_out - out->len + 1;
-
-		if (room > XZ_OUT_CHUNK)
-			room = XZ_OUT_CHUNK;
-		if (bp_buf_reserve(out, room)) {
-			ret = bp_diag_set(d, BP_ERR_NOMEM, NULL, "out of memory");
-			break;
-		}
-		s.next_out = out->data + out->len;
-		s.avail_out = room;
-		r = lzma_code(&s, LZMA_FINISH);
-		out->len += room - s.avail_out;
-		if (out->len > max_out) {
-			ret = bp_diag_set(d, BP_ERR_TOOBIG, NULL, "output exceeds the limit of %zu "
-					  "bytes", max_out);
-			break;
-		}
-		if (r == LZMA_STREAM_END) {
-			if (s.avail_in)
-				ret = bp_diag_set(d, BP_ERR_FORMAT, NULL, "%zu bytes of trailing data "
-						  "after the xz stream", s.avail_in);
-			break;
-		}
-		if (r != LZMA_OK) {
-			ret = xz_error(r, d);
-			break;
-		}
-	}
+	ret = xz_decode_all(&s, o, d);
 	lzma_end(&s);
 	return ret;
+}
+
+static const struct bp_codec_ops codec_lz4_legacy = {
+	.name = "lz4 (legacy)",
+	.decompress = lz4_legacy_decompress,
+};
+
+static const struct bp_codec_ops codec_xz = {
+	.name = "xz",
+	.decompress = xz_decompress,
+};
+
+/* Linux up to 6.12 writes the first six; later kernels name their zstd payload "zstd". */
+static const struct bpi_zboot_codec zboot_codecs[] = {
+	{ "gzip", &bpi_codec_gzip, false },
+	{ "lz4", &codec_lz4_legacy, true },
+	{ "lzma", &bpi_codec_lzma, true },
+	{ "lzo", &bpi_codec_lzo, true },
+	{ "xzkern", &codec_xz, true },
+	{ "zstd22", &bpi_codec_zstd, true },
+	{ "zstd", &bpi_codec_zstd, true },
+};
+
+#define N_ZBOOT_CODECS (sizeof(zboot_codecs) / sizeof(zboot_codecs[0]))
+
+const struct bpi_zboot_codec *bpi_zboot_codec(const char *name)
+{
+	for (size_t i = 0; i < N_ZBOOT_CODECS; i++) {
+		if (!strcmp(name, zboot_codecs[i].name))
+			return &zboot_codecs[i];
+	}
+	return NULL;
+}
+
+const char *bpi_zboot_names(char buf[BPI_ZBOOT_NAMES_MAX])
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < N_ZBOOT_CODECS && at < BPI_ZBOOT_NAMES_MAX; i++)
+		at += (size_t)snprintf(buf + at, BPI_ZBOOT_NAMES_MAX - at, "%s%s",
+				       !i ? "" : i + 1 < N_ZBOOT_CODECS ? ", " : " or ",
+				       zboot_codecs[i].name);
+	return buf;
 }

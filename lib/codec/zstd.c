@@ -18,23 +18,6 @@
 #define ZS_OUT_CHUNK ((size_t)256 << 10)
 #define ZS_IN_PIECE ((size_t)1 << 20)
 
-static size_t min_size(size_t a, size_t b)
-{
-	return a < b ? a : b;
-}
-
-/* Describe free space in @out, @avail bytes of it at most. */
-static int give_room(ZSTD_outBuffer *o, struct bp_buf *out, size_t avail)
-{
-	avail = min_size(avail, ZS_OUT_CHUNK);
-	if (bp_buf_reserve(out, avail))
-		return BP_ERR_NOMEM;
-	o->dst = out->data + out->len;
-	o->size = avail;
-	o->pos = 0;
-	return 0;
-}
-
 static int zs_setup(ZSTD_CCtx *cctx, const struct bpi_stream *s, struct bp_diag *d)
 {
 	/* Split: libzstd's own workers, at least one, as that fixes the format. */
@@ -270,67 +253,58 @@ static int zs_frame_start(struct zs_frame *f, const uint8_t *src, size_t len, si
 			   max_out - produced, max_out);
 }
 
-/*
- * Decode every frame in the input. Output room is capped at one byte past
- * what is still allowed, so exceeding @max_out is seen without producing
- * more than that.
- */
-static int zs_decompress_all(ZSTD_DCtx *dctx, const void *src, size_t len, size_t max_out,
-			     struct bp_buf *out, size_t base, struct bp_diag *d)
+/* Decode every frame in the input. */
+static int zs_decompress_all(ZSTD_DCtx *dctx, const void *src, size_t len, struct bpi_out *o,
+			     struct bp_diag *d)
 {
 	ZSTD_inBuffer in = { src, len, 0 };
 	struct zs_frame f = { 0 };
 	bool frame_start = true;
-	ZSTD_outBuffer o;
-	size_t allowed, r;
+	ZSTD_outBuffer out = { 0 };
+	size_t r;
 	int ret;
 
 	if (!len)
 		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "zstd data is empty");
 	for (;;) {
 		if (frame_start) {
-			ret = zs_frame_start(&f, src, len, in.pos, max_out, out->len - base, d);
+			ret = zs_frame_start(&f, src, len, in.pos, o->max, bpi_out_len(o), d);
 			if (ret)
 				return ret;
 			frame_start = false;
 		}
-		allowed = max_out - (out->len - base);
-		if (give_room(&o, out, allowed == SIZE_MAX ? allowed : allowed + 1))
+		out.dst = bpi_out_room(o, ZS_OUT_CHUNK, &out.size);
+		out.pos = 0;
+		if (!out.dst)
 			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "zstd: out of memory");
-		r = ZSTD_decompressStream(dctx, &o, &in);
+		r = ZSTD_decompressStream(dctx, &out, &in);
 		if (ZSTD_isError(r) && zs_maybe_size(r) &&
-		    zs_size_mismatch(src, len, max_out, &f, d))
+		    zs_size_mismatch(src, len, o->max, &f, d))
 			return BP_ERR_FORMAT;
 		if (ZSTD_isError(r))
 			return zs_decode_error(r, &f, d);
-		out->len += o.pos;
-		if (out->len - base > max_out)
-			return bp_diag_set(d, BP_ERR_TOOBIG, NULL,
-					   "decompressed size exceeds limit of %zu bytes", max_out);
+		if (bpi_out_add(o, out.pos, d))
+			return BP_ERR_TOOBIG;
 		frame_start = !r;
 		if (in.pos < in.size)
 			continue;
 		if (!r)
 			return 0;
 		/* All input consumed, frame unfinished, and it did not fill the room. */
-		if (o.pos < o.size)
+		if (out.pos < out.size)
 			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "zstd data is truncated");
 	}
 }
 
-static int zs_decompress(const void *src, size_t len, size_t max_out, struct bp_buf *out,
-			 struct bp_diag *d)
+static int zs_decompress(const void *src, size_t len, struct bpi_out *o, struct bp_diag *d)
 {
 	ZSTD_DCtx *dctx = ZSTD_createDCtx();
-	size_t base = out->len;
 	int ret;
 
 	if (!dctx)
 		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "zstd: out of memory");
-	ret = zs_decompress_all(dctx, src, len, max_out, out, base, d);
+	ret = zs_decompress_all(dctx, src, len, o, d);
 	ZSTD_freeDCtx(dctx);
-	if (ret)
-		out->len = base;
 	return ret;
 }
 

@@ -28,6 +28,7 @@ static const struct {
 
 int bp_hash_from_name(const char *name, enum bp_hash_algo *out, struct bp_diag *d)
 {
+	bp_diag_clear(d);
 	for (int i = 0; i < BP_HASH_COUNT; i++) {
 		if (!strcmp(name, algos[i].name)) {
 			*out = (enum bp_hash_algo)i;
@@ -143,8 +144,10 @@ int bp_hash(enum bp_hash_algo a, const void *p, size_t len, uint8_t out[BP_HASH_
 	    struct bp_diag *d)
 {
 	struct bpi_hasher h;
-	int ret = bpi_hasher_init(&h, a, d);
+	int ret;
 
+	bp_diag_clear(d);
+	ret = bpi_hasher_init(&h, a, d);
 	if (!ret)
 		ret = bpi_hasher_update(&h, p, len, d);
 	if (!ret)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_impl.h"
 #include "pe_internal.h"
 #include "util/util.h"
 
@@ -528,10 +529,6 @@ static void find_overlay(struct bp_pe *pe)
 	}
 }
 
-/* Linux up to 6.12 writes the first six; later kernels name their zstd payload "zstd". */
-static const char *const zboot_names[] = { "gzip", "lz4", "lzma", "lzo", "xzkern", "zstd22",
-					   "zstd" };
-
 /* The section whose raw data holds the whole payload, or why there is none. */
 static void find_payload(struct bp_pe *pe)
 {
@@ -580,8 +577,8 @@ static void read_zboot(struct bp_pe *pe)
 {
 	const uint8_t *p = pe->file.data;
 	struct bp_pe_zboot *z = &pe->info.zboot;
+	char names[BPI_ZBOOT_NAMES_MAX];
 	size_t name_len;
-	bool known = false;
 
 	z->payload_section = -1;
 	z->linux_pe_magic = bpi_get_le32(p + LINUX_PE_MAGIC_OFFSET);
@@ -593,14 +590,12 @@ static void read_zboot(struct bp_pe *pe)
 	/* zboot-header.S: .asciz at 0x18, then .org 0x38 for LINUX_PE_MAGIC. */
 	name_len = strnlen((const char *)p + ZBOOT_COMP_NAME, ZBOOT_COMP_NAME_MAX);
 	memcpy(z->compression, p + ZBOOT_COMP_NAME, name_len);
-	for (size_t i = 0; i < sizeof(zboot_names) / sizeof(zboot_names[0]); i++)
-		known |= !strcmp(z->compression, zboot_names[i]);
 	if (name_len == ZBOOT_COMP_NAME_MAX)
 		zboot_problem(pe, BP_ERR_FORMAT, "zboot: the compression name at 0x%x has no NUL "
 			      "before 0x%x", ZBOOT_COMP_NAME, LINUX_PE_MAGIC_OFFSET);
-	else if (!known)
+	else if (!bpi_zboot_codec(z->compression))
 		zboot_problem(pe, BP_ERR_FORMAT, "zboot: unknown compression '%s' (Linux writes "
-			      "gzip, lz4, lzma, lzo, xzkern, zstd22 or zstd)", z->compression);
+			      "%s)", z->compression, bpi_zboot_names(names));
 	find_payload(pe);
 }
 

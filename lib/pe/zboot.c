@@ -41,24 +41,6 @@ enum bp_kernel_kind bp_kernel_kind_of(const uint8_t *p, size_t len)
 	return BP_KERNEL_UNKNOWN;
 }
 
-static int decode(const char *comp, const uint8_t *src, size_t len, size_t max,
-		  struct bp_buf *out, struct bp_diag *d)
-{
-	if (!strcmp(comp, "gzip"))
-		return bp_decompress(BP_CODEC_GZIP, src, len, max, out, d);
-	if (!strcmp(comp, "lz4"))
-		return bpi_lz4_legacy_decompress(src, len, max, out, d);
-	if (!strcmp(comp, "lzma"))
-		return bp_decompress(BP_CODEC_LZMA, src, len, max, out, d);
-	if (!strcmp(comp, "lzo"))
-		return bp_decompress(BP_CODEC_LZO, src, len, max, out, d);
-	if (!strcmp(comp, "xzkern"))
-		return bpi_xz_decompress(src, len, max, out, d);
-	if (!strcmp(comp, "zstd22") || !strcmp(comp, "zstd"))
-		return bp_decompress(BP_CODEC_ZSTD, src, len, max, out, d);
-	return bp_diag_set(d, BP_ERR_UNSUPPORTED, NULL, "unknown zboot compression '%s'", comp);
-}
-
 /*
  * A zstd frame header may carry Frame_Content_Size: when the payload is one
  * frame (as Linux writes it) that has one, it must agree with the le32 after
@@ -69,9 +51,10 @@ static int check_zstd_size(const struct bp_pe *pe, const uint8_t *src, uint32_t 
 			   struct bp_diag *d)
 {
 	const struct bp_pe_zboot *z = &pe->info.zboot;
+	const struct bpi_zboot_codec *c = bpi_zboot_codec(z->compression);
 	unsigned long long fcs;
 
-	if (strcmp(z->compression, "zstd22") && strcmp(z->compression, "zstd"))
+	if (!c || c->ops != &bpi_codec_zstd)
 		return 0;
 	if (ZSTD_findFrameCompressedSize(src, z->payload_size) != z->payload_size)
 		return 0;
@@ -117,8 +100,9 @@ static int decode_payload(const struct bp_pe *pe, size_t cap, bool capped_by_siz
 {
 	const struct bp_pe_zboot *z = &pe->info.zboot;
 	char why[BP_DIAG_MSG_MAX];
-	int ret = decode(z->compression, pe->file.data + z->payload_offset, z->payload_size, cap,
-			 out, d);
+	/* bp_zboot_extract() has checked the name. */
+	int ret = bpi_decompress(bpi_zboot_codec(z->compression)->ops->decompress,
+				 pe->file.data + z->payload_offset, z->payload_size, cap, out, d);
 
 	if (!ret)
 		return 0;
@@ -135,6 +119,7 @@ int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
 		     enum bp_kernel_kind *kind, uint64_t *written, struct bp_diag *d)
 {
 	const struct bp_pe_zboot *z = &pe->info.zboot;
+	const struct bpi_zboot_codec *c;
 	struct bp_buf out = BP_BUF_INIT;
 	uint32_t declared = 0;
 	bool sized;
@@ -152,7 +137,11 @@ int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
 	/* Name, payload bounds, its section: what the header itself gets wrong. */
 	if (pe->zboot_err)
 		return bp_diag_set(d, pe->zboot_err, pe->name, "%s", pe->zboot_msg);
-	sized = strcmp(z->compression, "gzip") != 0;
+	c = bpi_zboot_codec(z->compression);
+	if (!c)
+		return bp_diag_set(d, BP_ERR_UNSUPPORTED, pe->name, "zboot: unknown compression "
+				   "'%s'", z->compression);
+	sized = c->size_after;
 	if (sized) {
 		ret = read_declared_size(pe, max, &declared, d);
 		if (ret)

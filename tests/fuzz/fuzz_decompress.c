@@ -27,10 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	pick = data[0] % (BP_CODEC_COUNT + 2);
 	d.msg[0] = '\0';
-	if (pick == BP_CODEC_COUNT)
-		ret = bpi_lz4_legacy_decompress(data + 1, size - 1, OUT_CAP, &out, &d);
-	else if (pick == BP_CODEC_COUNT + 1)
-		ret = bpi_xz_decompress(data + 1, size - 1, OUT_CAP, &out, &d);
+	if (pick >= BP_CODEC_COUNT)
+		ret = bpi_decompress(bpi_zboot_codec(pick == BP_CODEC_COUNT ? "lz4" : "xzkern")
+					     ->ops->decompress,
+				     data + 1, size - 1, OUT_CAP, &out, &d);
 	else
 		ret = bp_decompress((enum bp_codec)pick, data + 1, size - 1, OUT_CAP, &out, &d);
 	/* A refusal names its reason; a success stays under the cap. */
