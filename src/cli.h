@@ -42,9 +42,6 @@ void cli_print_options(FILE *f, const struct cli_opt *opts, size_t n);
 
 #define CLI_OPTS_MAX 32
 
-/* Read all of @path (at most @max bytes) into a malloc'd buffer; prints the error. */
-int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
-
 /* Print an untrusted string with control characters escaped as \xNN. */
 void cli_print_safe(FILE *f, const char *s);
 

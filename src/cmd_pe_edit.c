@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bootpack/file.h>
 #include <bootpack/pe.h>
 
 #include "cli.h"
@@ -114,7 +115,7 @@ static int parse_flags(const char *cmd, const char *s, uint32_t *out)
 static int run(struct edit_args *a, int argc, char **argv)
 {
 	struct bp_pe_edit e = { .op = a->op };
-	uint8_t *data = NULL;
+	struct bp_buf data = BP_BUF_INIT;
 	struct bp_pe *pe;
 	struct bp_diag d;
 	int ret;
@@ -146,21 +147,24 @@ static int run(struct edit_args *a, int argc, char **argv)
 	e.strip_signature = a->strip;
 	e.force = a->force;
 	if (a->file) {
-		ret = cli_read_file(a->file, DATA_MAX, &data, &e.len);
-		if (ret)
-			return ret;
-		e.data = data;
+		ret = bp_buf_read_file(&data, a->file, DATA_MAX, &d);
+		if (ret) {
+			bp_buf_free(&data);
+			return cli_fail(ret, &d);
+		}
+		e.data = data.data;
+		e.len = data.len;
 	}
 	ret = bp_pe_open(argv[optind], &pe, &d);
 	if (ret) {
-		free(data);
+		bp_buf_free(&data);
 		return cli_fail(ret, &d);
 	}
 	ret = bp_pe_edit(pe, &e, a->output, &d);
 	if (ret)
 		ret = cli_fail(ret, &d);
 	bp_pe_close(pe);
-	free(data);
+	bp_buf_free(&data);
 	return ret;
 }
 

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bootpack/file.h>
+
 #include "util.h"
 
 static int read_all(int fd, const char *path, uint64_t max, struct bp_buf *out,
@@ -68,6 +70,17 @@ int bpi_read_file(const char *path, uint64_t max, struct bp_buf *out, struct bp_
 	ret = read_all(fd, path, max, out, d);
 out:
 	close(fd);
+	return ret;
+}
+
+int bp_buf_read_file(struct bp_buf *out, const char *path, uint64_t max, struct bp_diag *d)
+{
+	int ret;
+
+	bp_diag_clear(d);
+	ret = bpi_read_file(path, max, out, d);
+	if (ret)
+		out->len = 0;
 	return ret;
 }
 

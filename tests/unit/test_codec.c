@@ -14,11 +14,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <lz4.h>
+#include <lzma.h>
 #include <lzo/lzo1x.h>
 #include <zlib.h>
 #include <zstd.h>
 
 #include <bootpack/codec.h>
+#include <bootpack/file.h>
+#include <bootpack/hash.h>
 
 #include "codec/codec_impl.h"
 
@@ -942,6 +946,224 @@ static void test_block_parallel_is_serial(void **state)
 	}
 }
 
+/* ---- the diagnostics contract of the public entry points ---- */
+
+static void stale(struct bp_diag *d)
+{
+	snprintf(d->path, sizeof(d->path), "stale-path");
+	snprintf(d->msg, sizeof(d->msg), "stale message");
+}
+
+static void assert_cleared(const struct bp_diag *d)
+{
+	assert_string_equal(d->path, "");
+	assert_string_equal(d->msg, "");
+}
+
+/* A failure says why in its own words and keeps no path from before. */
+static void assert_fresh_failure(const struct bp_diag *d)
+{
+	assert_string_equal(d->path, "");
+	assert_true(d->msg[0]);
+	assert_null(strstr(d->msg, "stale"));
+}
+
+static void test_diag_cleared_on_success(void **state)
+{
+	static const char text[] = "a diagnostic left from a previous call must not survive";
+	struct bp_buf z = BP_BUF_INIT, out = BP_BUF_INIT;
+	uint8_t sum[BP_HASH_MAX_LEN];
+	enum bp_hash_algo a;
+	struct bp_diag d;
+	enum bp_codec c;
+
+	(void)state;
+	stale(&d);
+	assert_int_equal(bp_codec_from_name("zstd", &c, &d), 0);
+	assert_cleared(&d);
+	stale(&d);
+	assert_int_equal(bp_compress(BP_CODEC_GZIP, text, sizeof(text), &z, &d), 0);
+	assert_cleared(&d);
+	stale(&d);
+	assert_int_equal(bp_compress_level(BP_CODEC_GZIP, 9, text, sizeof(text), &z, &d), 0);
+	assert_cleared(&d);
+	z.len = 0;
+	assert_int_equal(bp_compress(BP_CODEC_LZ4, text, sizeof(text), &z, NULL), 0);
+	assert_int_equal(bp_decompress(BP_CODEC_LZ4, z.data, z.len, MIB, &out, &d), 0);
+	assert_cleared(&d);
+	stale(&d);
+	assert_int_equal(bp_hash_from_name("sha256", &a, &d), 0);
+	assert_cleared(&d);
+	stale(&d);
+	assert_int_equal(bp_hash(BP_HASH_SHA256, text, sizeof(text), sum, &d), 0);
+	assert_cleared(&d);
+	bp_buf_free(&z);
+	bp_buf_free(&out);
+}
+
+static void test_diag_filled_on_failure(void **state)
+{
+	static const char junk[] = "not compressed at all, not even a little";
+	struct bp_buf out = BP_BUF_INIT;
+	uint8_t sum[BP_HASH_MAX_LEN];
+	enum bp_hash_algo a;
+	struct bp_diag d;
+	enum bp_codec c;
+
+	(void)state;
+	stale(&d);
+	assert_int_equal(bp_codec_from_name("brotli", &c, &d), BP_ERR_UNSUPPORTED);
+	assert_fresh_failure(&d);
+	stale(&d);
+	assert_int_equal(bp_compress_level(BP_CODEC_GZIP, 99, junk, sizeof(junk), &out, &d),
+			 BP_ERR_INVALID);
+	assert_fresh_failure(&d);
+	stale(&d);
+	assert_int_equal(bp_compress(BP_CODEC_COUNT, junk, sizeof(junk), &out, &d),
+			 BP_ERR_INVALID);
+	assert_fresh_failure(&d);
+	for (int i = 1; i < BP_CODEC_COUNT; i++) {
+		stale(&d);
+		assert_true(bp_decompress((enum bp_codec)i, junk, sizeof(junk), MIB, &out, &d) < 0);
+		assert_fresh_failure(&d);
+	}
+	stale(&d);
+	assert_int_equal(bp_decompress(BP_CODEC_NONE, junk, sizeof(junk), 3, &out, &d),
+			 BP_ERR_TOOBIG);
+	assert_fresh_failure(&d);
+	stale(&d);
+	assert_int_equal(bp_decompress(BP_CODEC_COUNT, junk, sizeof(junk), MIB, &out, &d),
+			 BP_ERR_INVALID);
+	assert_fresh_failure(&d);
+	assert_int_equal(out.len, 0);
+	stale(&d);
+	assert_int_equal(bp_hash_from_name("sha3", &a, &d), BP_ERR_UNSUPPORTED);
+	assert_fresh_failure(&d);
+	stale(&d);
+	assert_int_equal(bp_hash(BP_HASH_COUNT, junk, sizeof(junk), sum, &d), BP_ERR_INVALID);
+	assert_fresh_failure(&d);
+	bp_buf_free(&out);
+}
+
+/* The public reader the CLI uses: same contract, and the path in the diagnostics. */
+static void test_buf_read_file(void **state)
+{
+	struct bp_buf b = BP_BUF_INIT;
+	struct bp_diag d;
+
+	(void)state;
+	assert_int_equal(bp_buf_append(&b, "old", 3), 0);
+	stale(&d);
+	assert_int_equal(bp_buf_read_file(&b, "/dev/null", 10, &d), 0);
+	assert_int_equal(b.len, 0);
+	assert_cleared(&d);
+	stale(&d);
+	assert_int_equal(bp_buf_read_file(&b, "/nonexistent/bootpack", 10, &d), BP_ERR_IO);
+	assert_string_equal(d.path, "/nonexistent/bootpack");
+	assert_non_null(strstr(d.msg, "cannot open"));
+	stale(&d);
+	assert_int_equal(bp_buf_read_file(&b, "/", 10, &d), BP_ERR_IO);
+	assert_non_null(strstr(d.msg, "directory"));
+	/* /proc files report size 0 but hold more: read to the end, then refused. */
+	stale(&d);
+	assert_int_equal(bp_buf_read_file(&b, "/proc/self/status", 16, &d), BP_ERR_TOOBIG);
+	assert_string_equal(d.path, "/proc/self/status");
+	assert_int_equal(b.len, 0);
+	assert_int_equal(bp_buf_read_file(&b, "/proc/self/status", MIB, &d), 0);
+	assert_true(b.len > 16);
+	assert_non_null(memmem(b.data, b.len, "Name:", 5));
+	bp_buf_free(&b);
+}
+
+/* ---- zboot's compressions ---- */
+
+static void test_zboot_table(void **state)
+{
+	static const char *const names[] = { "gzip", "lz4", "lzma", "lzo", "xzkern", "zstd22",
+					      "zstd" };
+	char list[BPI_ZBOOT_NAMES_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct bpi_zboot_codec *c = bpi_zboot_codec(names[i]);
+
+		assert_non_null(c);
+		assert_string_equal(c->name, names[i]);
+		assert_non_null(c->ops->decompress);
+		/* Linux appends the le32 size after every stream but gzip's. */
+		assert_int_equal(c->size_after, strcmp(names[i], "gzip") != 0);
+	}
+	assert_null(bpi_zboot_codec("xz"));
+	assert_null(bpi_zboot_codec("bzip2"));
+	assert_null(bpi_zboot_codec(""));
+	assert_string_equal(bpi_zboot_names(list), "gzip, lz4, lzma, lzo, xzkern, zstd22 or zstd");
+}
+
+/* Legacy lz4 ("lz4 -l") of @n bytes: the magic, then one block with its size. */
+static void lz4_legacy(struct bp_buf *z, const uint8_t *src, size_t n)
+{
+	int bound = LZ4_compressBound((int)n), got;
+
+	assert_int_equal(bp_buf_reserve(z, 8 + (size_t)bound), 0);
+	got = LZ4_compress_default((const char *)src, (char *)z->data + 8, (int)n, bound);
+	assert_true(got > 0);
+	for (int i = 0; i < 4; i++) {
+		z->data[i] = (uint8_t)(0x184c2102u >> (8 * i));
+		z->data[4 + i] = (uint8_t)((unsigned)got >> (8 * i));
+	}
+	z->len = 8 + (size_t)got;
+}
+
+static void xz(struct bp_buf *z, const uint8_t *src, size_t n)
+{
+	size_t pos = 0;
+
+	assert_int_equal(bp_buf_reserve(z, lzma_stream_buffer_bound(n)), 0);
+	assert_int_equal(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC32, NULL, src, n, z->data, &pos,
+						 z->cap), LZMA_OK);
+	z->len = pos;
+}
+
+/*
+ * The two zboot-only decoders keep bp_decompress()'s contract: the limit
+ * counts what they append (not what the buffer held before), and a failure
+ * leaves the buffer as it was.
+ */
+static void test_zboot_decoders_append(void **state)
+{
+	static const char *const names[] = { "lz4", "xzkern" };
+	size_t n = 300 * KIB;
+	uint8_t *src = make_text(n);
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		bpi_decode_fn *decode = bpi_zboot_codec(names[i])->ops->decompress;
+		struct bp_buf z = BP_BUF_INIT, out = BP_BUF_INIT;
+		struct bp_diag d;
+
+		(i ? xz : lz4_legacy)(&z, src, n);
+		assert_int_equal(bp_buf_append(&out, PREFIX, PREFIX_LEN), 0);
+		stale(&d);
+		assert_int_equal(bpi_decompress(decode, z.data, z.len, n, &out, &d), 0);
+		assert_cleared(&d);
+		assert_int_equal(out.len, PREFIX_LEN + n);
+		assert_memory_equal(out.data + PREFIX_LEN, src, n);
+
+		out.len = PREFIX_LEN;
+		assert_int_equal(bpi_decompress(decode, z.data, z.len, n - 1, &out, &d),
+				 BP_ERR_TOOBIG);
+		assert_non_null(strstr(d.msg, "limit"));
+		assert_int_equal(out.len, PREFIX_LEN);
+		assert_int_equal(bpi_decompress(decode, z.data, z.len - 1, n, &out, &d),
+				 BP_ERR_FORMAT);
+		assert_int_equal(out.len, PREFIX_LEN);
+		assert_memory_equal(out.data, PREFIX, PREFIX_LEN);
+		bp_buf_free(&z);
+		bp_buf_free(&out);
+	}
+	free(src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -968,6 +1190,11 @@ int main(void)
 		cmocka_unit_test(test_lzop_reader_refuses),
 		cmocka_unit_test(test_lzop_reader_corrupt),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_diag_cleared_on_success),
+		cmocka_unit_test(test_diag_filled_on_failure),
+		cmocka_unit_test(test_buf_read_file),
+		cmocka_unit_test(test_zboot_table),
+		cmocka_unit_test(test_zboot_decoders_append),
 	};
 
 	if (lzo_init() != LZO_E_OK)
