@@ -4,6 +4,10 @@
  * gzip (one member), bzip2, lz4 frame, legacy .lzma (lzma_alone), lzop
  * file format, zstd frame. Levels default to those of the reference
  * command-line tools, so output sizes match what users know.
+ *
+ * Every function here that takes a struct bp_diag clears it on entry, so
+ * after a success it is empty and after a failure it holds only this
+ * call's reason (with an empty path: these functions know no file name).
  */
 #ifndef BOOTPACK_CODEC_H
 #define BOOTPACK_CODEC_H
@@ -40,7 +44,8 @@ const char *bp_codec_name(enum bp_codec c);
 
 /*
  * Compress @len bytes at @src, appending the result to @out.
- * BP_CODEC_NONE copies. Returns 0, BP_ERR_NOMEM or BP_ERR_CODEC.
+ * BP_CODEC_NONE copies. Returns 0, BP_ERR_NOMEM, BP_ERR_CODEC, or
+ * BP_ERR_INVALID when @c is out of range. On failure @out is as it was.
  */
 int bp_compress(enum bp_codec c, const void *src, size_t len, struct bp_buf *out,
 		struct bp_diag *d);
@@ -61,8 +66,13 @@ int bp_codec_levels(enum bp_codec c, int *min, int *max, int *def);
 
 /*
  * Decompress @len bytes at @src (untrusted), appending to @out, producing at
- * most @max_out bytes. Returns 0; BP_ERR_FORMAT for corrupt or truncated
- * input; BP_ERR_TOOBIG when the output would exceed @max_out.
+ * most @max_out bytes (counted from what @out held on entry). Returns 0;
+ * BP_ERR_FORMAT for corrupt or truncated input; BP_ERR_TOOBIG when the
+ * output would exceed @max_out; BP_ERR_UNSUPPORTED for valid input using a
+ * feature refused on purpose (an lzop filter, a zstd dictionary, a window
+ * or dictionary too large to decode); BP_ERR_NOMEM; BP_ERR_CODEC when the
+ * compression library itself fails; BP_ERR_INVALID when @c is out of range.
+ * On failure @out is as it was.
  */
 int bp_decompress(enum bp_codec c, const void *src, size_t len, size_t max_out,
 		  struct bp_buf *out, struct bp_diag *d);

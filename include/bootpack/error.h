@@ -5,7 +5,9 @@
  * Functions return 0 on success or one negative BP_ERR_* code. When the
  * caller passes a struct bp_diag, the library also records which file and
  * what exactly was wrong, so the CLI can print one precise line. The library
- * itself never prints and never exits.
+ * itself never prints and never exits. Entry points that say so clear the
+ * bp_diag first (codec.h, hash.h, file.h), so it never carries the reason
+ * of an earlier call.
  */
 #ifndef BOOTPACK_ERROR_H
 #define BOOTPACK_ERROR_H
@@ -21,7 +23,17 @@ enum bp_err {
 	BP_ERR_NOMEM = -1,       /* allocation failed */
 	BP_ERR_IO = -2,          /* a file could not be read or written */
 	BP_ERR_FORMAT = -3,      /* input is malformed */
-	BP_ERR_RANGE = -4,       /* an offset or size lies outside its container */
+	/*
+	 * An offset or size read from the input places what it locates outside
+	 * the container that must hold it: a zboot payload past the end of the
+	 * file or of its section, an image's data-position past the end of the
+	 * FIT, a header at e_lfanew past the end of the file. A stream that
+	 * merely stops early (a decoder running out of input, a length prefix
+	 * longer than the rest of a stream read in order) is truncated input,
+	 * BP_ERR_FORMAT; a size over a format's or the caller's limit is
+	 * BP_ERR_FORMAT or BP_ERR_TOOBIG.
+	 */
+	BP_ERR_RANGE = -4,
 	BP_ERR_UNSUPPORTED = -5, /* valid, but a feature bootpack does not handle */
 	BP_ERR_CODEC = -6,       /* a compression library reported failure */
 	BP_ERR_INVALID = -7,     /* bad argument from the caller */

@@ -2,6 +2,10 @@
 /*
  * The hash algorithms of FIT "hash-N" nodes, with the value encodings
  * U-Boot and mkimage use (crc32 and crc16-ccitt as big-endian words).
+ *
+ * Every function here that takes a struct bp_diag clears it on entry, so
+ * after a success it is empty and after a failure it holds only this
+ * call's reason.
  */
 #ifndef BOOTPACK_HASH_H
 #define BOOTPACK_HASH_H
