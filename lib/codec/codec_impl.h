@@ -119,6 +119,8 @@ extern const struct bp_codec_ops bpi_codec_lz4;
 extern const struct bp_codec_ops bpi_codec_lzma;
 extern const struct bp_codec_ops bpi_codec_lzo;
 extern const struct bp_codec_ops bpi_codec_zstd;
+/* Decoding only, for zboot (lib/codec/lzma.c): U-Boot's FIT has no xz. */
+extern const struct bp_codec_ops bpi_codec_xz;
 
 /*
  * Run codec @c over @s (level already checked by the caller with

@@ -4,7 +4,8 @@
  * "xz --format=lzma" write it with preset 6: properties 0x5D, 8 MiB
  * dictionary, size field "unknown" (all ones) and an end marker. U-Boot's
  * lzmaBuffToBuffDecompress() reads exactly this header and treats the
- * all-ones size as unknown, stopping at the end marker.
+ * all-ones size as unknown, stopping at the end marker. Also the decoder of
+ * liblzma's other container, xz, which only zboot uses.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -112,8 +113,17 @@ static int alone_decode_error(lzma_stream *s, lzma_ret r, struct bp_diag *d)
 	}
 }
 
-/* Decode until the end marker (or the size in the header). */
-static int alone_decode_all(lzma_stream *s, struct bpi_out *o, struct bp_diag *d)
+/* What differs between liblzma's two containers when decoding. */
+struct lz_container {
+	const char *name;    /* for messages: "lzma", "xz" */
+	const char *what;    /* "lzma data is truncated" */
+	const char *end;     /* "trailing data after the lzma end marker" */
+	int (*error)(lzma_stream *s, lzma_ret r, struct bp_diag *d);
+};
+
+/* Decode until the end of the stream (the end marker, the size in a header). */
+static int lz_decode_all(lzma_stream *s, const struct lz_container *c, struct bpi_out *o,
+			 struct bp_diag *d)
 {
 	size_t room;
 	lzma_ret r;
@@ -121,7 +131,7 @@ static int alone_decode_all(lzma_stream *s, struct bpi_out *o, struct bp_diag *d
 	for (;;) {
 		s->next_out = bpi_out_room(o, ALONE_OUT_CHUNK, &room);
 		if (!s->next_out)
-			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "lzma: out of memory");
+			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "%s: out of memory", c->name);
 		s->avail_out = room;
 		r = lzma_code(s, LZMA_FINISH);
 		if (bpi_out_add(o, room - s->avail_out, d))
@@ -129,17 +139,21 @@ static int alone_decode_all(lzma_stream *s, struct bpi_out *o, struct bp_diag *d
 		if (r == LZMA_STREAM_END)
 			break;
 		if (r != LZMA_OK)
-			return alone_decode_error(s, r, d);
+			return c->error(s, r, d);
 		/* Output space left over with all input consumed: cut short. */
 		if (!s->avail_in && s->avail_out)
-			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "lzma data is truncated");
+			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "%s is truncated", c->what);
 	}
 	if (s->avail_in)
-		return bp_diag_set(d, BP_ERR_FORMAT, NULL,
-				   "%zu bytes of trailing data after the lzma end marker",
-				   s->avail_in);
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "%zu bytes of trailing data after %s",
+				   s->avail_in, c->end);
 	return 0;
 }
+
+static const struct lz_container alone = {
+	.name = "lzma", .what = "lzma data", .end = "the lzma end marker",
+	.error = alone_decode_error,
+};
 
 #define ALONE_HEADER 13
 #define ALONE_SIZE_AT 5              /* uncompressed size, 64-bit LE; all ones: unknown */
@@ -211,7 +225,7 @@ static int alone_decompress(const void *src, size_t len, struct bpi_out *o, stru
 				   (int)r);
 	s.next_in = src;
 	s.avail_in = len;
-	ret = alone_decode_all(&s, o, d);
+	ret = lz_decode_all(&s, &alone, o, d);
 	lzma_end(&s);
 	if (ret == BP_ERR_FORMAT && alone_size_mismatch(src, len, o->max, d))
 		ret = BP_ERR_FORMAT;
@@ -223,4 +237,56 @@ const struct bp_codec_ops bpi_codec_lzma = {
 	.level_min = 1, .level_max = 9, .level_default = ALONE_PRESET,
 	.compress = alone_compress,
 	.decompress = alone_decompress,
+};
+
+/*
+ * xz, for zboot's "xzkern" only (U-Boot's FIT has no xz): the kernel's
+ * streams use at most a 32 MiB dictionary; leave headroom, refuse beyond.
+ */
+#define XZ_MEMLIMIT ((uint64_t)256 << 20)
+
+static int xz_error(lzma_stream *s, lzma_ret r, struct bp_diag *d)
+{
+	(void)s;
+	switch (r) {
+	case LZMA_MEMLIMIT_ERROR:
+		return bp_diag_set(d, BP_ERR_UNSUPPORTED, NULL, "xz stream needs more than %llu "
+				   "MiB to decode", (unsigned long long)(XZ_MEMLIMIT >> 20));
+	case LZMA_FORMAT_ERROR:
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "not xz data (bad magic)");
+	case LZMA_OPTIONS_ERROR:
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "xz stream uses unsupported options");
+	case LZMA_DATA_ERROR:
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "xz stream is corrupt");
+	case LZMA_BUF_ERROR:
+		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "xz stream is truncated");
+	case LZMA_MEM_ERROR:
+		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "xz: out of memory");
+	default:
+		return bp_diag_set(d, BP_ERR_CODEC, NULL, "liblzma error %d", (int)r);
+	}
+}
+
+static const struct lz_container xz = {
+	.name = "xz", .what = "xz stream", .end = "the xz stream", .error = xz_error,
+};
+
+static int xz_decompress(const void *src, size_t len, struct bpi_out *o, struct bp_diag *d)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	lzma_ret r = lzma_stream_decoder(&s, XZ_MEMLIMIT, LZMA_CONCATENATED);
+	int ret;
+
+	if (r != LZMA_OK)
+		return xz_error(&s, r, d);
+	s.next_in = src;
+	s.avail_in = len;
+	ret = lz_decode_all(&s, &xz, o, d);
+	lzma_end(&s);
+	return ret;
+}
+
+const struct bp_codec_ops bpi_codec_xz = {
+	.name = "xz",
+	.decompress = xz_decompress,
 };

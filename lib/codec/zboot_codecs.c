@@ -1,25 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * The compressions of Linux's zboot, in one table, with the two stream
- * formats zboot uses that FIT does not: the legacy lz4 container ("lz4 -l":
- * magic, then blocks of at most 8 MiB, each prefixed by its compressed
- * size) and xz with the kernel's filters ("xzkern"). Output is capped like
- * every other decoder's.
+ * The compressions of Linux's zboot, in one table, and the decoder of the
+ * one container zboot uses that FIT and liblzma do not: legacy lz4 ("lz4
+ * -l": magic, then blocks of at most 8 MiB, each prefixed by its compressed
+ * size). xz ("xzkern") is in lzma.c. Output is capped like every other
+ * decoder's.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <lz4.h>
-#include <lzma.h>
 
 #include "codec_impl.h"
 #include "util/util.h"
 
 #define LZ4_LEGACY_MAGIC 0x184c2102u
 #define LZ4_LEGACY_BLOCK ((size_t)8 << 20)
-#define XZ_OUT_CHUNK ((size_t)1 << 20)
-/* The kernel's xz uses at most a 32 MiB dictionary; leave headroom, refuse beyond. */
-#define XZ_MEMLIMIT ((uint64_t)256 << 20)
 
 static int lz4_legacy_decompress(const void *src, size_t len, struct bpi_out *o,
 				 struct bp_diag *d)
@@ -67,73 +63,9 @@ static int lz4_legacy_decompress(const void *src, size_t len, struct bpi_out *o,
 	return 0;
 }
 
-static int xz_error(lzma_ret r, struct bp_diag *d)
-{
-	switch (r) {
-	case LZMA_MEMLIMIT_ERROR:
-		return bp_diag_set(d, BP_ERR_UNSUPPORTED, NULL, "xz stream needs more than %llu "
-				   "MiB to decode", (unsigned long long)(XZ_MEMLIMIT >> 20));
-	case LZMA_FORMAT_ERROR:
-		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "not xz data (bad magic)");
-	case LZMA_OPTIONS_ERROR:
-		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "xz stream uses unsupported options");
-	case LZMA_DATA_ERROR:
-		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "xz stream is corrupt");
-	case LZMA_BUF_ERROR:
-		return bp_diag_set(d, BP_ERR_FORMAT, NULL, "xz stream is truncated");
-	case LZMA_MEM_ERROR:
-		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "out of memory");
-	default:
-		return bp_diag_set(d, BP_ERR_CODEC, NULL, "liblzma error %d", (int)r);
-	}
-}
-
-static int xz_decode_all(lzma_stream *s, struct bpi_out *o, struct bp_diag *d)
-{
-	size_t room;
-	lzma_ret r;
-
-	for (;;) {
-		s->next_out = bpi_out_room(o, XZ_OUT_CHUNK, &room);
-		if (!s->next_out)
-			return bp_diag_set(d, BP_ERR_NOMEM, NULL, "out of memory");
-		s->avail_out = room;
-		r = lzma_code(s, LZMA_FINISH);
-		if (bpi_out_add(o, room - s->avail_out, d))
-			return BP_ERR_TOOBIG;
-		if (r == LZMA_STREAM_END && s->avail_in)
-			return bp_diag_set(d, BP_ERR_FORMAT, NULL, "%zu bytes of trailing data "
-					   "after the xz stream", s->avail_in);
-		if (r == LZMA_STREAM_END)
-			return 0;
-		if (r != LZMA_OK)
-			return xz_error(r, d);
-	}
-}
-
-static int xz_decompress(const void *src, size_t len, struct bpi_out *o, struct bp_diag *d)
-{
-	lzma_stream s = LZMA_STREAM_INIT;
-	lzma_ret r = lzma_stream_decoder(&s, XZ_MEMLIMIT, LZMA_CONCATENATED);
-	int ret;
-
-	if (r != LZMA_OK)
-		return xz_error(r, d);
-	s.next_in = src;
-	s.avail_in = len;
-	ret = xz_decode_all(&s, o, d);
-	lzma_end(&s);
-	return ret;
-}
-
 static const struct bp_codec_ops codec_lz4_legacy = {
 	.name = "lz4 (legacy)",
 	.decompress = lz4_legacy_decompress,
-};
-
-static const struct bp_codec_ops codec_xz = {
-	.name = "xz",
-	.decompress = xz_decompress,
 };
 
 /* Linux up to 6.12 writes the first six; later kernels name their zstd payload "zstd". */
@@ -142,7 +74,7 @@ static const struct bpi_zboot_codec zboot_codecs[] = {
 	{ "lz4", &codec_lz4_legacy, true },
 	{ "lzma", &bpi_codec_lzma, true },
 	{ "lzo", &bpi_codec_lzo, true },
-	{ "xzkern", &codec_xz, true },
+	{ "xzkern", &bpi_codec_xz, true },
 	{ "zstd22", &bpi_codec_zstd, true },
 	{ "zstd", &bpi_codec_zstd, true },
 };

@@ -968,7 +968,26 @@ static void assert_fresh_failure(const struct bp_diag *d)
 	assert_null(strstr(d->msg, "stale"));
 }
 
-static void test_diag_cleared_on_success(void **state)
+/* @call succeeds and leaves @d empty, whatever it held before. */
+#define EXPECT_CLEARED(call)                     \
+	do {                                     \
+		stale(&d);                       \
+		assert_int_equal((call), 0);     \
+		assert_cleared(&d);              \
+	} while (0)
+
+/* @call fails with @err (any error when 0) and says why in @d. */
+#define EXPECT_FAILURE(call, err)                         \
+	do {                                              \
+		int got_;                                 \
+		stale(&d);                                \
+		got_ = (call);                            \
+		if ((err) ? got_ != (err) : got_ >= 0)    \
+			fail_msg("%s returned %d", #call, got_); \
+		assert_fresh_failure(&d);                 \
+	} while (0)
+
+static void test_diag_contract(void **state)
 {
 	static const char text[] = "a diagnostic left from a previous call must not survive";
 	struct bp_buf z = BP_BUF_INIT, out = BP_BUF_INIT;
@@ -978,70 +997,26 @@ static void test_diag_cleared_on_success(void **state)
 	enum bp_codec c;
 
 	(void)state;
-	stale(&d);
-	assert_int_equal(bp_codec_from_name("zstd", &c, &d), 0);
-	assert_cleared(&d);
-	stale(&d);
-	assert_int_equal(bp_compress(BP_CODEC_GZIP, text, sizeof(text), &z, &d), 0);
-	assert_cleared(&d);
-	stale(&d);
-	assert_int_equal(bp_compress_level(BP_CODEC_GZIP, 9, text, sizeof(text), &z, &d), 0);
-	assert_cleared(&d);
-	z.len = 0;
-	assert_int_equal(bp_compress(BP_CODEC_LZ4, text, sizeof(text), &z, NULL), 0);
-	assert_int_equal(bp_decompress(BP_CODEC_LZ4, z.data, z.len, MIB, &out, &d), 0);
-	assert_cleared(&d);
-	stale(&d);
-	assert_int_equal(bp_hash_from_name("sha256", &a, &d), 0);
-	assert_cleared(&d);
-	stale(&d);
-	assert_int_equal(bp_hash(BP_HASH_SHA256, text, sizeof(text), sum, &d), 0);
-	assert_cleared(&d);
-	bp_buf_free(&z);
-	bp_buf_free(&out);
-}
+	EXPECT_CLEARED(bp_codec_from_name("zstd", &c, &d));
+	EXPECT_CLEARED(bp_compress(BP_CODEC_LZ4, text, sizeof(text), &z, &d));
+	EXPECT_CLEARED(bp_decompress(BP_CODEC_LZ4, z.data, z.len, MIB, &out, &d));
+	EXPECT_CLEARED(bp_compress_level(BP_CODEC_GZIP, 9, text, sizeof(text), &z, &d));
+	EXPECT_CLEARED(bp_hash_from_name("sha256", &a, &d));
+	EXPECT_CLEARED(bp_hash(BP_HASH_SHA256, text, sizeof(text), sum, &d));
 
-static void test_diag_filled_on_failure(void **state)
-{
-	static const char junk[] = "not compressed at all, not even a little";
-	struct bp_buf out = BP_BUF_INIT;
-	uint8_t sum[BP_HASH_MAX_LEN];
-	enum bp_hash_algo a;
-	struct bp_diag d;
-	enum bp_codec c;
-
-	(void)state;
-	stale(&d);
-	assert_int_equal(bp_codec_from_name("brotli", &c, &d), BP_ERR_UNSUPPORTED);
-	assert_fresh_failure(&d);
-	stale(&d);
-	assert_int_equal(bp_compress_level(BP_CODEC_GZIP, 99, junk, sizeof(junk), &out, &d),
-			 BP_ERR_INVALID);
-	assert_fresh_failure(&d);
-	stale(&d);
-	assert_int_equal(bp_compress(BP_CODEC_COUNT, junk, sizeof(junk), &out, &d),
-			 BP_ERR_INVALID);
-	assert_fresh_failure(&d);
-	for (int i = 1; i < BP_CODEC_COUNT; i++) {
-		stale(&d);
-		assert_true(bp_decompress((enum bp_codec)i, junk, sizeof(junk), MIB, &out, &d) < 0);
-		assert_fresh_failure(&d);
-	}
-	stale(&d);
-	assert_int_equal(bp_decompress(BP_CODEC_NONE, junk, sizeof(junk), 3, &out, &d),
-			 BP_ERR_TOOBIG);
-	assert_fresh_failure(&d);
-	stale(&d);
-	assert_int_equal(bp_decompress(BP_CODEC_COUNT, junk, sizeof(junk), MIB, &out, &d),
-			 BP_ERR_INVALID);
-	assert_fresh_failure(&d);
+	EXPECT_FAILURE(bp_codec_from_name("brotli", &c, &d), BP_ERR_UNSUPPORTED);
+	EXPECT_FAILURE(bp_compress_level(BP_CODEC_GZIP, 99, text, 9, &out, &d), BP_ERR_INVALID);
+	EXPECT_FAILURE(bp_compress(BP_CODEC_COUNT, text, 9, &out, &d), BP_ERR_INVALID);
+	out.len = 0;
+	for (int i = 1; i < BP_CODEC_COUNT; i++)
+		EXPECT_FAILURE(bp_decompress((enum bp_codec)i, text, sizeof(text), MIB, &out, &d), 0);
+	EXPECT_FAILURE(bp_decompress(BP_CODEC_NONE, text, sizeof(text), 3, &out, &d),
+		       BP_ERR_TOOBIG);
+	EXPECT_FAILURE(bp_decompress(BP_CODEC_COUNT, text, 9, MIB, &out, &d), BP_ERR_INVALID);
 	assert_int_equal(out.len, 0);
-	stale(&d);
-	assert_int_equal(bp_hash_from_name("sha3", &a, &d), BP_ERR_UNSUPPORTED);
-	assert_fresh_failure(&d);
-	stale(&d);
-	assert_int_equal(bp_hash(BP_HASH_COUNT, junk, sizeof(junk), sum, &d), BP_ERR_INVALID);
-	assert_fresh_failure(&d);
+	EXPECT_FAILURE(bp_hash_from_name("sha3", &a, &d), BP_ERR_UNSUPPORTED);
+	EXPECT_FAILURE(bp_hash(BP_HASH_COUNT, text, 9, sum, &d), BP_ERR_INVALID);
+	bp_buf_free(&z);
 	bp_buf_free(&out);
 }
 
@@ -1190,8 +1165,7 @@ int main(void)
 		cmocka_unit_test(test_lzop_reader_refuses),
 		cmocka_unit_test(test_lzop_reader_corrupt),
 		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_diag_cleared_on_success),
-		cmocka_unit_test(test_diag_filled_on_failure),
+		cmocka_unit_test(test_diag_contract),
 		cmocka_unit_test(test_buf_read_file),
 		cmocka_unit_test(test_zboot_table),
 		cmocka_unit_test(test_zboot_decoders_append),
