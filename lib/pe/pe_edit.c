@@ -455,7 +455,7 @@ static int copy_run(struct edit *ed, uint64_t from, uint64_t to)
 		return 0;
 	p = bpi_pe_bytes(ed->pe, from, to - from);
 	if (!p)
-		return bpi_pe_range_error(ed->pe, ed->d, "data to copy", from, to - from);
+		return bpi_pe_range_error(ed->pe, ed->d, "the input bytes to copy", from, to - from);
 	/* Overlapping sections (an image with errors) are copied once each. */
 	if (to - from > UINT32_MAX - ed->out.len)
 		return fail(ed, BP_ERR_TOOBIG, "the edited image would exceed 4 GiB");

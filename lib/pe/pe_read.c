@@ -252,7 +252,7 @@ static int read_optional(struct bp_pe *pe, struct bp_diag *d)
 	uint32_t room;
 
 	if (!o)
-		return bpi_pe_range_error(pe, d, "optional header", pe->opt_offset, nrva_at + 4);
+		return bpi_pe_range_error(pe, d, "the optional header", pe->opt_offset, nrva_at + 4);
 	in->linker_major = o[2];
 	in->linker_minor = o[3];
 	in->size_of_code = bpi_get_le32(o + PE_OPT_SIZE_OF_CODE);
@@ -277,7 +277,7 @@ static int read_optional(struct bp_pe *pe, struct bp_diag *d)
 		room = in->n_rva_and_sizes;
 	dirs = bpi_pe_bytes(pe, pe->opt_offset + nrva_at + 4, 8 * (uint64_t)room);
 	if (!dirs)
-		return bpi_pe_range_error(pe, d, "data directories", pe->opt_offset + nrva_at + 4,
+		return bpi_pe_range_error(pe, d, "the data directories", pe->opt_offset + nrva_at + 4,
 					  8 * (uint64_t)room);
 	for (uint32_t i = 0; i < room; i++) {
 		in->dirs[i].address = bpi_get_le32(dirs + 8 * i);
@@ -295,7 +295,7 @@ static int read_sections(struct bp_pe *pe, struct bp_diag *d)
 	const uint8_t *table = bpi_pe_bytes(pe, pe->section_table, size);
 
 	if (!table)
-		return bpi_pe_range_error(pe, d, "section table", pe->section_table, size);
+		return bpi_pe_range_error(pe, d, "the section table", pe->section_table, size);
 	pe->sections = calloc(in->n_sections ? in->n_sections : 1, sizeof(*pe->sections));
 	if (!pe->sections)
 		return bp_diag_set(d, BP_ERR_NOMEM, pe->name, "out of memory");
