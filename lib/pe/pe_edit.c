@@ -33,7 +33,7 @@ struct edit {
 	uint32_t add_va;
 	struct bp_buf out;
 	struct run *runs;
-	size_t n_runs;
+	size_t n_runs, cap_runs;
 	uint32_t *new_off;          /* per input section: new PointerToRawData */
 	uint32_t add_off;
 };
@@ -41,6 +41,29 @@ struct edit {
 static int fail(struct edit *ed, int err, const char *msg)
 {
 	return bp_diag_set(ed->d, err, ed->pe->name, "%s", msg);
+}
+
+/*
+ * Rounding up to an alignment from the file. The reader flags one that is
+ * not a power of two, but the editor must not divide by zero on its own.
+ */
+static uint64_t align_up(uint64_t x, uint32_t a)
+{
+	return BPI_ALIGN_UP(x, a ? (uint64_t)a : 1);
+}
+
+/*
+ * The output's counterpart of bpi_pe_bytes(): fields are patched in the
+ * edited image only where it holds them, whatever the input's headers said.
+ */
+static uint8_t *out_bytes(struct edit *ed, uint64_t off, uint64_t len, const char *what)
+{
+	if (ed->out.data && bpi_range_ok(ed->out.len, off, len))
+		return ed->out.data + off;
+	bp_diag_set(ed->d, BP_ERR_RANGE, ed->pe->name, "%s at offset 0x%llx (%llu bytes) lies "
+		    "outside the edited image (size %zu)", what, (unsigned long long)off,
+		    (unsigned long long)len, ed->out.len);
+	return NULL;
 }
 
 /* The section whose virtual range holds [rva, rva + size), or -1. */
@@ -92,7 +115,7 @@ static uint64_t new_size_of_image(const struct bp_pe_info *in, int idx, const st
 		return 0;
 	if (e->op == BP_PE_REMOVE_SECTION)
 		return s->virtual_address;
-	return BPI_ALIGN_UP((uint64_t)s->virtual_address + e->len, in->section_alignment);
+	return align_up((uint64_t)s->virtual_address + e->len, in->section_alignment);
 }
 
 /*
@@ -127,13 +150,10 @@ static int check_shrink(struct edit *ed, int idx)
 	return 0;
 }
 
-/* Things that make the requested edit unsafe, checked before any byte is written. */
-static int check_edit(struct edit *ed)
+/* An image the reader found errors in is not edited at all. */
+static int check_valid(struct edit *ed)
 {
 	const struct bp_pe_info *in = ed->in;
-	const struct bp_pe_edit *e = ed->e;
-	size_t n = strlen(e->name);
-	int idx = bp_pe_find_section(ed->pe, e->name), ret;
 
 	for (size_t i = 0; i < in->n_problems; i++)
 		if (in->problems[i].severity == BP_PE_ERROR)
@@ -143,6 +163,21 @@ static int check_edit(struct edit *ed)
 	if (in->n_errors)
 		return bp_diag_set(ed->d, BP_ERR_FORMAT, ed->pe->name, "refusing to edit an invalid "
 				   "image: it has %zu errors", in->n_errors);
+	return 0;
+}
+
+/*
+ * The request itself: a name that fits, a section to work on (its index
+ * goes to ed->target), data within limits, and padding the editor can
+ * afford. The rest of the editor needs these on any image.
+ */
+static int check_request(struct edit *ed)
+{
+	const struct bp_pe_info *in = ed->in;
+	const struct bp_pe_edit *e = ed->e;
+	size_t n = strlen(e->name);
+	int idx = bp_pe_find_section(ed->pe, e->name);
+
 	if (!n || n > 8)
 		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "section name '%s' must be "
 				   "1 to 8 bytes (PE section headers hold 8)", e->name);
@@ -169,6 +204,16 @@ static int check_edit(struct edit *ed)
 				   "larger than 64 KiB, the most the PE format allows; refusing to "
 				   "pad section data to it", in->file_alignment);
 	ed->target = idx;
+	return 0;
+}
+
+/* What would make this edit break a valid image, checked before any byte is written. */
+static int check_image(struct edit *ed)
+{
+	const struct bp_pe_info *in = ed->in;
+	const struct bp_pe_edit *e = ed->e;
+	int idx = ed->target, ret;
+
 	if (e->op == BP_PE_ADD_SECTION)
 		return 0;
 	if (in->zboot.present && in->zboot.payload_section == idx)
@@ -217,7 +262,7 @@ static int check_edit(struct edit *ed)
 			    in->sections[i].virtual_address < limit)
 				limit = in->sections[i].virtual_address;
 		if (limit != UINT32_MAX &&
-		    BPI_ALIGN_UP((uint64_t)s->virtual_address + e->len, in->section_alignment) > limit)
+		    align_up((uint64_t)s->virtual_address + e->len, in->section_alignment) > limit)
 			return bp_diag_set(ed->d, BP_ERR_TOOBIG, ed->pe->name, "section '%s': %zu bytes "
 					   "do not fit before the next section at RVA 0x%llx (room for "
 					   "%llu); only the last section can grow", e->name, e->len,
@@ -225,6 +270,28 @@ static int check_edit(struct edit *ed)
 					   (unsigned long long)(limit - s->virtual_address));
 	}
 	return 0;
+}
+
+/*
+ * A fuzz build with BPI_FUZZ_SKIP_CHECK_EDIT (tests/fuzz, target pe_nocheck)
+ * keeps only check_request(), so the editor meets images full of errors:
+ * what keeps it inside its buffers then is the bounds gate, not this.
+ */
+#ifdef BPI_FUZZ_SKIP_CHECK_EDIT
+#define SKIP_IMAGE_CHECKS 1
+#else
+#define SKIP_IMAGE_CHECKS 0
+#endif
+
+static int check_edit(struct edit *ed)
+{
+	int ret = SKIP_IMAGE_CHECKS ? 0 : check_valid(ed);
+
+	if (!ret)
+		ret = check_request(ed);
+	if (!ret && !SKIP_IMAGE_CHECKS)
+		ret = check_image(ed);
+	return ret;
 }
 
 /*
@@ -252,32 +319,36 @@ static int debug_entries(const struct edit *ed, uint64_t *at, uint32_t *n)
 }
 
 /*
- * Whether every non-zero byte in [from, to) belongs to data a debug entry
- * names: only then may it move (the entry is fixed); other bytes there
- * could be referenced from anywhere.
+ * Whether every non-zero byte of @hdr in [from, to) belongs to data a debug
+ * entry names (1, else 0, or a negative code): only then may it move (the
+ * entry is fixed); other bytes there could be referenced from anywhere.
  */
-static bool tail_is_debug_data(const struct edit *ed, uint64_t from, uint64_t to)
+static int tail_is_debug_data(struct edit *ed, const uint8_t *hdr, uint64_t from, uint64_t to)
 {
-	const uint8_t *p = ed->pe->file.data;
+	const uint8_t *ents;
 	uint32_t n;
 	uint64_t at;
 
 	debug_entries(ed, &at, &n);
+	ents = bpi_pe_bytes(ed->pe, at, 28 * (uint64_t)n);
+	if (!ents)
+		return bpi_pe_range_error(ed->pe, ed->d, "the debug directory entries", at,
+					  28 * (uint64_t)n);
 	for (uint64_t x = from; x < to; x++) {
 		bool covered = false;
 
-		if (!p[x])
+		if (!hdr[x])
 			continue;
 		for (uint32_t i = 0; i < n && !covered; i++) {
-			uint32_t size = bpi_get_le32(p + at + 28 * i + 16);
-			uint32_t ptr = bpi_get_le32(p + at + 28 * i + 24);
+			uint32_t size = bpi_get_le32(ents + 28 * i + 16);
+			uint32_t ptr = bpi_get_le32(ents + 28 * i + 24);
 
 			covered = x >= ptr && x < (uint64_t)ptr + size;
 		}
 		if (!covered)
-			return false;
+			return 0;
 	}
-	return true;
+	return 1;
 }
 
 /*
@@ -288,18 +359,26 @@ static bool tail_is_debug_data(const struct edit *ed, uint64_t from, uint64_t to
 static int plan_headers(struct edit *ed)
 {
 	const struct bp_pe_info *in = ed->in;
-	const uint8_t *p = ed->pe->file.data;
+	/* Every edit copies the headers: all SizeOfHeaders bytes must be there. */
+	const uint8_t *hdr = bpi_pe_bytes(ed->pe, 0, in->size_of_headers);
 	uint64_t table_end = ed->pe->section_table + (uint64_t)in->n_sections * PE_SECTION_SIZE;
 	uint64_t used = table_end, need, first_va = UINT32_MAX;
+	int ret;
 
+	if (!hdr)
+		return bpi_pe_range_error(ed->pe, ed->d, "the headers (SizeOfHeaders)", 0,
+					  in->size_of_headers);
 	ed->new_soh = in->size_of_headers;
 	ed->table_end = (uint32_t)table_end;
 	if (ed->e->op != BP_PE_ADD_SECTION)
 		return 0;
 	for (uint64_t x = table_end; x < in->size_of_headers; x++)
-		if (p[x])
+		if (hdr[x])
 			used = x + 1;
-	if (!tail_is_debug_data(ed, table_end, used))
+	ret = tail_is_debug_data(ed, hdr, table_end, used);
+	if (ret < 0)
+		return ret;
+	if (!ret)
 		return fail(ed, BP_ERR_UNSUPPORTED, "no room for another section header: the bytes "
 			    "after the section table are in use");
 	need = used + PE_SECTION_SIZE;
@@ -308,7 +387,7 @@ static int plan_headers(struct edit *ed)
 	for (uint32_t i = 0; i < in->n_sections; i++)
 		if (in->sections[i].virtual_address < first_va)
 			first_va = in->sections[i].virtual_address;
-	need = BPI_ALIGN_UP(need, in->file_alignment);
+	need = align_up(need, in->file_alignment);
 	if (need > first_va)
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "no room for another "
 				   "section header: the headers would need 0x%llx bytes but the "
@@ -331,15 +410,15 @@ static int plan_address(struct edit *ed)
 	if (ed->e->op == BP_PE_REMOVE_SECTION)
 		return 0;
 	if (ed->e->op == BP_PE_ADD_SECTION) {
-		va = BPI_ALIGN_UP(end > in->size_of_image ? end : in->size_of_image,
-				  (uint64_t)in->section_alignment);
+		va = align_up(end > in->size_of_image ? end : in->size_of_image,
+				  in->section_alignment);
 	} else {
 		va = in->sections[ed->target].virtual_address;
 		/* Not the last: check_edit() kept it below the next section. */
 		if (va < image_end(in, ed->target))
 			return 0;
 	}
-	end = BPI_ALIGN_UP(va + ed->e->len, (uint64_t)in->section_alignment);
+	end = align_up(va + ed->e->len, in->section_alignment);
 	if (end > UINT32_MAX)
 		return bp_diag_set(ed->d, BP_ERR_TOOBIG, ed->pe->name, "section '%s' (%zu bytes at "
 				   "RVA 0x%llx) would end at 0x%llx (SectionAlignment 0x%x), past the "
@@ -370,10 +449,21 @@ static int emit_zero(struct edit *ed, uint64_t n)
 /* Copy input bytes [from, to) and remember where they went. */
 static int copy_run(struct edit *ed, uint64_t from, uint64_t to)
 {
+	const uint8_t *p;
+
 	if (to <= from)
 		return 0;
+	p = bpi_pe_bytes(ed->pe, from, to - from);
+	if (!p)
+		return bpi_pe_range_error(ed->pe, ed->d, "the input bytes to copy", from, to - from);
+	/* Overlapping sections (an image with errors) are copied once each. */
+	if (to - from > UINT32_MAX - ed->out.len)
+		return fail(ed, BP_ERR_TOOBIG, "the edited image would exceed 4 GiB");
+	/* Two per section (the gap before it, its data) and a few more, by construction. */
+	if (ed->n_runs == ed->cap_runs)
+		return fail(ed, BP_ERR_UNSUPPORTED, "too many pieces to copy");
 	ed->runs[ed->n_runs++] = (struct run){ from, to - from, ed->out.len };
-	return emit(ed, ed->pe->file.data + from, to - from);
+	return emit(ed, p, to - from);
 }
 
 static int cmp_raw(const void *a, const void *b, void *ctx)
@@ -386,7 +476,7 @@ static int cmp_raw(const void *a, const void *b, void *ctx)
 
 static int pad_to_file_alignment(struct edit *ed)
 {
-	uint64_t to = BPI_ALIGN_UP((uint64_t)ed->out.len, ed->in->file_alignment);
+	uint64_t to = align_up((uint64_t)ed->out.len, ed->in->file_alignment);
 
 	return emit_zero(ed, to - ed->out.len);
 }
@@ -438,7 +528,7 @@ static int copy_body(struct edit *ed)
 			/* Pad the data itself: an unaligned raw offset stays as it was. */
 			ret = emit(ed, ed->e->data, ed->e->len);
 			if (!ret)
-				ret = emit_zero(ed, BPI_ALIGN_UP((uint64_t)ed->e->len,
+				ret = emit_zero(ed, align_up((uint64_t)ed->e->len,
 								 in->file_alignment) - ed->e->len);
 		} else if (!ret && (int)order[k] != ed->target) {
 			ret = copy_run(ed, s->raw_offset, (uint64_t)s->raw_offset + s->raw_size);
@@ -453,7 +543,7 @@ static int copy_body(struct edit *ed)
 		if (!ret)
 			ret = emit(ed, ed->e->data, ed->e->len);
 		if (!ret)
-			ret = emit_zero(ed, BPI_ALIGN_UP((uint64_t)ed->e->len, in->file_alignment) -
+			ret = emit_zero(ed, align_up((uint64_t)ed->e->len, in->file_alignment) -
 					    ed->e->len);
 	}
 	if (!ret && body_end > cursor)
@@ -504,14 +594,23 @@ static void adjust_sizes(uint8_t *opt, uint32_t flags, int64_t delta)
 			  delta);
 }
 
-static int rewrite_section_table(struct edit *ed)
+/* @opt and @coff: the output's optional and COFF file headers. */
+static int rewrite_section_table(struct edit *ed, uint8_t *opt, uint8_t *coff)
 {
 	const struct bp_pe_info *in = ed->in;
-	uint8_t *table = ed->out.data + ed->pe->section_table, *h;
-	uint8_t *opt = ed->out.data + ed->pe->opt_offset;
+	uint64_t size = (uint64_t)in->n_sections * PE_SECTION_SIZE;
+	const uint8_t *orig = bpi_pe_bytes(ed->pe, ed->pe->section_table, size);
+	uint8_t *table, *h;
 	uint32_t fa = in->file_alignment, k = 0;
-	const uint8_t *orig = ed->pe->file.data + ed->pe->section_table;
 
+	if (!orig)
+		return bpi_pe_range_error(ed->pe, ed->d, "the section table", ed->pe->section_table,
+					  size);
+	/* Adding writes one entry more (emit_headers() made room for it). */
+	table = out_bytes(ed, ed->pe->section_table, size + (ed->e->op == BP_PE_ADD_SECTION ?
+							    PE_SECTION_SIZE : 0), "the section table");
+	if (!table)
+		return BP_ERR_RANGE;
 	for (uint32_t i = 0; i < in->n_sections; i++) {
 		const struct bp_pe_section *s = &in->sections[i];
 		uint32_t ptr;
@@ -533,7 +632,7 @@ static int rewrite_section_table(struct edit *ed)
 			bpi_put_le32(h + f, ptr);
 		}
 		if ((int)i == ed->target) {
-			uint32_t raw = (uint32_t)BPI_ALIGN_UP((uint64_t)ed->e->len, fa);
+			uint32_t raw = (uint32_t)align_up((uint64_t)ed->e->len, fa);
 
 			bpi_put_le32(h + 8, (uint32_t)ed->e->len);
 			bpi_put_le32(h + 16, raw);
@@ -544,7 +643,7 @@ static int rewrite_section_table(struct edit *ed)
 	if (ed->e->op == BP_PE_ADD_SECTION) {
 		uint32_t flags = ed->e->characteristics ? ed->e->characteristics
 							: BP_PE_ADD_DEFAULT_FLAGS;
-		uint32_t raw = (uint32_t)BPI_ALIGN_UP((uint64_t)ed->e->len, fa);
+		uint32_t raw = (uint32_t)align_up((uint64_t)ed->e->len, fa);
 
 		write_section_header(table + PE_SECTION_SIZE * k++, ed->e->name, (uint32_t)ed->e->len,
 				     ed->add_va, raw, ed->add_off, flags);
@@ -552,7 +651,7 @@ static int rewrite_section_table(struct edit *ed)
 	} else if (ed->e->op == BP_PE_REMOVE_SECTION) {
 		memset(table + PE_SECTION_SIZE * k, 0, PE_SECTION_SIZE);
 	}
-	bpi_put_le16(ed->out.data + ed->in->pe_offset + 4 + 2, (uint16_t)k);
+	bpi_put_le16(coff + 2, (uint16_t)k);
 	return 0;
 }
 
@@ -561,6 +660,7 @@ static int fix_debug_entries(struct edit *ed)
 {
 	const struct bp_pe_info *in = ed->in;
 	uint64_t in_at, at;
+	uint8_t *ents;
 	uint32_t n;
 	int sec;
 
@@ -572,8 +672,11 @@ static int fix_debug_entries(struct edit *ed)
 			    "file data; cannot move it");
 	/* Its section moved as a whole (sections holding directories are never replaced). */
 	at = ed->new_off[sec] + (in_at - in->sections[sec].raw_offset);
+	ents = out_bytes(ed, at, 28 * (uint64_t)n, "the debug directory entries");
+	if (!ents)
+		return BP_ERR_RANGE;
 	for (uint32_t i = 0; i < n; i++) {
-		uint8_t *ent = ed->out.data + at + 28 * (uint64_t)i;
+		uint8_t *ent = ents + 28 * (uint64_t)i;
 		uint32_t old = bpi_get_le32(ent + 24), ptr = old, rva = bpi_get_le32(ent + 20);
 
 		if (ptr && !map_offset(ed, ptr, &ptr))
@@ -590,15 +693,22 @@ static int fix_debug_entries(struct edit *ed)
 static int fix_headers(struct edit *ed)
 {
 	const struct bp_pe_info *in = ed->in;
-	uint8_t *out = ed->out.data, *opt = out + ed->pe->opt_offset;
+	uint8_t *opt = out_bytes(ed, ed->pe->opt_offset, in->size_of_optional_header,
+				 "the optional header");
+	uint8_t *coff = out_bytes(ed, in->pe_offset + 4, PE_COFF_SIZE, "the COFF file header");
+	uint8_t *zboot;
 	uint32_t nrva_at = in->pe32plus ? PE32PLUS_OPT_NRVA : PE32_OPT_NRVA, ptr;
-	int ret = rewrite_section_table(ed);
+	int ret;
 
+	/* The reader made the optional header big enough for every field patched here. */
+	if (!opt || !coff)
+		return BP_ERR_RANGE;
+	ret = rewrite_section_table(ed, opt, coff);
 	if (ret)
 		return ret;
 	bpi_put_le32(opt + PE_OPT_SIZE_OF_HEADERS, ed->new_soh);
 	if (ed->e->op == BP_PE_ADD_SECTION) {
-		bpi_put_le32(opt + PE_OPT_SIZE_OF_IMAGE, (uint32_t)BPI_ALIGN_UP(
+		bpi_put_le32(opt + PE_OPT_SIZE_OF_IMAGE, (uint32_t)align_up(
 			(uint64_t)ed->add_va + ed->e->len, in->section_alignment));
 	} else {
 		uint64_t end = new_size_of_image(in, ed->target, ed->e);
@@ -613,19 +723,35 @@ static int fix_headers(struct edit *ed)
 		if (!map_offset(ed, ptr, &ptr))
 			return fail(ed, BP_ERR_UNSUPPORTED, "the COFF symbol table lies in bytes the "
 				    "edit removes");
-		bpi_put_le32(out + in->pe_offset + 4 + 8, ptr);
+		bpi_put_le32(coff + 8, ptr);
 	}
 	if (in->zboot.present) {
 		if (!map_offset(ed, in->zboot.payload_offset, &ptr))
 			return fail(ed, BP_ERR_UNSUPPORTED, "the zboot payload lies in bytes the edit "
 				    "removes");
-		bpi_put_le32(out + ZBOOT_PAYLOAD_OFFSET, ptr);
+		zboot = out_bytes(ed, ZBOOT_PAYLOAD_OFFSET, 4, "the zboot payload offset");
+		if (!zboot)
+			return BP_ERR_RANGE;
+		bpi_put_le32(zboot, ptr);
 	}
 	ret = fix_debug_entries(ed);
 	if (!ret && in->checksum)
 		bpi_put_le32(opt + PE_OPT_CHECKSUM,
-			     bp_pe_checksum(out, ed->out.len, ed->pe->opt_offset + PE_OPT_CHECKSUM));
+			     bp_pe_checksum(ed->out.data, ed->out.len,
+					    ed->pe->opt_offset + PE_OPT_CHECKSUM));
 	return ret;
+}
+
+/*
+ * Room for the output, so it is not reallocated as it grows: the input, the
+ * new data padded twice and the grown headers. Removing pads nothing, and
+ * its FileAlignment may be anything.
+ */
+static size_t out_estimate(const struct edit *ed)
+{
+	uint64_t add = 2 * (uint64_t)ed->in->file_alignment + ed->e->len;
+
+	return ed->pe->file.len + ed->new_soh + (ed->e->op == BP_PE_REMOVE_SECTION ? 0 : add);
 }
 
 int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *out_path,
@@ -645,10 +771,10 @@ int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *o
 		ret = plan_address(&ed);
 	if (ret)
 		return ret;
-	ed.runs = calloc(2 * (size_t)in->n_sections + MAX_RUNS_EXTRA, sizeof(*ed.runs));
+	ed.cap_runs = 2 * (size_t)in->n_sections + MAX_RUNS_EXTRA;
+	ed.runs = calloc(ed.cap_runs, sizeof(*ed.runs));
 	ed.new_off = calloc(in->n_sections ? in->n_sections : 1, sizeof(*ed.new_off));
-	if (!ed.runs || !ed.new_off || bp_buf_reserve(&ed.out, pe->file.len + e->len + 2 *
-						     (size_t)in->file_alignment + ed.new_soh)) {
+	if (!ed.runs || !ed.new_off || bp_buf_reserve(&ed.out, out_estimate(&ed))) {
 		ret = fail(&ed, BP_ERR_NOMEM, "out of memory");
 		goto out;
 	}

@@ -6,6 +6,8 @@
 #include <bootpack/buf.h>
 #include <bootpack/pe.h>
 
+#include "util/util.h"
+
 /* Offsets inside the DOS header and the headers that follow e_lfanew. */
 #define PE_DOS_LFANEW 0x3c
 #define PE_DOS_SIZE 0x40
@@ -52,5 +54,63 @@ struct bp_pe {
 	int zboot_err;
 	char zboot_msg[sizeof(((struct bp_pe_problem *)0)->msg)];
 };
+
+/*
+ * The bounds gate. Every read of image bytes in lib/pe/ goes through
+ * bpi_pe_bytes() (or the le16/32/64 readers on top of it): it returns a
+ * pointer to [@off, @off + @len) of the file, or NULL when any byte of that
+ * range lies outside it. A pointer it returns may be read only within
+ * [0, @len). Checked by subtraction, so no offset or length taken from the
+ * file can wrap the test. A NULL answer is reported with
+ * bpi_pe_range_error(), never assumed away: the editor and the zboot code
+ * must stay inside the file on images the reader found errors in, too.
+ */
+static inline bool bpi_range_ok(uint64_t size, uint64_t off, uint64_t len)
+{
+	return off <= size && len <= size - off;
+}
+
+static inline const uint8_t *bpi_pe_bytes(const struct bp_pe *pe, uint64_t off, uint64_t len)
+{
+	/* An empty file has no bytes to point at, not even zero of them. */
+	if (!pe->file.data || !bpi_range_ok(pe->file.len, off, len))
+		return NULL;
+	return pe->file.data + off;
+}
+
+static inline bool bpi_pe_le16(const struct bp_pe *pe, uint64_t off, uint16_t *v)
+{
+	const uint8_t *p = bpi_pe_bytes(pe, off, 2);
+
+	if (p)
+		*v = bpi_get_le16(p);
+	return p != NULL;
+}
+
+static inline bool bpi_pe_le32(const struct bp_pe *pe, uint64_t off, uint32_t *v)
+{
+	const uint8_t *p = bpi_pe_bytes(pe, off, 4);
+
+	if (p)
+		*v = bpi_get_le32(p);
+	return p != NULL;
+}
+
+static inline bool bpi_pe_le64(const struct bp_pe *pe, uint64_t off, uint64_t *v)
+{
+	const uint8_t *p = bpi_pe_bytes(pe, off, 8);
+
+	if (p)
+		*v = bpi_get_le64(p);
+	return p != NULL;
+}
+
+/*
+ * BP_ERR_RANGE: "@what at offset 0x@off (@len bytes) lies outside the file
+ * (size N)", for a range bpi_pe_bytes() refused. @what comes from the
+ * library, never from the file.
+ */
+int bpi_pe_range_error(const struct bp_pe *pe, struct bp_diag *d, const char *what, uint64_t off,
+		       uint64_t len);
 
 #endif

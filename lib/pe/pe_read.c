@@ -126,6 +126,14 @@ static void summarize_dropped(struct bp_pe *pe)
 	snprintf(p->msg, sizeof(p->msg), "%zu more problems not listed", pe->dropped);
 }
 
+int bpi_pe_range_error(const struct bp_pe *pe, struct bp_diag *d, const char *what, uint64_t off,
+		       uint64_t len)
+{
+	return bp_diag_set(d, BP_ERR_RANGE, pe->name, "%s at offset 0x%llx (%llu bytes) lies "
+			   "outside the file (size %llu)", what, (unsigned long long)off,
+			   (unsigned long long)len, (unsigned long long)pe->file.len);
+}
+
 static bool is_pow2(uint32_t v)
 {
 	return v && !(v & (v - 1));
@@ -134,12 +142,12 @@ static bool is_pow2(uint32_t v)
 /* DOS header, PE signature and COFF file header. */
 static int read_file_header(struct bp_pe *pe, struct bp_diag *d)
 {
-	const uint8_t *p = pe->file.data, *sig;
+	const uint8_t *p = bpi_pe_bytes(pe, 0, PE_DOS_SIZE), *sig;
 	uint64_t len = pe->file.len;
 	struct bp_pe_info *in = &pe->info;
 	uint32_t coff;
 
-	if (len < PE_DOS_SIZE)
+	if (!p)
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "not a PE image: file is %llu bytes, "
 				   "shorter than the 64-byte DOS header", (unsigned long long)len);
 	if (p[0] != 'M' || p[1] != 'Z')
@@ -149,25 +157,25 @@ static int read_file_header(struct bp_pe *pe, struct bp_diag *d)
 	if (in->pe_offset < PE_DOS_SIZE)
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "e_lfanew 0x%x points inside the "
 				   "64-byte DOS header", in->pe_offset);
-	if (in->pe_offset > len)
+	if (!bpi_pe_bytes(pe, in->pe_offset, 0))
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "e_lfanew 0x%x is past the end of "
 				   "the file (0x%llx)", in->pe_offset, (unsigned long long)len);
-	if (len - in->pe_offset < 4)
+	sig = bpi_pe_bytes(pe, in->pe_offset, 4);
+	if (!sig)
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "PE signature (4 bytes at e_lfanew "
 				   "0x%x) extends past the end of the file (0x%llx)", in->pe_offset,
 				   (unsigned long long)len);
-	sig = p + in->pe_offset;
 	if (memcmp(sig, "PE\0\0", 4))
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "no \"PE\\0\\0\" signature at "
 				   "e_lfanew 0x%x (found %02x %02x %02x %02x)", in->pe_offset, sig[0],
 				   sig[1], sig[2], sig[3]);
 	/* No overflow: e_lfanew is within the file, itself below BP_PE_READ_MAX. */
 	coff = in->pe_offset + 4;
-	if (len - coff < PE_COFF_SIZE)
+	p = bpi_pe_bytes(pe, coff, PE_COFF_SIZE);
+	if (!p)
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "COFF file header (%d bytes at 0x%x) "
 				   "extends past the end of the file (0x%llx)", PE_COFF_SIZE, coff,
 				   (unsigned long long)len);
-	p += coff;
 	in->machine = bpi_get_le16(p);
 	in->n_sections = bpi_get_le16(p + 2);
 	in->timestamp = bpi_get_le32(p + 4);
@@ -179,14 +187,11 @@ static int read_file_header(struct bp_pe *pe, struct bp_diag *d)
 	return 0;
 }
 
-/* The part of an optional header (known magic) in which @avail bytes of it end. */
-static const char *opt_part(const uint8_t *o, uint64_t avail)
+/* The part of an optional header (PE32+ with @plus) in which @avail bytes of it end. */
+static const char *opt_part(bool plus, uint64_t avail)
 {
-	bool plus;
-
 	if (avail < 2)
 		return "standard fields";
-	plus = bpi_get_le16(o) == 0x20b;
 	if (avail < (plus ? PE32PLUS_OPT_STANDARD_END : PE32_OPT_STANDARD_END))
 		return "standard fields";
 	if (avail < (plus ? PE32PLUS_OPT_NRVA : PE32_OPT_NRVA) + 4)
@@ -201,7 +206,7 @@ static const char *opt_part(const uint8_t *o, uint64_t avail)
  */
 static int read_optional_and_table(struct bp_pe *pe, struct bp_diag *d)
 {
-	const uint8_t *o = pe->file.data + pe->opt_offset;
+	/* The COFF header ended at opt_offset, inside the file. */
 	uint64_t len = pe->file.len, avail = len - pe->opt_offset, room, need;
 	struct bp_pe_info *in = &pe->info;
 	uint32_t size = in->size_of_optional_header;
@@ -210,8 +215,7 @@ static int read_optional_and_table(struct bp_pe *pe, struct bp_diag *d)
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "SizeOfOptionalHeader %u is too small "
 				   "for an optional header (%d bytes for PE32, %d for PE32+, without "
 				   "data directories)", size, PE32_OPT_NRVA + 4, PE32PLUS_OPT_NRVA + 4);
-	if (avail >= 2) {
-		in->magic = bpi_get_le16(o);
+	if (bpi_pe_le16(pe, pe->opt_offset, &in->magic)) {
 		if (in->magic != 0x10b && in->magic != 0x20b)
 			return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "unknown optional header "
 					   "magic 0x%x (expected 0x10b for PE32 or 0x20b for PE32+)",
@@ -223,13 +227,14 @@ static int read_optional_and_table(struct bp_pe *pe, struct bp_diag *d)
 					   "smaller than the %llu bytes of a %s optional header", size,
 					   (unsigned long long)need, in->pe32plus ? "PE32+" : "PE32");
 	}
-	if (avail < size)
+	if (!bpi_pe_bytes(pe, pe->opt_offset, size))
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "optional header (%u bytes at 0x%x) "
 				   "extends past the end of the file (0x%llx): the file ends in its %s",
-				   size, pe->opt_offset, (unsigned long long)len, opt_part(o, avail));
+				   size, pe->opt_offset, (unsigned long long)len,
+				   opt_part(in->pe32plus, avail));
 	pe->section_table = pe->opt_offset + size;
 	room = (len - pe->section_table) / PE_SECTION_SIZE;
-	if (room < in->n_sections)
+	if (!bpi_pe_bytes(pe, pe->section_table, (uint64_t)in->n_sections * PE_SECTION_SIZE))
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "section table (%u entries of %d "
 				   "bytes at 0x%x) extends past the end of the file (0x%llx): it "
 				   "holds only %llu of them", in->n_sections, PE_SECTION_SIZE,
@@ -238,13 +243,17 @@ static int read_optional_and_table(struct bp_pe *pe, struct bp_diag *d)
 	return 0;
 }
 
-static void read_optional(struct bp_pe *pe)
+/* The fields up to NumberOfRvaAndSizes, then the directories it declares that fit. */
+static int read_optional(struct bp_pe *pe, struct bp_diag *d)
 {
-	const uint8_t *o = pe->file.data + pe->opt_offset;
 	struct bp_pe_info *in = &pe->info;
 	uint32_t nrva_at = in->pe32plus ? PE32PLUS_OPT_NRVA : PE32_OPT_NRVA;
+	/* read_optional_and_table() made sure SizeOfOptionalHeader holds these. */
+	const uint8_t *o = bpi_pe_bytes(pe, pe->opt_offset, nrva_at + 4), *dirs;
 	uint32_t room;
 
+	if (!o)
+		return bpi_pe_range_error(pe, d, "the optional header", pe->opt_offset, nrva_at + 4);
 	in->linker_major = o[2];
 	in->linker_minor = o[3];
 	in->size_of_code = bpi_get_le32(o + PE_OPT_SIZE_OF_CODE);
@@ -263,23 +272,36 @@ static void read_optional(struct bp_pe *pe)
 	in->n_rva_and_sizes = bpi_get_le32(o + nrva_at);
 	/* Read only the directories that are both declared and inside the header. */
 	room = (in->size_of_optional_header - (nrva_at + 4)) / 8;
-	for (uint32_t i = 0; i < BP_PE_MAX_DIRS && i < in->n_rva_and_sizes && i < room; i++) {
-		in->dirs[i].address = bpi_get_le32(o + nrva_at + 4 + 8 * i);
-		in->dirs[i].size = bpi_get_le32(o + nrva_at + 8 + 8 * i);
+	if (room > BP_PE_MAX_DIRS)
+		room = BP_PE_MAX_DIRS;
+	if (room > in->n_rva_and_sizes)
+		room = in->n_rva_and_sizes;
+	dirs = bpi_pe_bytes(pe, pe->opt_offset + nrva_at + 4, 8 * (uint64_t)room);
+	if (!dirs)
+		return bpi_pe_range_error(pe, d, "the data directories", pe->opt_offset + nrva_at + 4,
+					  8 * (uint64_t)room);
+	for (uint32_t i = 0; i < room; i++) {
+		in->dirs[i].address = bpi_get_le32(dirs + 8 * i);
+		in->dirs[i].size = bpi_get_le32(dirs + 8 * i + 4);
 	}
-	in->checksum_computed = bp_pe_checksum(pe->file.data, pe->file.len,
+	in->checksum_computed = bp_pe_checksum(bpi_pe_bytes(pe, 0, pe->file.len), pe->file.len,
 					       pe->opt_offset + PE_OPT_CHECKSUM);
+	return 0;
 }
 
-static int read_sections(struct bp_pe *pe)
+static int read_sections(struct bp_pe *pe, struct bp_diag *d)
 {
 	struct bp_pe_info *in = &pe->info;
+	uint64_t size = (uint64_t)in->n_sections * PE_SECTION_SIZE;
+	const uint8_t *table = bpi_pe_bytes(pe, pe->section_table, size);
 
+	if (!table)
+		return bpi_pe_range_error(pe, d, "the section table", pe->section_table, size);
 	pe->sections = calloc(in->n_sections ? in->n_sections : 1, sizeof(*pe->sections));
 	if (!pe->sections)
-		return BP_ERR_NOMEM;
+		return bp_diag_set(d, BP_ERR_NOMEM, pe->name, "out of memory");
 	for (uint32_t i = 0; i < in->n_sections; i++) {
-		const uint8_t *h = pe->file.data + pe->section_table + PE_SECTION_SIZE * i;
+		const uint8_t *h = table + PE_SECTION_SIZE * i;
 		struct bp_pe_section *s = &pe->sections[i];
 
 		memcpy(s->name, h, 8);
@@ -304,9 +326,8 @@ static bool opt_layout_fits(const struct bp_pe *pe, bool plus, uint32_t *nrva)
 	uint32_t at = plus ? PE32PLUS_OPT_NRVA : PE32_OPT_NRVA;
 	uint32_t size = pe->info.size_of_optional_header;
 
-	if (size < at + 4)
+	if (size < at + 4 || !bpi_pe_le32(pe, (uint64_t)pe->opt_offset + at, nrva))
 		return false;
-	*nrva = bpi_get_le32(pe->file.data + pe->opt_offset + at);
 	return *nrva <= BP_PE_MAX_DIRS && size == at + 4 + 8 * *nrva;
 }
 
@@ -404,7 +425,7 @@ static void check_section_raw(struct bp_pe *pe, uint32_t i)
 		problem(pe, BP_PE_ERROR, "section %u '%.8s': PointerToRawData 0x%x + SizeOfRawData "
 			"0x%x = 0x%llx overflows 32 bits", i, s->name, s->raw_offset, s->raw_size,
 			(unsigned long long)rend);
-	else if (rend > in->file_size)
+	else if (!bpi_pe_bytes(pe, s->raw_offset, s->raw_size))
 		problem(pe, BP_PE_ERROR, "section %u '%.8s': PointerToRawData 0x%x + SizeOfRawData "
 			"0x%x = 0x%llx is past the end of the file (0x%llx)", i, s->name,
 			s->raw_offset, s->raw_size, (unsigned long long)rend,
@@ -499,7 +520,7 @@ static void check_dirs(struct bp_pe *pe)
 	pe->cert_offset = cert->address;
 	pe->cert_size = cert->size;
 	in->has_certificates = true;
-	if ((uint64_t)cert->address + cert->size > in->file_size)
+	if (!bpi_pe_bytes(pe, cert->address, cert->size))
 		problem(pe, BP_PE_ERROR, "certificate table (0x%x bytes at 0x%x) extends past the "
 			"end of the file", cert->size, cert->address);
 	else if ((uint64_t)cert->address + cert->size != in->file_size)
@@ -541,7 +562,7 @@ static void find_payload(struct bp_pe *pe)
 			      z->payload_offset);
 		return;
 	}
-	if (end > pe->info.file_size) {
+	if (!bpi_pe_bytes(pe, z->payload_offset, z->payload_size)) {
 		zboot_problem(pe, BP_ERR_RANGE, "zboot: payload (0x%x bytes at 0x%x) extends past "
 			      "the end of the file (0x%llx)", z->payload_size, z->payload_offset,
 			      (unsigned long long)pe->info.file_size);
@@ -575,12 +596,15 @@ static void find_payload(struct bp_pe *pe)
 
 static void read_zboot(struct bp_pe *pe)
 {
-	const uint8_t *p = pe->file.data;
+	/* read_file_header() refused files shorter than the DOS header this lies in. */
+	const uint8_t *p = bpi_pe_bytes(pe, 0, PE_DOS_SIZE);
 	struct bp_pe_zboot *z = &pe->info.zboot;
 	char names[BPI_ZBOOT_NAMES_MAX];
 	size_t name_len;
 
 	z->payload_section = -1;
+	if (!p)
+		return;
 	z->linux_pe_magic = bpi_get_le32(p + LINUX_PE_MAGIC_OFFSET);
 	if (memcmp(p + ZBOOT_MAGIC_OFFSET, "zimg", 4))
 		return;
@@ -609,9 +633,11 @@ static int parse(struct bp_pe *pe, struct bp_diag *d)
 		ret = read_optional_and_table(pe, d);
 	if (ret)
 		return ret;
-	read_optional(pe);
-	if (read_sections(pe))
-		return bp_diag_set(d, BP_ERR_NOMEM, pe->name, "out of memory");
+	ret = read_optional(pe, d);
+	if (!ret)
+		ret = read_sections(pe, d);
+	if (ret)
+		return ret;
 	check_optional(pe);
 	if (check_sections(pe))
 		return bp_diag_set(d, BP_ERR_NOMEM, pe->name, "out of memory");

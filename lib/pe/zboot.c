@@ -70,24 +70,22 @@ static int check_zstd_size(const struct bp_pe *pe, const uint8_t *src, uint32_t 
  * Every compression but gzip is followed by the le32 uncompressed size;
  * read it into *@declared and check it against @max and the stream.
  */
-static int read_declared_size(const struct bp_pe *pe, uint64_t max, uint32_t *declared,
-			      struct bp_diag *d)
+static int read_declared_size(const struct bp_pe *pe, const uint8_t *src, uint64_t max,
+			      uint32_t *declared, struct bp_diag *d)
 {
 	const struct bp_pe_zboot *z = &pe->info.zboot;
 	uint64_t end = (uint64_t)z->payload_offset + z->payload_size;
 
-	/* The payload is inside the file (read_zboot), so end <= len. */
-	if (pe->file.len - end < 4)
+	if (!bpi_pe_le32(pe, end, declared))
 		return bp_diag_set(d, BP_ERR_RANGE, pe->name, "zboot: the le32 size after the %s "
 				   "payload (at 0x%llx) is past the end of the file (0x%llx)",
 				   z->compression, (unsigned long long)end,
 				   (unsigned long long)pe->file.len);
-	*declared = bpi_get_le32(pe->file.data + end);
 	if (*declared > max)
 		return bp_diag_set(d, BP_ERR_TOOBIG, pe->name, "zboot: the payload declares %u "
 				   "decompressed bytes, more than the limit of %llu", *declared,
 				   (unsigned long long)max);
-	return check_zstd_size(pe, pe->file.data + z->payload_offset, *declared, d);
+	return check_zstd_size(pe, src, *declared, d);
 }
 
 /*
@@ -95,14 +93,14 @@ static int read_declared_size(const struct bp_pe *pe, uint64_t max, uint32_t *de
  * cap, running into it means that size lies: a bomb stops there, not at
  * --max-size.
  */
-static int decode_payload(const struct bp_pe *pe, size_t cap, bool capped_by_size,
-			  struct bp_buf *out, struct bp_diag *d)
+static int decode_payload(const struct bp_pe *pe, const uint8_t *src, size_t cap,
+			  bool capped_by_size, struct bp_buf *out, struct bp_diag *d)
 {
 	const struct bp_pe_zboot *z = &pe->info.zboot;
 	char why[BP_DIAG_MSG_MAX];
 	/* bp_zboot_extract() has checked the name. */
-	int ret = bpi_decompress(bpi_zboot_codec(z->compression)->ops->decompress,
-				 pe->file.data + z->payload_offset, z->payload_size, cap, out, d);
+	int ret = bpi_decompress(bpi_zboot_codec(z->compression)->ops->decompress, src,
+				 z->payload_size, cap, out, d);
 
 	if (!ret)
 		return 0;
@@ -119,6 +117,7 @@ int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
 		     enum bp_kernel_kind *kind, uint64_t *written, struct bp_diag *d)
 {
 	const struct bp_pe_zboot *z = &pe->info.zboot;
+	const uint8_t *src = bpi_pe_bytes(pe, z->payload_offset, z->payload_size);
 	const struct bpi_zboot_codec *c;
 	struct bp_buf out = BP_BUF_INIT;
 	uint32_t declared = 0;
@@ -137,17 +136,21 @@ int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
 	/* Name, payload bounds, its section: what the header itself gets wrong. */
 	if (pe->zboot_err)
 		return bp_diag_set(d, pe->zboot_err, pe->name, "%s", pe->zboot_msg);
+	if (!src)
+		return bpi_pe_range_error(pe, d, "zboot: the payload", z->payload_offset,
+					  z->payload_size);
 	c = bpi_zboot_codec(z->compression);
 	if (!c)
 		return bp_diag_set(d, BP_ERR_UNSUPPORTED, pe->name, "zboot: unknown compression "
 				   "'%s'", z->compression);
 	sized = c->size_after;
 	if (sized) {
-		ret = read_declared_size(pe, max, &declared, d);
+		ret = read_declared_size(pe, src, max, &declared, d);
 		if (ret)
 			return ret;
 	}
-	ret = decode_payload(pe, sized ? declared : (size_t)max, sized && declared < max, &out, d);
+	ret = decode_payload(pe, src, sized ? declared : (size_t)max, sized && declared < max,
+			     &out, d);
 	if (ret)
 		goto out;
 	if (sized && out.len != declared) {

@@ -21,6 +21,7 @@
 
 #include <bootpack/pe.h>
 
+#include "pe/pe_internal.h"
 #include "pe_gen.h"
 
 static char dir[] = "/tmp/bp-pe-XXXXXX";
@@ -501,6 +502,113 @@ static void test_refused_headers(void **state)
 	free(im.data);
 }
 
+/* An image view over @buf, as the reader keeps it; only the gate looks at it. */
+static struct bp_pe gate_view(uint8_t *buf, size_t len)
+{
+	return (struct bp_pe){ .name = (char *)"gate.efi", .file = { buf, len, len } };
+}
+
+/* Ranges that end exactly at the end of the file, and one byte past it. */
+static void test_gate_end_of_file(void **state)
+{
+	uint8_t buf[16];
+	struct bp_pe pe = gate_view(buf, sizeof(buf));
+
+	(void)state;
+	assert_ptr_equal(bpi_pe_bytes(&pe, 0, 16), buf);
+	assert_ptr_equal(bpi_pe_bytes(&pe, 12, 4), buf + 12);
+	assert_ptr_equal(bpi_pe_bytes(&pe, 15, 1), buf + 15);
+	assert_null(bpi_pe_bytes(&pe, 13, 4));
+	assert_null(bpi_pe_bytes(&pe, 16, 1));
+	assert_null(bpi_pe_bytes(&pe, 0, 17));
+}
+
+/* Zero bytes are inside the file up to and including its end, not past it. */
+static void test_gate_zero_length(void **state)
+{
+	uint8_t buf[16];
+	struct bp_pe pe = gate_view(buf, sizeof(buf)), empty = gate_view(NULL, 0);
+
+	(void)state;
+	assert_ptr_equal(bpi_pe_bytes(&pe, 0, 0), buf);
+	assert_ptr_equal(bpi_pe_bytes(&pe, 16, 0), buf + 16);
+	assert_null(bpi_pe_bytes(&pe, 17, 0));
+	assert_null(bpi_pe_bytes(&empty, 0, 0));
+	assert_null(bpi_pe_bytes(&empty, 0, 1));
+}
+
+/* Offset and length whose sum wraps to a small number must not pass as inside. */
+static void test_gate_overflow(void **state)
+{
+	uint8_t buf[16];
+	struct bp_pe pe = gate_view(buf, sizeof(buf));
+
+	(void)state;
+	assert_null(bpi_pe_bytes(&pe, UINT64_MAX, 2));
+	assert_null(bpi_pe_bytes(&pe, 2, UINT64_MAX - 1));
+	assert_null(bpi_pe_bytes(&pe, 1, UINT64_MAX));
+	assert_null(bpi_pe_bytes(&pe, 8, UINT64_MAX - 7));
+	assert_null(bpi_pe_bytes(&pe, 0, UINT64_MAX));
+	assert_false(bpi_range_ok(16, 8, UINT64_MAX - 3));
+	assert_true(bpi_range_ok(UINT64_MAX, UINT64_MAX - 1, 1));
+	assert_false(bpi_range_ok(UINT64_MAX, UINT64_MAX - 1, 2));
+}
+
+/* Offsets far past any file: 32-bit fields times entry sizes, 64-bit sums. */
+static void test_gate_huge_offsets(void **state)
+{
+	uint8_t buf[16];
+	struct bp_pe pe = gate_view(buf, sizeof(buf));
+
+	(void)state;
+	assert_null(bpi_pe_bytes(&pe, UINT32_MAX, 1));
+	assert_null(bpi_pe_bytes(&pe, (uint64_t)UINT32_MAX + 1, 0));
+	assert_null(bpi_pe_bytes(&pe, 1ULL << 40, 4));
+	assert_null(bpi_pe_bytes(&pe, UINT64_MAX, 0));
+	assert_null(bpi_pe_bytes(&pe, 0, (uint64_t)65535 * 40));
+}
+
+/* The readers give the value when all its bytes are there, and leave it alone otherwise. */
+static void test_gate_readers(void **state)
+{
+	uint8_t buf[10] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa };
+	struct bp_pe pe = gate_view(buf, sizeof(buf));
+	uint16_t v16 = 7;
+	uint32_t v32 = 7;
+	uint64_t v64 = 7;
+
+	(void)state;
+	assert_true(bpi_pe_le16(&pe, 8, &v16));
+	assert_int_equal(v16, 0xaa99);
+	assert_true(bpi_pe_le32(&pe, 6, &v32));
+	assert_int_equal(v32, 0xaa998877);
+	assert_true(bpi_pe_le64(&pe, 2, &v64));
+	assert_true(v64 == 0xaa99887766554433ULL);
+	v16 = 7;
+	v32 = 7;
+	v64 = 7;
+	assert_false(bpi_pe_le16(&pe, 9, &v16));
+	assert_false(bpi_pe_le32(&pe, 7, &v32));
+	assert_false(bpi_pe_le64(&pe, 3, &v64));
+	assert_false(bpi_pe_le32(&pe, UINT64_MAX - 1, &v32));
+	assert_int_equal(v16, 7);
+	assert_int_equal(v32, 7);
+	assert_true(v64 == 7);
+}
+
+static void test_gate_error_message(void **state)
+{
+	uint8_t buf[8];
+	struct bp_pe pe = gate_view(buf, sizeof(buf));
+	struct bp_diag d;
+
+	(void)state;
+	assert_int_equal(bpi_pe_range_error(&pe, &d, "the section table", 0x10, 40), BP_ERR_RANGE);
+	assert_string_equal(d.path, "gate.efi");
+	assert_string_equal(d.msg, "the section table at offset 0x10 (40 bytes) lies outside the "
+			    "file (size 8)");
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -528,6 +636,12 @@ int main(void)
 		cmocka_unit_test(test_signed_and_bad_edits),
 		cmocka_unit_test(test_zboot_extract),
 		cmocka_unit_test(test_refused_headers),
+		cmocka_unit_test(test_gate_end_of_file),
+		cmocka_unit_test(test_gate_zero_length),
+		cmocka_unit_test(test_gate_overflow),
+		cmocka_unit_test(test_gate_huge_offsets),
+		cmocka_unit_test(test_gate_readers),
+		cmocka_unit_test(test_gate_error_message),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
