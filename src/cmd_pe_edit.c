@@ -20,7 +20,7 @@ enum { OPT_HELP = 'h', OPT_NAME = 256, OPT_FILE, OPT_FLAGS, OPT_STRIP, OPT_FORCE
 
 static const struct cli_opt opts[] = {
 	{ "output", required_argument, 'o', "FILE", "write the edited image to FILE (required;\n"
-	  "may be the input)" },
+	  "may be the input), or to standard output for -" },
 	{ "name", required_argument, OPT_NAME, "NAME", "section name, at most 8 bytes (required)" },
 	{ "file", required_argument, OPT_FILE, "DATA", "new section contents (add, replace)" },
 	{ "flags", required_argument, OPT_FLAGS, "FLAGS",
@@ -113,7 +113,8 @@ static int parse_flags(const char *cmd, const char *s, uint32_t *out)
 
 static int run(struct edit_args *a, int argc, char **argv)
 {
-	struct bp_pe_edit e = { .op = a->op };
+	struct bp_pe_edit e = BP_PE_EDIT_INIT;
+	struct bp_sink out;
 	uint8_t *data = NULL;
 	struct bp_pe *pe;
 	struct bp_diag d;
@@ -142,6 +143,7 @@ static int run(struct edit_args *a, int argc, char **argv)
 		if (ret)
 			return ret;
 	}
+	e.op = a->op;
 	e.name = a->name;
 	e.strip_signature = a->strip;
 	e.force = a->force;
@@ -156,7 +158,8 @@ static int run(struct edit_args *a, int argc, char **argv)
 		free(data);
 		return cli_fail(ret, &d);
 	}
-	ret = bp_pe_edit(pe, &e, a->output, &d);
+	out = cli_output(a->output);
+	ret = bp_pe_edit_to(pe, &e, &out, &d);
 	if (ret)
 		ret = cli_fail(ret, &d);
 	bp_pe_close(pe);

@@ -3,6 +3,8 @@
 #ifndef BP_PE_INTERNAL_H
 #define BP_PE_INTERNAL_H
 
+#include <stddef.h>
+
 #include <bootpack/buf.h>
 #include <bootpack/pe.h>
 
@@ -52,5 +54,12 @@ struct bp_pe {
 	int zboot_err;
 	char zboot_msg[sizeof(((struct bp_pe_problem *)0)->msg)];
 };
+
+/* The section array behind @in, the info of a struct bp_pe (not public: it cannot grow). */
+static inline const struct bp_pe_section *bpi_pe_sections(const struct bp_pe_info *in)
+{
+	return ((const struct bp_pe *)(const void *)((const char *)in -
+						     offsetof(struct bp_pe, info)))->sections;
+}
 
 #endif

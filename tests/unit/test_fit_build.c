@@ -73,7 +73,7 @@ static struct bp_buf slurp(const char *path)
 static struct bp_fit_build_opts base_opts(const char *const *dtbs, size_t n)
 {
 	struct bp_fit_build_opts o = {
-		.name = "Linux-test", .arch = "arm64", .os = "linux",
+		.size = sizeof(o), .name = "Linux-test", .arch = "arm64", .os = "linux",
 		.kernel = path_of("Image"), .dtbs = dtbs, .n_dtbs = n,
 		.compress = BP_CODEC_NONE, .timestamp = 1234, .jobs = 2,
 	};
@@ -141,7 +141,7 @@ static void test_tree_matches_make_fit(void **state)
 {
 	const char *dtbs[] = { path_of("a.dtb"), path_of("b.dtb"), path_of("ignored.dtbo") };
 	struct bp_fit_build_opts o = base_opts(dtbs, 3);
-	struct bp_fit_build_stats st;
+	struct bp_fit_build_stats st = BP_FIT_BUILD_STATS_INIT;
 	struct bp_diag d;
 	struct bp_buf fit, kernel;
 	static const char *const root[] = { "description", "#address-cells", "timestamp" };

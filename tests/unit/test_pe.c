@@ -78,7 +78,7 @@ static struct bp_pe *reopen(void)
 
 	assert_int_equal(bp_pe_open(out_path, &pe, &d), 0);
 	if (bp_pe_get_info(pe)->n_errors)
-		fail_msg("edited image has errors: %s", bp_pe_get_info(pe)->problems[0].msg);
+		fail_msg("edited image has errors: %s", bp_pe_problem_at(pe, 0)->msg);
 	return pe;
 }
 
@@ -108,9 +108,9 @@ static void test_reader_matches_layout(void **state)
 		assert_int_equal(in->checksum_computed, im.lay.checksum);
 		assert_int_equal(in->n_sections, im.lay.n_sections);
 		for (size_t i = 0; i < im.lay.n_sections; i++) {
-			assert_int_equal(in->sections[i].raw_offset, im.lay.sect_raw_ptr[i]);
-			assert_int_equal(in->sections[i].raw_size, im.lay.sect_raw_size[i]);
-			assert_int_equal(in->sections[i].virtual_address, im.lay.sect_va[i]);
+			assert_int_equal(bp_pe_section_at(im.pe, i)->raw_offset, im.lay.sect_raw_ptr[i]);
+			assert_int_equal(bp_pe_section_at(im.pe, i)->raw_size, im.lay.sect_raw_size[i]);
+			assert_int_equal(bp_pe_section_at(im.pe, i)->virtual_address, im.lay.sect_va[i]);
 		}
 		assert_int_equal(in->overlay_size, o.overlay);
 		if (o.overlay)
@@ -125,20 +125,21 @@ static void test_reader_matches_layout(void **state)
 static int edit(struct image *im, enum bp_pe_edit_op op, const char *name, const void *data,
 		size_t len, bool strip, struct bp_diag *d)
 {
-	struct bp_pe_edit e = { .op = op, .name = name, .data = data, .len = len,
+	struct bp_pe_edit e = { .size = sizeof(e), .op = op, .name = name, .data = data, .len = len,
 				.strip_signature = strip };
 
 	return bp_pe_edit(im->pe, &e, out_path, d);
 }
 
 /* The debug entry's PointerToRawData must still lead to the "RSDS" record. */
-static void assert_debug_intact(const uint8_t *p, const struct bp_pe_info *in)
+static void assert_debug_intact(const uint8_t *p, const struct bp_pe *pe)
 {
+	const struct bp_pe_info *in = bp_pe_get_info(pe);
 	const struct bp_pe_dir *dir = &in->dirs[BP_PE_DIR_DEBUG];
 	uint32_t at = 0;
 
 	for (uint32_t i = 0; i < in->n_sections; i++) {
-		const struct bp_pe_section *s = &in->sections[i];
+		const struct bp_pe_section *s = bp_pe_section_at(pe, i);
 
 		if (dir->address >= s->virtual_address && dir->address < s->virtual_address + s->raw_size)
 			at = s->raw_offset + (dir->address - s->virtual_address);
@@ -173,7 +174,7 @@ static void test_add_roomy_and_tight(void **state)
 		const struct bp_pe_info *in = bp_pe_get_info(pe);
 		const uint8_t *p = bp_pe_data(pe, &len);
 		uint32_t grow = in->size_of_headers - im.lay.size_of_headers;
-		const struct bp_pe_section *s = &in->sections[in->n_sections - 1];
+		const struct bp_pe_section *s = bp_pe_section_at(pe, in->n_sections - 1);
 
 		/* Tight headers grow by one FileAlignment unit, and the data moves with them. */
 		assert_int_equal(grow, tight ? o.file_align : 0);
@@ -186,9 +187,9 @@ static void test_add_roomy_and_tight(void **state)
 		want[im.lay.debug_dir_file_offset + 24] += (uint8_t)grow;
 		want[im.lay.debug_dir_file_offset + 25] += (uint8_t)(grow >> 8);
 		for (size_t i = 0; i < im.lay.n_sections; i++) {
-			assert_int_equal(in->sections[i].raw_offset, im.lay.sect_raw_ptr[i] + grow);
-			assert_int_equal(in->sections[i].virtual_address, im.lay.sect_va[i]);
-			assert_memory_equal(p + in->sections[i].raw_offset,
+			assert_int_equal(bp_pe_section_at(pe, i)->raw_offset, im.lay.sect_raw_ptr[i] + grow);
+			assert_int_equal(bp_pe_section_at(pe, i)->virtual_address, im.lay.sect_va[i]);
+			assert_memory_equal(p + bp_pe_section_at(pe, i)->raw_offset,
 					    want + im.lay.sect_raw_ptr[i], im.lay.sect_raw_size[i]);
 		}
 		free(want);
@@ -204,7 +205,7 @@ static void test_add_roomy_and_tight(void **state)
 		assert_int_equal(in->checksum, pe_gen_checksum(p, len, im.lay.checksum_offset));
 		assert_int_equal(in->zboot.payload_offset, im.lay.zboot_payload_offset + grow);
 		assert_memory_equal(p + in->zboot.payload_offset, "payload-bytes", 13);
-		assert_debug_intact(p, in);
+		assert_debug_intact(p, pe);
 		/* The overlay is still the last thing in the file, unchanged. */
 		assert_int_equal(in->overlay_size, 100);
 		assert_memory_equal(p + len - 100, im.data + im.len - 100, 100);
@@ -321,13 +322,13 @@ static void test_replace(void **state)
 	const struct bp_pe_info *in = bp_pe_get_info(pe);
 	const uint8_t *p = bp_pe_data(pe, &len);
 
-	assert_int_equal(in->sections[1].virtual_size, sizeof(small));
-	assert_int_equal(in->sections[1].raw_size, o.file_align);
-	assert_memory_equal(p + in->sections[1].raw_offset, small, sizeof(small));
-	assert_int_equal(in->sections[2].virtual_address, im.lay.sect_va[2]);
-	assert_int_equal(in->sections[2].raw_offset,
+	assert_int_equal(bp_pe_section_at(pe, 1)->virtual_size, sizeof(small));
+	assert_int_equal(bp_pe_section_at(pe, 1)->raw_size, o.file_align);
+	assert_memory_equal(p + bp_pe_section_at(pe, 1)->raw_offset, small, sizeof(small));
+	assert_int_equal(bp_pe_section_at(pe, 2)->virtual_address, im.lay.sect_va[2]);
+	assert_int_equal(bp_pe_section_at(pe, 2)->raw_offset,
 			 im.lay.sect_raw_ptr[2] - (im.lay.sect_raw_size[1] - o.file_align));
-	assert_memory_equal(p + in->sections[2].raw_offset, im.data + im.lay.sect_raw_ptr[2], 0x200);
+	assert_memory_equal(p + bp_pe_section_at(pe, 2)->raw_offset, im.data + im.lay.sect_raw_ptr[2], 0x200);
 	bp_pe_close(pe);
 	/* The last section may grow: SizeOfImage follows. */
 	assert_int_equal(edit(&im, BP_PE_REPLACE_SECTION, ".rodata", big, sizeof(big), false, &d), 0);
