@@ -32,6 +32,8 @@ int bpi_struct_in(void *dst, size_t dst_size, size_t min_size, const void *src,
 					   "unknown to this library version is set (byte %zu of "
 					   "%zu; this version knows %zu)", what, i, size, dst_size);
 	memcpy(dst, src, size < dst_size ? size : dst_size);
+	/* The copy is this library's struct, whole: what it passes on must say so. */
+	*(size_t *)dst = dst_size;
 	return 0;
 }
 
