@@ -6,6 +6,7 @@
  * same bytes; bad edits fail with their exact message; zboot extraction
  * checks sizes and kernel magic.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#define BOOTPACK_EXPERIMENTAL
+#include <bootpack/experimental.h>
 #include <bootpack/pe.h>
 
 #include "pe_gen.h"
@@ -393,6 +396,33 @@ static void fake_image(uint8_t *p, size_t n)
 	memcpy(p + 0x38, "ARM\x64", 4);
 }
 
+static int failing_sink(void *ctx, const void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+	return *(int *)ctx;
+}
+
+/* The same bytes into a buffer (appended); a callback's error comes back as is. */
+static void zboot_to_sinks(const struct bp_pe *pe, const uint8_t *want, size_t len)
+{
+	struct bp_buf buf = BP_BUF_INIT;
+	struct bp_sink to_buf = BP_SINK_BUF_INIT(&buf, "memory");
+	int err = BP_ERR_TOOBIG;
+	struct bp_sink to_fn = BP_SINK_FN_INIT(failing_sink, &err, "callback");
+	struct bp_diag d;
+	uint64_t written = 0;
+
+	assert_int_equal(bp_buf_append(&buf, "ab", 2), 0);
+	assert_int_equal(bp_zboot_extract_to(pe, &to_buf, 0, NULL, &written, &d), 0);
+	assert_int_equal(written, len);
+	assert_int_equal(buf.len, len + 2);
+	assert_memory_equal(buf.data + 2, want, len);
+	bp_buf_free(&buf);
+	assert_int_equal(bp_zboot_extract_to(pe, &to_fn, 0, NULL, NULL, &d), BP_ERR_TOOBIG);
+	assert_string_equal(d.path, "callback");
+}
+
 static void test_zboot_extract(void **state)
 {
 	static uint8_t kernel[100000], packed[120000];
@@ -433,6 +463,7 @@ static void test_zboot_extract(void **state)
 	assert_memory_equal(got, kernel, sizeof(kernel));
 	free(got);
 	unlink(out_path);
+	zboot_to_sinks(im.pe, kernel, sizeof(kernel));
 	/* A cap below the declared size is refused before decompressing. */
 	assert_int_equal(bp_zboot_extract(im.pe, out_path, 4096, NULL, NULL, &d), BP_ERR_TOOBIG);
 	assert_string_equal(d.msg, "zboot: the payload declares 100000 decompressed bytes, more "
@@ -518,6 +549,75 @@ static int teardown(void **state)
 	return rmdir(dir);
 }
 
+/* An edit into a buffer or a pipe gives the bytes of an edit into a file; sizes are checked. */
+static void test_edit_outputs(void **state)
+{
+	static const uint8_t blob[100] = { 1, 2, 3 };
+	struct pe_gen_opts o;
+	struct image im;
+	struct bp_pe_edit e = BP_PE_EDIT_INIT;
+	struct bp_buf buf = BP_BUF_INIT;
+	struct bp_sink to_buf = BP_SINK_BUF_INIT(&buf, "memory");
+	struct bp_diag d;
+	struct bp_pe *pe;
+	uint8_t *want, *got;
+	size_t len;
+	int pipefd[2], fd;
+	struct {
+		struct bp_pe_edit e;
+		uint64_t newer_field;
+	} big = { .e = BP_PE_EDIT_INIT, .newer_field = 1 };
+
+	(void)state;
+	pe_gen_defaults(&o);
+	o.debug_dir = true;
+	make(&im, &o);
+	e.op = BP_PE_ADD_SECTION;
+	e.name = ".bpf";
+	e.data = blob;
+	e.len = sizeof(blob);
+	assert_int_equal(bp_pe_edit(im.pe, &e, out_path, &d), 0);
+	want = slurp(out_path, &len);
+	assert_int_equal(bp_pe_edit_to(im.pe, &e, &to_buf, &d), 0);
+	assert_int_equal(buf.len, len);
+	assert_memory_equal(buf.data, want, len);
+	assert_int_equal(pipe(pipefd), 0);
+	struct bp_sink to_pipe = BP_SINK_FD_INIT(pipefd[1], "pipe");
+
+	assert_int_equal(bp_pe_edit_to(im.pe, &e, &to_pipe, &d), 0);
+	close(pipefd[1]);
+	got = malloc(len + 1);
+	assert_non_null(got);
+	assert_int_equal(read(pipefd[0], got, len + 1), (ssize_t)len);
+	assert_memory_equal(got, want, len);
+	close(pipefd[0]);
+	/* Reading from an fd gives the same image. */
+	fd = open(out_path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(bp_pe_open_fd(fd, "fd.efi", &pe, &d), 0);
+	close(fd);
+	assert_int_equal(bp_pe_get_info(pe)->n_sections, im.lay.n_sections + 1);
+	assert_string_equal(bp_pe_section_at(pe, im.lay.n_sections)->name, ".bpf");
+	assert_null(bp_pe_section_at(pe, im.lay.n_sections + 1));
+	bp_pe_close(pe);
+	/* Too small a size, a field this library does not know. */
+	e.size = 4;
+	assert_int_equal(bp_pe_edit(im.pe, &e, out_path, &d), BP_ERR_INVALID);
+	assert_non_null(strstr(d.msg, "bp_pe_edit: size 4 is smaller"));
+	big.e = e;
+	big.e.size = sizeof(big);
+	assert_int_equal(bp_pe_edit(im.pe, &big.e, out_path, &d), BP_ERR_UNSUPPORTED);
+	assert_non_null(strstr(d.msg, "unknown to this library version"));
+	big.newer_field = 0;
+	buf.len = 0;
+	assert_int_equal(bp_pe_edit_to(im.pe, &big.e, &to_buf, &d), 0);
+	assert_memory_equal(buf.data, want, len);
+	free(want);
+	free(got);
+	bp_buf_free(&buf);
+	drop(&im);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_signed_and_bad_edits),
 		cmocka_unit_test(test_zboot_extract),
+		cmocka_unit_test(test_edit_outputs),
 		cmocka_unit_test(test_refused_headers),
 	};
 
