@@ -4,6 +4,7 @@
  * so Kbuild runs it unchanged with MAKE_FIT="bootpack fit build".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -286,7 +287,13 @@ static void warn_no_configs(const char *output)
  */
 static int check_stdout(const char *output)
 {
-	if (strcmp(output, "-") || lseek(STDOUT_FILENO, 0, SEEK_CUR) >= 0)
+	if (strcmp(output, "-"))
+		return 0;
+	if (fcntl(STDOUT_FILENO, F_GETFL) & O_APPEND)
+		return cli_usage_error(CMD, "-o -: standard output is opened for appending (>>); "
+				       "a FIT is patched after its data is written, so redirect "
+				       "it with > or give -o FILE");
+	if (lseek(STDOUT_FILENO, 0, SEEK_CUR) >= 0)
 		return 0;
 	return cli_usage_error(CMD, "-o -: standard output is a pipe or terminal; a FIT is "
 			       "patched after its data is written, so redirect it to a "

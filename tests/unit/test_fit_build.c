@@ -559,6 +559,14 @@ static void test_build_size_fields(void **state)
 	assert_non_null(strstr(d.msg, "bp_sink"));
 }
 
+/* A library starts no threads unless asked. */
+static void test_library_jobs_default(void **state)
+{
+	(void)state;
+	assert_int_equal(bpi_jobs_threads(0), 1);
+	assert_int_equal(bpi_jobs_threads(3), 3);
+}
+
 /* An empty kernel cannot boot: refused, nothing written. */
 static void test_empty_kernel(void **state)
 {
@@ -644,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_build_sink_errors),
 		cmocka_unit_test(test_build_size_fields),
 		cmocka_unit_test(test_empty_kernel),
+		cmocka_unit_test(test_library_jobs_default),
 		cmocka_unit_test(test_extract_outputs),
 	};
 
