@@ -219,7 +219,7 @@ int bp_fit_build_to(const struct bp_fit_build_opts *opts, const struct bp_sink *
 		return bp_diag_set(d, BP_ERR_INVALID, "", "no build options given");
 	ret = BPI_STRUCT_IN(&o, opts_v1, opts, "bp_fit_build_opts", d);
 	if (!ret)
-		ret = BPI_STRUCT_IN(&s, BPI_SIZE_V1(struct bp_sink, ctx), out, "bp_sink", d);
+		ret = BPI_STRUCT_IN(&s, BPI_SINK_SIZE_V1, out, "bp_sink", d);
 	if (!ret)
 		ret = bpi_struct_out_check(st, stats_v1, "bp_fit_build_stats", d);
 	if (!ret)

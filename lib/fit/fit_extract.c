@@ -90,7 +90,7 @@ int bp_fit_extract_to(const struct bp_fit *fit, size_t index,
 	bp_diag_clear(d);
 	ret = BPI_STRUCT_IN(&oo, opts_v1, opts, "bp_fit_extract_opts", d);
 	if (!ret)
-		ret = BPI_STRUCT_IN(&s, BPI_SIZE_V1(struct bp_sink, ctx), sink, "bp_sink", d);
+		ret = BPI_STRUCT_IN(&s, BPI_SINK_SIZE_V1, sink, "bp_sink", d);
 	if (ret)
 		return ret;
 	if (!sink)

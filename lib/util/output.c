@@ -140,14 +140,12 @@ int bpi_output_open(struct bpi_output *o, const char *path, struct bp_diag *d)
 	return ret;
 }
 
-static const size_t sink_min_size = BPI_SIZE_V1(struct bp_sink, ctx);
-
 int bpi_output_open_sink(struct bpi_output *o, const struct bp_sink *sink, bool patch,
 			 struct bp_diag *d)
 {
 	struct bp_sink s;
 	off_t at;
-	int ret = BPI_STRUCT_IN(&s, sink_min_size, sink, "bp_sink", d);
+	int ret = BPI_STRUCT_IN(&s, BPI_SINK_SIZE_V1, sink, "bp_sink", d);
 
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;

@@ -97,6 +97,8 @@ void bpi_struct_out(void *dst, const void *src, size_t src_size);
 #define BPI_STRUCT_IN(dst, min, src, what, d) bpi_struct_in(dst, sizeof(*(dst)), min, src, what, d)
 
 struct bp_sink;
+/* The first struct bp_sink (<bootpack/experimental.h> must be included to use it). */
+#define BPI_SINK_SIZE_V1 BPI_SIZE_V1(struct bp_sink, ctx)
 
 /*
  * An output under construction. A path is written unnamed or to a
