@@ -25,15 +25,17 @@
  * - Structs the library returns by pointer (infos, images, configurations,
  *   hashes, checks) also start with "size_t size", set by the library to the
  *   size it knows: a program wanting a field added later checks
- *   "x->size > offsetof(struct ..., field)" first. Their elements are reached
- *   only through accessors (bp_fit_image_at()...), never by indexing an array
- *   with the caller's sizeof, so they too may grow.
+ *   "x->size >= offsetof(struct ..., field) + sizeof(x->field)" first (an
+ *   older library did not fill it). Their elements are reached only through
+ *   accessors (bp_fit_image_at()...), never by indexing an array with the
+ *   caller's sizeof, so they too may grow.
  * - Adding a field: append it at the end of the struct, starting at or after
  *   the previous version's sizeof (if that version ends in padding, put an
  *   explicit padding member first: a caller's padding bytes are not known to
- *   be zero), and give it a meaning where zero is the old behaviour. Never reorder, remove or resize a field; a
- *   struct embedded in another (struct bp_pe_zboot, struct bp_pe_dir) is
- *   frozen: new fields go to the enclosing struct.
+ *   be zero), and give it a meaning where zero is the old behaviour. Never
+ *   reorder, remove or resize a field; a struct embedded in another (struct
+ *   bp_pe_zboot, struct bp_pe_dir) is frozen: new fields go to the enclosing
+ *   struct.
  * - New functions get a new symbol version node in lib/libbootpack.map; the
  *   API in <bootpack/experimental.h> carries no ABI promise at all.
  *
