@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -142,6 +143,25 @@ bool cli_parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
+struct bp_sink cli_output(const char *path)
+{
+	if (!strcmp(path, "-"))
+		return (struct bp_sink)BP_SINK_FD_INIT(STDOUT_FILENO, "<stdout>");
+	return (struct bp_sink)BP_SINK_PATH_INIT(path);
+}
+
+FILE *cli_report_stream(const char *output)
+{
+	return strcmp(output, "-") ? stdout : stderr;
+}
+
+unsigned int cli_online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 256 ? 256 : (unsigned int)n;
+}
+
 int cli_opt_jobs(const char *cmd, const char *val, unsigned int *out)
 {
 	unsigned long n;
@@ -152,7 +172,7 @@ int cli_opt_jobs(const char *cmd, const char *val, unsigned int *out)
 	if (!*val || *val == '-' || *end || errno || n > 256)
 		return cli_usage_error(cmd, "--jobs '%s': expected a number from 0 (all CPUs) "
 				       "to 256", val);
-	*out = (unsigned int)n;
+	*out = n ? (unsigned int)n : cli_online_cpus();
 	return 0;
 }
 

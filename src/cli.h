@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include <bootpack/error.h>
+#include <bootpack/experimental.h>
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -44,6 +45,13 @@ void cli_print_options(FILE *f, const struct cli_opt *opts, size_t n);
 
 /* Print an untrusted string with control characters escaped as \xNN. */
 void cli_print_safe(FILE *f, const char *s);
+
+/* Where -o PATH writes: "-" is standard output (written in place), anything else a file. */
+struct bp_sink cli_output(const char *path);
+/* Where a command's report goes: stderr when its output is standard output. */
+FILE *cli_report_stream(const char *output);
+/* The CLI's default thread count: every online CPU (the library's is 1). */
+unsigned int cli_online_cpus(void);
 
 /* A positive byte count: digits with an optional K, M, G or T (KiB...) suffix. */
 bool cli_parse_size(const char *s, uint64_t *out);

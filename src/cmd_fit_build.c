@@ -4,11 +4,13 @@
  * so Kbuild runs it unchanged with MAKE_FIT="bootpack fit build".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bootpack/fit.h>
 
@@ -20,7 +22,8 @@
 enum { OPT_HELP = 'h', OPT_HASH = 256, OPT_DEFAULT_CONFIG, OPT_LOAD, OPT_ENTRY, OPT_LEVEL };
 
 static const struct cli_opt opts[] = {
-	{ "output", required_argument, 'o', "FILE", "write the FIT to FILE (required)" },
+	{ "output", required_argument, 'o', "FILE",
+	  "write the FIT to FILE (required); - is standard\noutput, if it is a regular file" },
 	{ "arch", required_argument, 'A', "ARCH", "FIT architecture, e.g. arm64 (required)" },
 	{ "os", required_argument, 'O', "OS", "FIT operating system, e.g. linux (required)" },
 	{ "name", required_argument, 'n', "NAME", "kernel description, e.g. Linux-6.12 (required)" },
@@ -257,24 +260,64 @@ static int parse_level(struct build_args *a)
 
 static void report(const struct build_args *a, const struct bp_fit_build_stats *st)
 {
-	printf("FIT size %#" PRIx64 "/%.1f MB", st->fit_size, st->fit_size / 1048576.0);
+	FILE *f = cli_report_stream(a->output);
+
+	fprintf(f, "FIT size %#" PRIx64 "/%.1f MB", st->fit_size, st->fit_size / 1048576.0);
 	if (a->o.external)
-		printf(", header %#" PRIx64 "/%.1f KB", st->fdt_size, st->fdt_size / 1024.0);
-	printf(", %zu files, uncompressed %.1f MB\n", st->n_files,
-	       st->input_bytes / 1048576.0);
+		fprintf(f, ", header %#" PRIx64 "/%.1f KB", st->fdt_size, st->fdt_size / 1024.0);
+	fprintf(f, ", %zu files, uncompressed %.1f MB\n", st->n_files,
+		st->input_bytes / 1048576.0);
+}
+
+/*
+ * make_fit.py writes such a FIT without a word; it boots only by image name,
+ * which is rarely what was meant (a DTB list that came out empty).
+ */
+static void warn_no_configs(const char *output)
+{
+	fputs("bootpack: warning: '", stderr);
+	cli_print_safe(stderr, output);
+	fputs("': no configurations (no .dtb given): U-Boot can boot this FIT only by image "
+	      "name (bootm ADDR:kernel)\n", stderr);
+}
+
+/*
+ * A FIT is patched after its data, so standard output must be a file that
+ * can seek; refused before anything is read.
+ */
+static int check_stdout(const char *output)
+{
+	if (strcmp(output, "-"))
+		return 0;
+	if (fcntl(STDOUT_FILENO, F_GETFL) & O_APPEND)
+		return cli_usage_error(CMD, "-o -: standard output is opened for appending (>>); "
+				       "a FIT is patched after its data is written, so redirect "
+				       "it with > or give -o FILE");
+	if (lseek(STDOUT_FILENO, 0, SEEK_CUR) >= 0)
+		return 0;
+	return cli_usage_error(CMD, "-o -: standard output is a pipe or terminal; a FIT is "
+			       "patched after its data is written, so redirect it to a "
+			       "regular file or give -o FILE");
 }
 
 int cmd_fit_build(int argc, char **argv)
 {
-	struct build_args a = { .compress = "none" };
-	struct bp_fit_build_stats st;
+	struct build_args a = { .o = BP_FIT_BUILD_OPTS_INIT, .compress = "none" };
+	struct bp_fit_build_stats st = BP_FIT_BUILD_STATS_INIT;
+	struct bp_sink out;
 	struct bp_diag d;
-	int ret = parse(argc, argv, &a);
+	int ret;
+
+	a.o.jobs = cli_online_cpus();
+	ret = parse(argc, argv, &a);
 
 	if (ret) {
 		argv_free(&a.dtbs);
 		return ret < 0 ? EXIT_OK : ret;
 	}
+	ret = check_stdout(a.output);
+	if (ret)
+		goto out;
 	ret = bp_codec_from_name(a.compress, &a.o.compress, &d);
 	if (ret) {
 		cli_error(a.compress, "%s", d.msg);
@@ -288,11 +331,14 @@ int cmd_fit_build(int argc, char **argv)
 		goto out;
 	a.o.dtbs = (const char *const *)a.dtbs.v;
 	a.o.n_dtbs = a.dtbs.n;
-	ret = bp_fit_build(&a.o, a.output, &st, &d);
+	out = cli_output(a.output);
+	ret = bp_fit_build_to(&a.o, &out, &st, &d);
 	if (ret) {
 		ret = cli_fail(ret, &d);
 		goto out;
 	}
+	if (!st.n_configs)
+		warn_no_configs(a.output);
 	if (a.verbose)
 		report(&a, &st);
 out:

@@ -18,7 +18,8 @@ enum { OPT_HELP = 'h', OPT_RAW = 256, OPT_NO_VERIFY, OPT_CONFIG, OPT_KIND, OPT_I
        OPT_MAX_SIZE };
 
 static const struct cli_opt opts[] = {
-	{ "output", required_argument, 'o', "FILE", "write the image to FILE (required)" },
+	{ "output", required_argument, 'o', "FILE",
+	  "write the image to FILE, or to standard output\nfor - (required)" },
 	{ "raw", no_argument, OPT_RAW, NULL, "write the stored bytes; do not decompress" },
 	{ "config", required_argument, OPT_CONFIG, "NAME",
 	  "take the image from configuration NAME (with --kind)" },
@@ -82,7 +83,6 @@ static int set_option(void *ctx, int key, const char *val)
 static int resolve(const char *path, const struct bp_fit *fit, const struct extract_args *a,
 		   const char **image)
 {
-	const struct bp_fit_info *info = bp_fit_get_info(fit);
 	const struct bp_fit_config *c;
 	const char *const *list;
 	size_t n;
@@ -92,7 +92,7 @@ static int resolve(const char *path, const struct bp_fit *fit, const struct extr
 		cli_error(path, "no configuration '%s' in /configurations", a->config);
 		return EXIT_FAIL;
 	}
-	c = &info->configs[ci];
+	c = bp_fit_config_at(fit, (size_t)ci);
 	/* A malformed reference reads as absent; say what is wrong instead. */
 	if (c->problem) {
 		cli_error(path, "configuration '%s': %s", a->config, c->problem);
@@ -160,8 +160,9 @@ static int check_args(const struct extract_args *a, int nops)
 
 int cmd_fit_extract(int argc, char **argv)
 {
-	struct extract_args a = { 0 };
+	struct extract_args a = { .o = BP_FIT_EXTRACT_OPTS_INIT };
 	const char *path, *image;
+	struct bp_sink out;
 	struct bp_fit *fit;
 	struct bp_diag d;
 	uint64_t written = 0;
@@ -193,13 +194,15 @@ int cmd_fit_extract(int argc, char **argv)
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	ret = bp_fit_extract(fit, (size_t)idx, &a.o, a.output, &written, &d);
+	out = cli_output(a.output);
+	ret = bp_fit_extract_to(fit, (size_t)idx, &a.o, &out, &written, &d);
 	if (ret) {
 		ret = cli_fail(ret, &d);
 		goto out;
 	}
 	if (a.verbose)
-		printf("%s: image '%s', %" PRIu64 " bytes\n", a.output, image, written);
+		fprintf(cli_report_stream(a.output), "%s: image '%s', %" PRIu64 " bytes\n",
+			a.output, image, written);
 out:
 	bp_fit_close(fit);
 	return ret;

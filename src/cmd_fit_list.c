@@ -50,8 +50,10 @@ static void print_list(const char *label, const char *const *v, size_t n)
 	putchar('\n');
 }
 
-static void text_image(const struct bp_fit_image *im)
+static void text_image(const struct bp_fit *fit, size_t idx)
 {
+	const struct bp_fit_image *im = bp_fit_image_at(fit, idx);
+
 	printf(" Image '");
 	cli_print_safe(stdout, im->name);
 	printf("'\n");
@@ -68,7 +70,7 @@ static void text_image(const struct bp_fit_image *im)
 		printf("  %-15s%" PRIu64 " bytes at file offset 0x%" PRIx64 " (%s)\n", "Data:",
 		       im->data_size, im->data_file_offset, im->external ? "external" : "embedded");
 	for (size_t i = 0; i < im->n_hashes; i++) {
-		const struct bp_fit_hash *h = &im->hashes[i];
+		const struct bp_fit_hash *h = bp_fit_hash_at(fit, idx, i);
 
 		printf("  %-15s", "Hash:");
 		cli_print_safe(stdout, h->node);
@@ -100,8 +102,10 @@ static void text_config(const struct bp_fit_config *c, const char *dflt)
 	field("Problem:", c->problem);
 }
 
-static void text(const char *path, const struct bp_fit_info *info)
+static void text(const char *path, const struct bp_fit *fit)
 {
+	const struct bp_fit_info *info = bp_fit_get_info(fit);
+
 	printf("FIT:            ");
 	cli_print_safe(stdout, path);
 	printf(" (%" PRIu64 " bytes, FDT %" PRIu32 " bytes)\n", info->file_size, info->fdt_size);
@@ -126,10 +130,10 @@ static void text(const char *path, const struct bp_fit_info *info)
 	}
 	printf("Images: %zu\n", info->n_images);
 	for (size_t i = 0; i < info->n_images; i++)
-		text_image(&info->images[i]);
+		text_image(fit, i);
 	printf("Configurations: %zu\n", info->n_configs);
 	for (size_t i = 0; i < info->n_configs; i++)
-		text_config(&info->configs[i], info->default_config);
+		text_config(bp_fit_config_at(fit, i), info->default_config);
 }
 
 static void json_u64(const char *key, bool present, uint64_t v)
@@ -140,8 +144,10 @@ static void json_u64(const char *key, bool present, uint64_t v)
 		printf(", \"%s\": null", key);
 }
 
-static void json_image(const struct bp_fit_image *im)
+static void json_image(const struct bp_fit *fit, size_t idx)
 {
+	const struct bp_fit_image *im = bp_fit_image_at(fit, idx);
+
 	printf("    {\"name\": ");
 	json_str(stdout, im->name);
 	printf(", \"description\": ");
@@ -161,12 +167,14 @@ static void json_image(const struct bp_fit_image *im)
 	json_u64("data_offset", im->data != NULL, im->data_file_offset);
 	printf(", \"hashes\": [");
 	for (size_t i = 0; i < im->n_hashes; i++) {
+		const struct bp_fit_hash *h = bp_fit_hash_at(fit, idx, i);
+
 		printf("%s{\"node\": ", i ? ", " : "");
-		json_str(stdout, im->hashes[i].node);
+		json_str(stdout, h->node);
 		printf(", \"algo\": ");
-		json_str(stdout, im->hashes[i].algo);
+		json_str(stdout, h->algo);
 		printf(", \"value\": ");
-		json_hex(stdout, im->hashes[i].value, im->hashes[i].value_len);
+		json_hex(stdout, h->value, h->value_len);
 		putchar('}');
 	}
 	printf("], \"signatures\": %zu, \"problem\": ", im->n_signatures);
@@ -195,8 +203,10 @@ static void json_config(const struct bp_fit_config *c)
 	putchar('}');
 }
 
-static void json(const char *path, const struct bp_fit_info *info)
+static void json(const char *path, const struct bp_fit *fit)
 {
+	const struct bp_fit_info *info = bp_fit_get_info(fit);
+
 	printf("  {\"file\": ");
 	json_str(stdout, path);
 	printf(", \"file_size\": %" PRIu64 ", \"fdt_size\": %" PRIu32 ", \"description\": ",
@@ -207,12 +217,12 @@ static void json(const char *path, const struct bp_fit_info *info)
 	json_str(stdout, info->default_config);
 	printf(",\n   \"images\": [\n");
 	for (size_t i = 0; i < info->n_images; i++) {
-		json_image(&info->images[i]);
+		json_image(fit, i);
 		puts(i + 1 < info->n_images ? "," : "");
 	}
 	printf("   ],\n   \"configurations\": [\n");
 	for (size_t i = 0; i < info->n_configs; i++) {
-		json_config(&info->configs[i]);
+		json_config(bp_fit_config_at(fit, i));
 		puts(i + 1 < info->n_configs ? "," : "");
 	}
 	printf("   ]}");
@@ -242,10 +252,10 @@ int cmd_fit_list(int argc, char **argv)
 		}
 		if (as_json) {
 			fputs(shown ? ",\n" : "", stdout);
-			json(argv[i], bp_fit_get_info(fit));
+			json(argv[i], fit);
 		} else {
 			fputs(shown ? "\n" : "", stdout);
-			text(argv[i], bp_fit_get_info(fit));
+			text(argv[i], fit);
 		}
 		shown++;
 		bp_fit_close(fit);

@@ -95,7 +95,7 @@ static void on_check(void *ctx, const struct bp_fit_check *c)
 static int verify_file(const char *path, const struct verify_args *a)
 {
 	struct sink s = { path, a->quiet };
-	struct bp_fit_verify_stats st;
+	struct bp_fit_verify_stats st = BP_FIT_VERIFY_STATS_INIT;
 	const struct bp_fit_info *info;
 	struct bp_fit *fit;
 	struct bp_diag d;
@@ -123,8 +123,11 @@ static int verify_file(const char *path, const struct verify_args *a)
 
 int cmd_fit_verify(int argc, char **argv)
 {
-	struct verify_args a = { 0 };
-	int ret = cli_parse(CMD, opts, N_OPTS, argc, argv, help, set_option, &a), status = 0;
+	struct verify_args a = { .o = BP_FIT_VERIFY_OPTS_INIT };
+	int ret, status = 0;
+
+	a.o.jobs = cli_online_cpus();
+	ret = cli_parse(CMD, opts, N_OPTS, argc, argv, help, set_option, &a);
 
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;

@@ -21,7 +21,7 @@ enum { OPT_HELP = 'h', OPT_NAME = 256, OPT_FILE, OPT_FLAGS, OPT_STRIP, OPT_FORCE
 
 static const struct cli_opt opts[] = {
 	{ "output", required_argument, 'o', "FILE", "write the edited image to FILE (required;\n"
-	  "may be the input)" },
+	  "may be the input), or to standard output for -" },
 	{ "name", required_argument, OPT_NAME, "NAME", "section name, at most 8 bytes (required)" },
 	{ "file", required_argument, OPT_FILE, "DATA", "new section contents (add, replace)" },
 	{ "flags", required_argument, OPT_FLAGS, "FLAGS",
@@ -114,7 +114,8 @@ static int parse_flags(const char *cmd, const char *s, uint32_t *out)
 
 static int run(struct edit_args *a, int argc, char **argv)
 {
-	struct bp_pe_edit e = { .op = a->op };
+	struct bp_pe_edit e = BP_PE_EDIT_INIT;
+	struct bp_sink out;
 	struct bp_buf data = BP_BUF_INIT;
 	struct bp_pe *pe;
 	struct bp_diag d;
@@ -143,6 +144,7 @@ static int run(struct edit_args *a, int argc, char **argv)
 		if (ret)
 			return ret;
 	}
+	e.op = a->op;
 	e.name = a->name;
 	e.strip_signature = a->strip;
 	e.force = a->force;
@@ -160,7 +162,8 @@ static int run(struct edit_args *a, int argc, char **argv)
 		bp_buf_free(&data);
 		return cli_fail(ret, &d);
 	}
-	ret = bp_pe_edit(pe, &e, a->output, &d);
+	out = cli_output(a->output);
+	ret = bp_pe_edit_to(pe, &e, &out, &d);
 	if (ret)
 		ret = cli_fail(ret, &d);
 	bp_pe_close(pe);

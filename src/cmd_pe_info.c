@@ -76,8 +76,10 @@ static void print_name(FILE *f, const char *name)
 	cli_print_safe(f, name);
 }
 
-static void text(const char *path, const struct bp_pe_info *in)
+static void text(const char *path, const struct bp_pe *pe)
 {
+	const struct bp_pe_info *in = bp_pe_get_info(pe);
+
 	printf("File:                    ");
 	print_name(stdout, path);
 	printf(" (%" PRIu64 " bytes)\n", in->file_size);
@@ -114,7 +116,7 @@ static void text(const char *path, const struct bp_pe_info *in)
 	printf("Sections:                %u\n", in->n_sections);
 	printf("  Idx Name     VirtAddr   VirtSize   RawOffset  RawSize    Flags\n");
 	for (uint32_t i = 0; i < in->n_sections; i++) {
-		const struct bp_pe_section *s = &in->sections[i];
+		const struct bp_pe_section *s = bp_pe_section_at(pe, i);
 		char flags[128];
 
 		flag_names(s->characteristics, flags, sizeof(flags));
@@ -142,14 +144,14 @@ static void text(const char *path, const struct bp_pe_info *in)
 		printf(" payload, 0x%x bytes at 0x%x, %s, %s%s\n", z->payload_size,
 		       z->payload_offset, z->payload_in_file ? "inside the file" : "OUTSIDE the file",
 		       z->payload_section >= 0 ? "inside section " : "in no single section",
-		       z->payload_section >= 0 ? in->sections[z->payload_section].name : "");
+		       z->payload_section >= 0 ? bp_pe_section_at(pe, (size_t)z->payload_section)->name : "");
 		printf("LINUX_PE_MAGIC:          0x%08x%s\n", z->linux_pe_magic,
 		       z->linux_pe_magic == 0x818223cdu ? "" : " (not set: Linux before 6.2)");
 	}
 	printf("Problems:                %zu (%zu errors)\n", in->n_problems, in->n_errors);
 	for (size_t i = 0; i < in->n_problems; i++)
-		printf("  %s: %s\n", in->problems[i].severity == BP_PE_ERROR ? "error" : "warning",
-		       in->problems[i].msg);
+		printf("  %s: %s\n", bp_pe_problem_at(pe, i)->severity == BP_PE_ERROR ? "error" :
+		       "warning", bp_pe_problem_at(pe, i)->msg);
 }
 
 static void json_u(const char *key, uint64_t v, bool comma)
@@ -176,8 +178,10 @@ static void json_section(const struct bp_pe_section *s)
 	printf("]}");
 }
 
-static void json(const char *path, const struct bp_pe_info *in)
+static void json(const char *path, const struct bp_pe *pe)
 {
+	const struct bp_pe_info *in = bp_pe_get_info(pe);
+
 	printf("{\"file\": ");
 	json_str(stdout, path);
 	json_u("file_size", in->file_size, true);
@@ -211,7 +215,7 @@ static void json(const char *path, const struct bp_pe_info *in)
 	}
 	printf("],\n \"sections\": [\n");
 	for (uint32_t i = 0; i < in->n_sections; i++) {
-		json_section(&in->sections[i]);
+		json_section(bp_pe_section_at(pe, i));
 		puts(i + 1 < in->n_sections ? "," : "");
 	}
 	printf(" ],\n \"overlay\": ");
@@ -231,7 +235,7 @@ static void json(const char *path, const struct bp_pe_info *in)
 		json_u("payload_size", z->payload_size, true);
 		printf(", \"payload_in_file\": %s, \"payload_section\": ",
 		       z->payload_in_file ? "true" : "false");
-		json_str(stdout, z->payload_section >= 0 ? in->sections[z->payload_section].name
+		json_str(stdout, z->payload_section >= 0 ? bp_pe_section_at(pe, (size_t)z->payload_section)->name
 							 : NULL);
 		json_u("linux_pe_magic", z->linux_pe_magic, true);
 		putchar('}');
@@ -241,8 +245,8 @@ static void json(const char *path, const struct bp_pe_info *in)
 	printf(",\n \"problems\": [");
 	for (size_t i = 0; i < in->n_problems; i++) {
 		printf("%s{\"severity\": \"%s\", \"message\": ", i ? ", " : "",
-		       in->problems[i].severity == BP_PE_ERROR ? "error" : "warning");
-		json_str(stdout, in->problems[i].msg);
+		       bp_pe_problem_at(pe, i)->severity == BP_PE_ERROR ? "error" : "warning");
+		json_str(stdout, bp_pe_problem_at(pe, i)->msg);
 		putchar('}');
 	}
 	printf("]}\n");
@@ -272,9 +276,9 @@ int cmd_pe_info(int argc, char **argv)
 	if (ret)
 		return cli_fail(ret, &d);
 	if (as_json)
-		json(argv[optind], bp_pe_get_info(pe));
+		json(argv[optind], pe);
 	else
-		text(argv[optind], bp_pe_get_info(pe));
+		text(argv[optind], pe);
 	bp_pe_close(pe);
 	return EXIT_OK;
 }
@@ -310,8 +314,8 @@ int cmd_pe_verify(int argc, char **argv)
 		}
 		in = bp_pe_get_info(pe);
 		for (size_t k = 0; k < in->n_problems; k++)
-			cli_error(argv[i], "%s: %s", in->problems[k].severity == BP_PE_ERROR ?
-				  "error" : "warning", in->problems[k].msg);
+			cli_error(argv[i], "%s: %s", bp_pe_problem_at(pe, k)->severity ==
+				  BP_PE_ERROR ? "error" : "warning", bp_pe_problem_at(pe, k)->msg);
 		if (in->n_errors) {
 			cli_error(argv[i], "FAILED: %zu error%s", in->n_errors,
 				  in->n_errors == 1 ? "" : "s");

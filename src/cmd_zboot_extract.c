@@ -12,7 +12,8 @@
 enum { OPT_HELP = 'h', OPT_MAX_SIZE = 256 };
 
 static const struct cli_opt opts[] = {
-	{ "output", required_argument, 'o', "IMAGE", "write the kernel Image to IMAGE (required)" },
+	{ "output", required_argument, 'o', "IMAGE",
+	  "write the kernel Image to IMAGE, or to standard\noutput for - (required)" },
 	{ "max-size", required_argument, OPT_MAX_SIZE, "SIZE",
 	  "refuse to decompress beyond SIZE bytes (K/M/G\nsuffixes; default 1G)" },
 	{ "quiet", no_argument, 'q', NULL, "do not report what was written" },
@@ -57,6 +58,7 @@ int cmd_zboot_extract(int argc, char **argv)
 	uint64_t written;
 	struct bp_pe *pe;
 	struct bp_diag d;
+	struct bp_sink out;
 	int ret = cli_parse(CMD, opts, N_OPTS, argc, argv, help, set_option, &a);
 
 	if (ret)
@@ -69,12 +71,14 @@ int cmd_zboot_extract(int argc, char **argv)
 	ret = bp_pe_open(argv[optind], &pe, &d);
 	if (ret)
 		return cli_fail(ret, &d);
-	ret = bp_zboot_extract(pe, a.output, a.max, &kind, &written, &d);
+	out = cli_output(a.output);
+	ret = bp_zboot_extract_to(pe, &out, a.max, &kind, &written, &d);
 	if (ret)
 		ret = cli_fail(ret, &d);
 	else if (!a.quiet)
-		printf("%s: %s kernel Image, %" PRIu64 " bytes, from the %s payload\n", a.output,
-		       bp_kernel_kind_name(kind), written, bp_pe_get_info(pe)->zboot.compression);
+		fprintf(cli_report_stream(a.output), "%s: %s kernel Image, %" PRIu64 " bytes, from "
+			"the %s payload\n", a.output, bp_kernel_kind_name(kind), written,
+			bp_pe_get_info(pe)->zboot.compression);
 	bp_pe_close(pe);
 	return ret;
 }

@@ -8,6 +8,39 @@
  *
  * bp_fit_open() reads any FIT (untrusted) for listing, extracting and
  * verifying.
+ *
+ * How this API grows without breaking programs built against older headers
+ * (the rules for every bootpack header; <bootpack/pe.h> follows them too):
+ *
+ * - Structs the caller fills and passes in (options, and the stats structs
+ *   the library fills in) start with "size_t size", which the caller sets to
+ *   sizeof the struct, most simply with the _INIT macro next to each struct
+ *   (struct bp_fit_build_opts o = BP_FIT_BUILD_OPTS_INIT;). The library reads
+ *   min(caller's size, its own size) bytes and treats the rest as zero. A size
+ *   smaller than the first version of the struct is BP_ERR_INVALID. A larger
+ *   size (a program built against newer headers) is accepted only when every
+ *   byte the library does not know is zero, otherwise BP_ERR_UNSUPPORTED: an
+ *   option is never silently ignored. Into stats structs the library writes
+ *   only min(caller's size, its own size) bytes, leaving the rest untouched.
+ * - Structs the library returns by pointer (infos, images, configurations,
+ *   hashes, checks) also start with "size_t size", set by the library to the
+ *   size it knows: a program wanting a field added later checks
+ *   "x->size >= offsetof(struct ..., field) + sizeof(x->field)" first (an
+ *   older library did not fill it). Their elements are reached only through
+ *   accessors (bp_fit_image_at()...), never by indexing an array with the
+ *   caller's sizeof, so they too may grow.
+ * - Adding a field: append it at the end of the struct, starting at or after
+ *   the previous version's sizeof (if that version ends in padding, put an
+ *   explicit padding member first: a caller's padding bytes are not known to
+ *   be zero), and give it a meaning where zero is the old behaviour. Never
+ *   reorder, remove or resize a field; a struct embedded in another (struct
+ *   bp_pe_zboot, struct bp_pe_dir) is frozen: new fields go to the enclosing
+ *   struct.
+ * - New functions get a new symbol version node in lib/libbootpack.map; the
+ *   API in <bootpack/experimental.h> carries no ABI promise at all.
+ *
+ * BOOTPACK_ABI_GROWTH_TEST (tests/abi only) appends a field to every growable
+ * struct to test these rules; never define it elsewhere.
  */
 #ifndef BOOTPACK_FIT_H
 #define BOOTPACK_FIT_H
@@ -30,6 +63,7 @@ extern "C" {
 #define BP_FIT_FDT_ALIGN 8
 
 struct bp_fit_build_opts {
+	size_t size;               /* sizeof(struct bp_fit_build_opts): see the top of this file */
 	const char *name;          /* kernel description; root is "NAME with devicetree set" */
 	const char *arch;          /* FIT arch, e.g. "arm64" */
 	const char *os;            /* FIT os, e.g. "linux" */
@@ -42,7 +76,8 @@ struct bp_fit_build_opts {
 	uint32_t align;            /* external data alignment (mkimage -B); 0 = 4 */
 	bool decompose;            /* split composite DTBs using Kbuild's .cmd files */
 	uint32_t timestamp;        /* root "timestamp" */
-	unsigned int jobs;         /* compression threads; 0 = one per online CPU */
+	unsigned int jobs;         /* compression threads; 0 = 1 (the library starts no
+				      thread unless asked) */
 	int level;                 /* compression level; 0 = the command-line tool's
 				      default (see bp_codec_levels()) */
 
@@ -59,15 +94,26 @@ struct bp_fit_build_opts {
 	uint64_t load_address;
 	bool has_entry_address;
 	uint64_t entry_address;
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;  /* test-only: a field a later version appends */
+#endif
 };
 
+#define BP_FIT_BUILD_OPTS_INIT { .size = sizeof(struct bp_fit_build_opts) }
+
 struct bp_fit_build_stats {
+	size_t size;               /* sizeof(struct bp_fit_build_stats) */
 	size_t n_files;            /* images written: kernel, ramdisk, DTBs */
 	size_t n_configs;
 	uint64_t input_bytes;      /* total size of the stored input files */
 	uint64_t fit_size;         /* bytes in the output file */
 	uint64_t fdt_size;         /* FDT totalsize (the header, with -E) */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;  /* test-only */
+#endif
 };
+
+#define BP_FIT_BUILD_STATS_INIT { .size = sizeof(struct bp_fit_build_stats) }
 
 /*
  * Build a FIT from @o and write it to @out_path atomically (a temporary file
@@ -76,7 +122,9 @@ struct bp_fit_build_stats {
  *
  * Returns 0, or a negative BP_ERR_* with the offending file and reason in @d:
  * BP_ERR_IO (unreadable input, unwritable output), BP_ERR_FORMAT (not a DTB,
- * missing compatible/model, bad .cmd), BP_ERR_INVALID (bad options),
+ * missing compatible/model, bad .cmd, an empty kernel), BP_ERR_INVALID (bad
+ * options or struct sizes), BP_ERR_UNSUPPORTED (an option this library
+ * version does not know is set),
  * BP_ERR_TOOBIG (over the 4 GiB limits of FDT offsets), BP_ERR_NOMEM,
  * BP_ERR_CODEC.
  */
@@ -89,13 +137,18 @@ int bp_fit_build(const struct bp_fit_build_opts *o, const char *out_path,
 struct bp_fit;
 
 struct bp_fit_hash {
+	size_t size;                /* set by the library: see the top of this file */
 	const char *node;           /* "hash-1" */
 	const char *algo;           /* NULL when missing or not a string */
 	const uint8_t *value;       /* NULL when missing */
 	size_t value_len;
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
 };
 
 struct bp_fit_image {
+	size_t size;                /* set by the library */
 	const char *name;           /* node name under /images */
 	/* String properties; NULL when absent. */
 	const char *description, *type, *arch, *os, *compression;
@@ -105,13 +158,16 @@ struct bp_fit_image {
 	const uint8_t *data;        /* the stored bytes; NULL when unusable (see problem) */
 	uint64_t data_size;
 	uint64_t data_file_offset;  /* where the stored bytes start in the file */
-	const struct bp_fit_hash *hashes;
-	size_t n_hashes;
+	size_t n_hashes;            /* hash-N nodes: bp_fit_hash_at() */
 	size_t n_signatures;        /* "signature-N" nodes (not verified by bootpack) */
 	const char *problem;        /* the first thing wrong with this node, or NULL */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
 };
 
 struct bp_fit_config {
+	size_t size;                /* set by the library */
 	const char *name;
 	const char *description;    /* NULL when absent */
 	const char *kernel;         /* image names; NULL when absent */
@@ -124,21 +180,26 @@ struct bp_fit_config {
 	size_t n_compatibles;
 	size_t n_hashes, n_signatures;
 	const char *problem;        /* the first thing wrong with this node, or NULL */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
 };
 
 struct bp_fit_info {
+	size_t size;                /* set by the library */
 	const char *description;    /* root "description"; NULL when absent */
 	bool has_timestamp;
 	uint32_t timestamp;
 	const char *default_config; /* NULL when absent */
 	uint64_t file_size;
 	uint32_t fdt_size;          /* the FDT's totalsize (external data follows it) */
-	const struct bp_fit_image *images;
-	size_t n_images;
-	const struct bp_fit_config *configs;
-	size_t n_configs;
+	size_t n_images;            /* bp_fit_image_at() */
+	size_t n_configs;           /* bp_fit_config_at() */
 	bool has_configurations;    /* a /configurations node exists */
 	const char *unit_address_node; /* first node whose name has '@', or NULL */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
 };
 
 /* Largest FIT bp_fit_open() reads: 32-bit data-offset plus 32-bit size past a 2 GiB FDT. */
@@ -158,6 +219,12 @@ void bp_fit_close(struct bp_fit *fit);
 
 const struct bp_fit_info *bp_fit_get_info(const struct bp_fit *fit);
 
+/* Image @i (below n_images), configuration @i (below n_configs); NULL past the end. */
+const struct bp_fit_image *bp_fit_image_at(const struct bp_fit *fit, size_t i);
+const struct bp_fit_config *bp_fit_config_at(const struct bp_fit *fit, size_t i);
+/* Hash node @i (below that image's n_hashes) of image @image; NULL past the end. */
+const struct bp_fit_hash *bp_fit_hash_at(const struct bp_fit *fit, size_t image, size_t i);
+
 /* Index of the image or configuration called @name, or BP_ERR_NOTFOUND. */
 int bp_fit_find_image(const struct bp_fit *fit, const char *name);
 int bp_fit_find_config(const struct bp_fit *fit, const char *name);
@@ -168,9 +235,13 @@ enum bp_fit_check_level { BP_FIT_CHECK_OK, BP_FIT_CHECK_WARN, BP_FIT_CHECK_FAIL 
 
 /* One finding of bp_fit_verify(). */
 struct bp_fit_check {
+	size_t size;                /* set by the library */
 	enum bp_fit_check_level level;
 	const char *node;           /* "kernel", "conf-1"; "" for the file as a whole */
 	const char *msg;            /* e.g. "sha256 hash matches" */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
 };
 
 typedef void (*bp_fit_check_fn)(void *ctx, const struct bp_fit_check *c);
@@ -179,15 +250,27 @@ typedef void (*bp_fit_check_fn)(void *ctx, const struct bp_fit_check *c);
 #define BP_FIT_DECOMPRESS_MAX_DEFAULT (1ULL << 30)
 
 struct bp_fit_verify_opts {
+	size_t size;                /* sizeof(struct bp_fit_verify_opts) */
 	bool decompress;            /* also decompress every image and check its contents */
 	uint64_t max_decompressed;  /* 0 = BP_FIT_DECOMPRESS_MAX_DEFAULT */
-	unsigned int jobs;          /* hashing threads; 0 = one per online CPU */
+	unsigned int jobs;          /* hashing threads; 0 = 1 */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
 };
 
+#define BP_FIT_VERIFY_OPTS_INIT { .size = sizeof(struct bp_fit_verify_opts) }
+
 struct bp_fit_verify_stats {
+	size_t size;                /* sizeof(struct bp_fit_verify_stats) */
 	size_t n_ok, n_warnings, n_failures;
 	size_t n_hashes;            /* hash values checked */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
 };
+
+#define BP_FIT_VERIFY_STATS_INIT { .size = sizeof(struct bp_fit_verify_stats) }
 
 /*
  * Check @fit as U-Boot would before booting it: structure, that every
@@ -195,7 +278,7 @@ struct bp_fit_verify_stats {
  * of the right length and equal to the hash of the stored bytes), that
  * configurations name existing images of the right type, and that plain
  * kernels and devicetrees look like what they claim to be. Each finding goes
- * to @fn (may be NULL) in file order. @o may be NULL.
+ * to @fn (may be NULL) in file order. @o and @st may be NULL.
  *
  * Returns 0 when the checks ran (failures are counted in @st, not returned),
  * or a negative BP_ERR_* when they could not (e.g. BP_ERR_NOMEM).
@@ -207,15 +290,21 @@ int bp_fit_verify(const struct bp_fit *fit, const struct bp_fit_verify_opts *o,
 /* ---- Extracting ---- */
 
 struct bp_fit_extract_opts {
+	size_t size;                /* sizeof(struct bp_fit_extract_opts) */
 	bool raw;                   /* write the stored bytes, not decompressed */
 	bool no_verify;             /* skip the image's hash check */
 	uint64_t max_size;          /* cap on decompressed bytes; 0 = BP_FIT_DECOMPRESS_MAX_DEFAULT */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
 };
+
+#define BP_FIT_EXTRACT_OPTS_INIT { .size = sizeof(struct bp_fit_extract_opts) }
 
 /*
  * Write image @index of @fit to @out_path atomically: decompressed according
  * to its "compression" unless @o->raw, after checking its hash nodes unless
- * @o->no_verify. @written (may be NULL) receives the byte count.
+ * @o->no_verify (@o may be NULL). @written (may be NULL) receives the byte count.
  */
 int bp_fit_extract(const struct bp_fit *fit, size_t index, const struct bp_fit_extract_opts *o,
 		   const char *out_path, uint64_t *written, struct bp_diag *d);

@@ -6,6 +6,12 @@
  * the way EDK2's loader would see it; bp_pe_edit() adds, replaces or
  * removes one section and writes a new, valid image, keeping file offsets
  * (debug directory, zboot payload) pointing at the same bytes.
+ *
+ * Structs follow the growth rules at the top of <bootpack/fit.h>: the ones
+ * passed in start with a size the caller sets (BP_PE_EDIT_INIT), the ones
+ * returned start with the size the library filled, sections and problems
+ * are reached through bp_pe_section_at() and bp_pe_problem_at(), and the
+ * embedded struct bp_pe_dir and struct bp_pe_zboot are frozen.
  */
 #ifndef BOOTPACK_PE_H
 #define BOOTPACK_PE_H
@@ -39,11 +45,15 @@ enum {
 #define BP_PE_SCN_MEM_WRITE 0x80000000u
 
 struct bp_pe_section {
+	size_t size;                /* set by the library */
 	char name[9];               /* NUL-terminated, as stored (may be "/4" style) */
 	uint32_t virtual_size, virtual_address;
 	uint32_t raw_size, raw_offset;   /* SizeOfRawData, PointerToRawData */
 	uint32_t characteristics;
 	uint32_t header_offset;     /* file offset of its 40-byte section header */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only (see <bootpack/fit.h>) */
+#endif
 };
 
 struct bp_pe_dir {
@@ -65,11 +75,16 @@ enum bp_pe_severity { BP_PE_WARNING, BP_PE_ERROR };
 
 /* One thing wrong with the image. Errors are what EDK2's loader refuses. */
 struct bp_pe_problem {
+	size_t size;                /* set by the library */
 	enum bp_pe_severity severity;
 	char msg[200];
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
 };
 
 struct bp_pe_info {
+	size_t size;                /* set by the library */
 	uint64_t file_size;
 	uint32_t pe_offset;         /* e_lfanew */
 	/* COFF file header */
@@ -88,13 +103,15 @@ struct bp_pe_info {
 	uint16_t subsystem, dll_characteristics;
 	uint32_t n_rva_and_sizes;   /* as stored */
 	struct bp_pe_dir dirs[BP_PE_MAX_DIRS];  /* entries past n_rva_and_sizes are zero */
-	const struct bp_pe_section *sections;   /* n_sections entries */
+	/* n_sections (above) sections: bp_pe_section_at() */
 	/* Bytes past the end of the last section's raw data, certificate table excluded. */
 	uint64_t overlay_offset, overlay_size;
 	bool has_certificates;      /* certificate table (Authenticode signature) present */
 	struct bp_pe_zboot zboot;
-	const struct bp_pe_problem *problems;
-	size_t n_problems, n_errors;
+	size_t n_problems, n_errors; /* bp_pe_problem_at() */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
 };
 
 struct bp_pe;
@@ -114,6 +131,9 @@ int bp_pe_open_mem(const void *data, size_t len, const char *name, struct bp_pe 
 		   struct bp_diag *d);
 void bp_pe_close(struct bp_pe *pe);
 const struct bp_pe_info *bp_pe_get_info(const struct bp_pe *pe);
+/* Section @i (below n_sections), problem @i (below n_problems); NULL past the end. */
+const struct bp_pe_section *bp_pe_section_at(const struct bp_pe *pe, size_t i);
+const struct bp_pe_problem *bp_pe_problem_at(const struct bp_pe *pe, size_t i);
 /* The image bytes as read. */
 const uint8_t *bp_pe_data(const struct bp_pe *pe, size_t *len);
 /* Index of the section called @name, or BP_ERR_NOTFOUND. */
@@ -128,6 +148,7 @@ enum bp_pe_edit_op { BP_PE_ADD_SECTION, BP_PE_REPLACE_SECTION, BP_PE_REMOVE_SECT
 #define BP_PE_ADD_DEFAULT_FLAGS (BP_PE_SCN_CNT_INITIALIZED_DATA | BP_PE_SCN_MEM_READ)
 
 struct bp_pe_edit {
+	size_t size;                /* sizeof(struct bp_pe_edit): BP_PE_EDIT_INIT */
 	enum bp_pe_edit_op op;
 	const char *name;           /* at most 8 bytes */
 	const void *data;           /* new contents (add, replace) */
@@ -135,7 +156,12 @@ struct bp_pe_edit {
 	uint32_t characteristics;   /* add: 0 = BP_PE_ADD_DEFAULT_FLAGS */
 	bool strip_signature;       /* drop the certificate table instead of refusing */
 	bool force;                 /* remove: allow code and writable sections */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
 };
+
+#define BP_PE_EDIT_INIT { .size = sizeof(struct bp_pe_edit) }
 
 /*
  * Apply @e to @pe and write the result to @out_path atomically (@out_path
@@ -143,7 +169,9 @@ struct bp_pe_edit {
  * its place relative to its section; data directories holding file offsets
  * (debug entries), the overlay and the zboot header follow their bytes.
  * Returns 0 or BP_ERR_INVALID/BP_ERR_NOTFOUND/BP_ERR_FORMAT/BP_ERR_TOOBIG/
- * BP_ERR_UNSUPPORTED/BP_ERR_IO with the reason in @d.
+ * BP_ERR_UNSUPPORTED/BP_ERR_IO with the reason in @d (BP_ERR_INVALID also
+ * for a bad @e->size, BP_ERR_UNSUPPORTED for a field this version does not
+ * know).
  */
 int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *out_path,
 	       struct bp_diag *d);

@@ -8,16 +8,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#define BOOTPACK_EXPERIMENTAL
+#include <bootpack/experimental.h>
+
 #include "fit_internal.h"
 #include "util/util.h"
 
-static int check_hashes(const struct bp_fit *fit, const struct bp_fit_image *im,
-			struct bp_diag *d)
+static int check_hashes(const struct bp_fit *fit, size_t index, struct bp_diag *d)
 {
 	const char *name = bpi_fit_name(fit);
+	const struct bp_fit_image *im = bp_fit_image_at(fit, index);
 
 	for (size_t i = 0; i < im->n_hashes; i++) {
-		const struct bp_fit_hash *h = &im->hashes[i];
+		const struct bp_fit_hash *h = bp_fit_hash_at(fit, index, i);
 		uint8_t sum[BP_HASH_MAX_LEN];
 		enum bp_hash_algo a;
 		int ret;
@@ -49,12 +52,17 @@ static int check_hashes(const struct bp_fit *fit, const struct bp_fit_image *im,
 	return 0;
 }
 
-/* The extracted image must not land on the FIT it came from. */
-static int check_not_input(const struct bp_fit *fit, const char *out_path, struct bp_diag *d)
+/*
+ * The extracted image must not be renamed over the FIT it came from. (A
+ * caller's fd may be that file: the FIT is in memory by now.)
+ */
+static int check_not_input(const struct bp_fit *fit, const struct bp_sink *s, struct bp_diag *d)
 {
+	const char *out_path = s->name;
 	struct stat in, out;
 
-	if (!bpi_fit_from_file(fit) || stat(out_path, &out) < 0 ||
+	if (s->kind != BP_SINK_PATH || !out_path || !bpi_fit_from_file(fit) ||
+	    stat(out_path, &out) < 0 ||
 	    stat(bpi_fit_name(fit), &in) < 0)
 		return 0;
 	if (in.st_dev == out.st_dev && in.st_ino == out.st_ino)
@@ -63,35 +71,43 @@ static int check_not_input(const struct bp_fit *fit, const char *out_path, struc
 	return 0;
 }
 
-int bp_fit_extract(const struct bp_fit *fit, size_t index, const struct bp_fit_extract_opts *o,
-		   const char *out_path, uint64_t *written, struct bp_diag *d)
+static const size_t opts_v1 = BPI_SIZE_V1(struct bp_fit_extract_opts, max_size);
+
+int bp_fit_extract_to(const struct bp_fit *fit, size_t index,
+		      const struct bp_fit_extract_opts *opts, const struct bp_sink *sink,
+		      uint64_t *written, struct bp_diag *d)
 {
-	static const struct bp_fit_extract_opts defaults;
-	const struct bp_fit_info *info = bp_fit_get_info(fit);
+	struct bp_fit_extract_opts oo;
+	const struct bp_fit_extract_opts *o = &oo;
 	const char *name = bpi_fit_name(fit);
-	const struct bp_fit_image *im;
+	const struct bp_fit_image *im = bp_fit_image_at(fit, index);
 	struct bp_buf out = BP_BUF_INIT;
+	struct bp_sink s;
 	uint64_t max;
 	enum bp_codec c;
 	int ret;
 
 	bp_diag_clear(d);
-	if (!o)
-		o = &defaults;
-	if (index >= info->n_images)
+	ret = BPI_STRUCT_IN(&oo, opts_v1, opts, "bp_fit_extract_opts", d);
+	if (!ret)
+		ret = BPI_STRUCT_IN(&s, BPI_SINK_SIZE_V1, sink, "bp_sink", d);
+	if (ret)
+		return ret;
+	if (!sink)
+		return bp_diag_set(d, BP_ERR_INVALID, name, "no output given");
+	if (!im)
 		return bp_diag_set(d, BP_ERR_INVALID, name, "image index %zu out of range", index);
-	im = &info->images[index];
 	/* Any malformed property may change what the bytes mean (compression, type). */
 	if (!im->data || im->problem)
 		return bp_diag_set(d, BP_ERR_FORMAT, name, "image '%s': %s", im->name,
 				   im->problem ? im->problem : "no data");
-	ret = check_not_input(fit, out_path, d);
+	ret = check_not_input(fit, &s, d);
 	if (!ret && !o->no_verify)
-		ret = check_hashes(fit, im, d);
+		ret = check_hashes(fit, index, d);
 	if (ret)
 		return ret;
 	if (o->raw || !im->compression || !strcmp(im->compression, "none")) {
-		ret = bpi_output_file(out_path, im->data, (size_t)im->data_size, d);
+		ret = bpi_output_to(&s, im->data, (size_t)im->data_size, d);
 		if (!ret && written)
 			*written = im->data_size;
 		return ret;
@@ -115,9 +131,17 @@ int bp_fit_extract(const struct bp_fit *fit, size_t index, const struct bp_fit_e
 				  im->name, im->compression, why);
 	}
 	if (!ret)
-		ret = bpi_output_file(out_path, out.data, out.len, d);
+		ret = bpi_output_to(&s, out.data, out.len, d);
 	if (!ret && written)
 		*written = out.len;
 	bp_buf_free(&out);
 	return ret;
+}
+
+int bp_fit_extract(const struct bp_fit *fit, size_t index, const struct bp_fit_extract_opts *o,
+		   const char *out_path, uint64_t *written, struct bp_diag *d)
+{
+	struct bp_sink s = BP_SINK_PATH_INIT(out_path);
+
+	return bp_fit_extract_to(fit, index, o, &s, written, d);
 }

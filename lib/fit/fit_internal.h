@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal model of a FIT being built: what fit_build.c gathers, fit_write.c writes. */
+/* Internal model of a FIT being built: what fit_gather.c gathers, fit_write.c writes. */
 #ifndef BP_FIT_INTERNAL_H
 #define BP_FIT_INTERNAL_H
 
@@ -53,12 +53,17 @@ struct bpi_fit {
  * Writing a FIT as its images' bytes arrive, without holding them: the
  * tree is laid out first with empty data and hash values, then each image
  * is written in order (begin, data..., end with its hash values) and the
- * tree's sizes and offsets are patched when done. Output is atomic.
+ * tree's sizes and offsets are patched when done, so the output must take
+ * patches (a seekable fd, or a callback given the whole FIT at the end). A
+ * path is replaced atomically.
  */
 struct bpi_fit_writer;
 
+struct bp_sink;
+
+/* @out must be checked (bpi_struct_in) by the caller. */
 int bpi_fit_writer_open(struct bpi_fit_writer **fw, const struct bpi_fit *f,
-			const char *out_path, struct bp_diag *d);
+			const struct bp_sink *out, struct bp_diag *d);
 int bpi_fit_writer_begin(struct bpi_fit_writer *fw, struct bp_diag *d);
 int bpi_fit_writer_data(struct bpi_fit_writer *fw, const void *p, size_t n, struct bp_diag *d);
 /* @hashes: one value per bpi_fit.hashes entry, over the bytes written. */

@@ -13,6 +13,9 @@
 
 #include <libfdt.h>
 
+#define BOOTPACK_EXPERIMENTAL
+#include <bootpack/experimental.h>
+
 #include "fit_internal.h"
 #include "util/util.h"
 
@@ -24,6 +27,7 @@ struct bp_fit {
 	struct bp_buf file;
 	struct bp_fit_info info;
 	struct bp_fit_image *images;
+	struct bp_fit_hash **img_hashes; /* each image's hash nodes */
 	struct bp_fit_config *configs;
 	int *img_nodes;            /* devicetree offset of each image node */
 	char (*img_problems)[PROBLEM_MAX];
@@ -227,7 +231,8 @@ static bool starts_with(const char *s, const char *prefix)
 }
 
 /* hash-N and signature-N subnodes, named by prefix as U-Boot matches them. */
-static int image_subnodes(const void *fdt, int node, struct bp_fit_image *im, char *pbuf)
+static int image_subnodes(const void *fdt, int node, struct bp_fit_image *im,
+			  struct bp_fit_hash **hashes, char *pbuf)
 {
 	struct bp_fit_hash *h;
 	size_t n = 0;
@@ -238,7 +243,7 @@ static int image_subnodes(const void *fdt, int node, struct bp_fit_image *im, ch
 	h = calloc(n ? n : 1, sizeof(*h));
 	if (!h)
 		return BP_ERR_NOMEM;
-	im->hashes = h;
+	*hashes = h;
 	fdt_for_each_subnode(sub, fdt, node) {
 		const char *name = fdt_get_name(fdt, sub, NULL);
 		int len;
@@ -249,6 +254,7 @@ static int image_subnodes(const void *fdt, int node, struct bp_fit_image *im, ch
 		}
 		if (!starts_with(name, "hash"))
 			continue;
+		h[im->n_hashes].size = sizeof(*h);
 		h[im->n_hashes].node = name;
 		if (get_string(fdt, sub, "algo", &h[im->n_hashes].algo) == PROP_BAD)
 			problem(pbuf, &im->problem, "%s: property 'algo' is not a "
@@ -260,12 +266,15 @@ static int image_subnodes(const void *fdt, int node, struct bp_fit_image *im, ch
 	return 0;
 }
 
-static int read_image(struct bp_fit *fit, int node, struct bp_fit_image *im, char *pbuf)
+static int read_image(struct bp_fit *fit, int node, size_t i)
 {
 	const void *fdt = fit->file.data;
+	struct bp_fit_image *im = &fit->images[i];
+	char *pbuf = fit->img_problems[i];
 	enum prop_state s;
 	int len = 0;
 
+	im->size = sizeof(*im);
 	im->name = fdt_get_name(fdt, node, NULL);
 	image_string(fdt, node, "description", &im->description, pbuf, &im->problem);
 	image_string(fdt, node, "type", &im->type, pbuf, &im->problem);
@@ -283,7 +292,7 @@ static int read_image(struct bp_fit *fit, int node, struct bp_fit_image *im, cha
 		problem(pbuf, &im->problem, "property 'entry' is %d bytes, not one or two "
 			"32-bit cells", len);
 	image_data(fit, node, im, pbuf);
-	return image_subnodes(fdt, node, im, pbuf);
+	return image_subnodes(fdt, node, im, &fit->img_hashes[i], pbuf);
 }
 
 static void config_ref(const void *fdt, int node, const char *name, const char **out,
@@ -319,6 +328,7 @@ static int read_config(const void *fdt, int node, struct bp_fit_config *c, char 
 {
 	int sub, ret;
 
+	c->size = sizeof(*c);
 	c->name = fdt_get_name(fdt, node, NULL);
 	if (get_string(fdt, node, "description", &c->description) == PROP_BAD)
 		problem(pbuf, &c->problem, "property 'description' is not a "
@@ -364,15 +374,15 @@ static int read_images(struct bp_fit *fit, const char *name, struct bp_diag *d)
 	fit->images = calloc(n ? n : 1, sizeof(*fit->images));
 	fit->img_problems = calloc(n ? n : 1, sizeof(*fit->img_problems));
 	fit->img_nodes = calloc(n ? n : 1, sizeof(*fit->img_nodes));
-	if (!fit->images || !fit->img_problems || !fit->img_nodes)
+	fit->img_hashes = calloc(n ? n : 1, sizeof(*fit->img_hashes));
+	if (!fit->images || !fit->img_problems || !fit->img_nodes || !fit->img_hashes)
 		return bp_diag_set(d, BP_ERR_NOMEM, name, "out of memory");
 	fdt_for_each_subnode(sub, fdt, node) {
 		fit->img_nodes[i] = sub;
-		if (read_image(fit, sub, &fit->images[i], fit->img_problems[i]))
+		if (read_image(fit, sub, i))
 			return bp_diag_set(d, BP_ERR_NOMEM, name, "out of memory");
 		fit->info.n_images = ++i;
 	}
-	fit->info.images = fit->images;
 	return 0;
 }
 
@@ -399,7 +409,6 @@ static int read_configs(struct bp_fit *fit, const char *name, struct bp_diag *d)
 			return bp_diag_set(d, BP_ERR_NOMEM, name, "out of memory");
 		i++;
 	}
-	fit->info.configs = fit->configs;
 	return 0;
 }
 
@@ -411,6 +420,7 @@ static int parse(struct bp_fit *fit, const char *name, struct bp_diag *d)
 
 	if (ret)
 		return ret;
+	fit->info.size = sizeof(fit->info);
 	fit->info.file_size = fit->file.len;
 	fit->info.fdt_size = fdt_totalsize(fdt);
 	if (get_string(fdt, 0, "description", &fit->info.description) == PROP_BAD)
@@ -481,6 +491,25 @@ int bp_fit_open(const char *path, struct bp_fit **out, struct bp_diag *d)
 	return finish_open(fit, path, out, d);
 }
 
+int bp_fit_open_fd(int fd, const char *name, struct bp_fit **out, struct bp_diag *d)
+{
+	struct bp_fit *fit = calloc(1, sizeof(*fit));
+	int ret;
+
+	bp_diag_clear(d);
+	*out = NULL;
+	if (!name)
+		name = "input";
+	if (!fit)
+		return bp_diag_set(d, BP_ERR_NOMEM, name, "out of memory");
+	ret = bpi_read_fd(fd, name, BP_FIT_READ_MAX, &fit->file, d);
+	if (ret) {
+		bp_fit_close(fit);
+		return ret;
+	}
+	return finish_open(fit, name, out, d);
+}
+
 int bp_fit_open_mem(const void *data, size_t len, const char *name, struct bp_fit **out,
 		    struct bp_diag *d)
 {
@@ -499,8 +528,9 @@ void bp_fit_close(struct bp_fit *fit)
 {
 	if (!fit)
 		return;
-	for (size_t i = 0; i < fit->info.n_images; i++)
-		free((void *)fit->images[i].hashes);
+	for (size_t i = 0; fit->img_hashes && i < fit->info.n_images; i++)
+		free(fit->img_hashes[i]);
+	free(fit->img_hashes);
 	for (size_t i = 0; i < fit->info.n_configs; i++) {
 		free((void *)fit->configs[i].fdts);
 		free((void *)fit->configs[i].loadables);
@@ -543,6 +573,23 @@ bool bpi_fit_image_has_prop(const struct bp_fit *fit, size_t i, const char *sub,
 const struct bp_fit_info *bp_fit_get_info(const struct bp_fit *fit)
 {
 	return &fit->info;
+}
+
+const struct bp_fit_image *bp_fit_image_at(const struct bp_fit *fit, size_t i)
+{
+	return i < fit->info.n_images ? &fit->images[i] : NULL;
+}
+
+const struct bp_fit_config *bp_fit_config_at(const struct bp_fit *fit, size_t i)
+{
+	return i < fit->info.n_configs ? &fit->configs[i] : NULL;
+}
+
+const struct bp_fit_hash *bp_fit_hash_at(const struct bp_fit *fit, size_t image, size_t i)
+{
+	if (image >= fit->info.n_images || i >= fit->images[image].n_hashes)
+		return NULL;
+	return &fit->img_hashes[image][i];
 }
 
 int bp_fit_find_image(const struct bp_fit *fit, const char *name)

@@ -58,7 +58,8 @@ report(struct verify *v, enum bp_fit_check_level level, const char *node, const 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	v->fn(v->ctx, &(struct bp_fit_check){ level, node, msg });
+	v->fn(v->ctx, &(struct bp_fit_check){ .size = sizeof(struct bp_fit_check), .level = level,
+					       .node = node, .msg = msg });
 }
 
 /*
@@ -68,7 +69,7 @@ report(struct verify *v, enum bp_fit_check_level level, const char *node, const 
 static void report_unreadable(struct verify *v, size_t i, const char *sub, const char *prop,
 			      enum bp_fit_check_level missing_level, const char *missing_msg)
 {
-	const struct bp_fit_image *im = &v->info->images[i];
+	const struct bp_fit_image *im = bp_fit_image_at(v->fit, i);
 	char msg[MSG_MAX];
 
 	if (!bpi_fit_image_has_prop(v->fit, i, sub, prop)) {
@@ -124,7 +125,7 @@ static void check_contents(const struct bp_fit_image *im, const uint8_t *p, uint
 static int verify_one(void *ctx, size_t i)
 {
 	struct verify *v = ctx;
-	const struct bp_fit_image *im = &v->info->images[i];
+	const struct bp_fit_image *im = bp_fit_image_at(v->fit, i);
 	struct image_result *r = &v->res[i];
 	enum bp_hash_algo a;
 	enum bp_codec c;
@@ -132,7 +133,9 @@ static int verify_one(void *ctx, size_t i)
 	if (!im->data)
 		return 0;
 	for (size_t h = 0; h < im->n_hashes; h++) {
-		if (!im->hashes[h].algo || bp_hash_from_name(im->hashes[h].algo, &a, NULL))
+		const struct bp_fit_hash *hn = bp_fit_hash_at(v->fit, i, h);
+
+		if (!hn->algo || bp_hash_from_name(hn->algo, &a, NULL))
 			continue;
 		if (bp_hash(a, im->data, (size_t)im->data_size, r->computed[h], &r->diag))
 			return BP_ERR_CODEC;
@@ -173,7 +176,7 @@ static void hex(char *out, const uint8_t *p, size_t n)
 static void report_hash(struct verify *v, size_t i, const struct bp_fit_hash *h,
 			const uint8_t *computed)
 {
-	const struct bp_fit_image *im = &v->info->images[i];
+	const struct bp_fit_image *im = bp_fit_image_at(v->fit, i);
 	char want[2 * BP_HASH_MAX_LEN + 1], got[2 * BP_HASH_MAX_LEN + 1], missing[MSG_MAX];
 	enum bp_hash_algo a;
 	size_t n;
@@ -212,7 +215,7 @@ static void report_hash(struct verify *v, size_t i, const struct bp_fit_hash *h,
 
 static void check_image(struct verify *v, size_t i)
 {
-	const struct bp_fit_image *im = &v->info->images[i];
+	const struct bp_fit_image *im = bp_fit_image_at(v->fit, i);
 	const struct image_result *r = &v->res[i];
 	enum bp_codec c;
 
@@ -242,7 +245,7 @@ static void check_image(struct verify *v, size_t i)
 	if (!im->n_hashes)
 		report(v, BP_FIT_CHECK_OK, im->name, "no hash nodes: data not checked");
 	for (size_t h = 0; h < im->n_hashes; h++)
-		report_hash(v, i, &im->hashes[h], r->computed[h]);
+		report_hash(v, i, bp_fit_hash_at(v->fit, i, h), r->computed[h]);
 	for (size_t s = 0; s < im->n_signatures; s++)
 		report(v, BP_FIT_CHECK_WARN, im->name,
 		       "signature node present: signatures are not checked by bootpack");
@@ -266,8 +269,8 @@ static void check_ref(struct verify *v, const struct bp_fit_config *c, const cha
 	const struct bp_fit_image *im = NULL;
 
 	for (size_t i = 0; i < v->info->n_images && !im; i++)
-		if (!strcmp(v->info->images[i].name, name))
-			im = &v->info->images[i];
+		if (!strcmp(bp_fit_image_at(v->fit, i)->name, name))
+			im = bp_fit_image_at(v->fit, i);
 	if (!im) {
 		report(v, BP_FIT_CHECK_FAIL, c->name, "%s '%s' is not an image in /images", prop,
 		       name);
@@ -329,33 +332,40 @@ static void check_configs(struct verify *v)
 		report(v, BP_FIT_CHECK_WARN, "", "/configurations is empty");
 	if (info->default_config) {
 		for (size_t i = 0; i < info->n_configs && !found; i++)
-			found = !strcmp(info->configs[i].name, info->default_config);
+			found = !strcmp(bp_fit_config_at(v->fit, i)->name, info->default_config);
 		if (!found)
 			report(v, BP_FIT_CHECK_FAIL, "", "default configuration '%s' does not exist",
 			       info->default_config);
 	}
 	for (size_t i = 0; i < info->n_configs; i++)
-		check_config(v, &info->configs[i]);
+		check_config(v, bp_fit_config_at(v->fit, i));
 }
+
+static const size_t opts_v1 = BPI_SIZE_V1(struct bp_fit_verify_opts, jobs);
+static const size_t stats_v1 = BPI_SIZE_V1(struct bp_fit_verify_stats, n_hashes);
 
 int bp_fit_verify(const struct bp_fit *fit, const struct bp_fit_verify_opts *o,
 		  bp_fit_check_fn fn, void *ctx, struct bp_fit_verify_stats *st,
 		  struct bp_diag *d)
 {
-	static const struct bp_fit_verify_opts defaults;
 	const struct bp_fit_info *info = bp_fit_get_info(fit);
-	struct bp_fit_verify_stats local;
-	struct verify v = { .fit = fit, .info = info, .o = o ? o : &defaults, .fn = fn, .ctx = ctx,
-			    .st = st ? st : &local };
-	int ret = 0;
+	struct bp_fit_verify_opts opts;
+	struct bp_fit_verify_stats stats = BP_FIT_VERIFY_STATS_INIT;
+	struct verify v = { .fit = fit, .info = info, .o = &opts, .fn = fn, .ctx = ctx,
+			    .st = &stats };
+	int ret;
 
 	bp_diag_clear(d);
-	memset(v.st, 0, sizeof(*v.st));
+	ret = BPI_STRUCT_IN(&opts, opts_v1, o, "bp_fit_verify_opts", d);
+	if (!ret)
+		ret = bpi_struct_out_check(st, stats_v1, "bp_fit_verify_stats", d);
+	if (ret)
+		return ret;
 	v.res = calloc(info->n_images ? info->n_images : 1, sizeof(*v.res));
 	if (!v.res)
 		return bp_diag_set(d, BP_ERR_NOMEM, "", "out of memory");
 	for (size_t i = 0; i < info->n_images && !ret; i++) {
-		size_t n = info->images[i].n_hashes;
+		size_t n = bp_fit_image_at(fit, i)->n_hashes;
 
 		v.res[i].computed = calloc(n ? n : 1, sizeof(*v.res[i].computed));
 		if (!v.res[i].computed)
@@ -381,5 +391,7 @@ int bp_fit_verify(const struct bp_fit *fit, const struct bp_fit_verify_opts *o,
 	for (size_t i = 0; i < info->n_images; i++)
 		free(v.res[i].computed);
 	free(v.res);
+	if (!ret)
+		bpi_struct_out(st, &stats, sizeof(stats));
 	return ret;
 }

@@ -14,6 +14,9 @@
 
 #include <libfdt.h>
 
+#define BOOTPACK_EXPERIMENTAL
+#include <bootpack/experimental.h>
+
 #include "fit_internal.h"
 #include "util/util.h"
 
@@ -293,9 +296,10 @@ void bpi_fit_writer_abort(struct bpi_fit_writer *fw)
 }
 
 int bpi_fit_writer_open(struct bpi_fit_writer **fwp, const struct bpi_fit *f,
-			const char *out_path, struct bp_diag *d)
+			const struct bp_sink *out, struct bp_diag *d)
 {
 	struct bpi_fit_writer *fw = calloc(1, sizeof(*fw));
+	const char *out_path = out->name ? out->name : "output";
 	int ret;
 
 	*fwp = NULL;
@@ -309,9 +313,9 @@ int bpi_fit_writer_open(struct bpi_fit_writer **fwp, const struct bpi_fit *f,
 	ret = fw->slots ? build_template(fw, d)
 			: bp_diag_set(d, BP_ERR_NOMEM, out_path, "out of memory");
 	if (!ret)
-		ret = bpi_output_open(&fw->out, out_path, d);
+		ret = bpi_output_open_sink(&fw->out, out, true, d);
 	/* Sizes, offsets and hashes are patched in after the data: a pipe cannot take that. */
-	if (!ret && fw->out.direct && lseek(fw->out.fd, 0, SEEK_CUR) < 0)
+	if (!ret && !bpi_output_can_patch(&fw->out))
 		ret = bp_diag_set(d, BP_ERR_IO, out_path, "cannot write a FIT to a pipe or "
 				  "terminal (it is patched after the data is written); give a "
 				  "regular file");

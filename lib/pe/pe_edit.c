@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BOOTPACK_EXPERIMENTAL
+#include <bootpack/experimental.h>
+
 #include "pe_internal.h"
 #include "util/util.h"
 
@@ -70,7 +73,7 @@ static uint8_t *out_bytes(struct edit *ed, uint64_t off, uint64_t len, const cha
 static int section_of_rva(const struct bp_pe_info *in, uint32_t rva, uint32_t size)
 {
 	for (uint32_t i = 0; i < in->n_sections; i++) {
-		const struct bp_pe_section *s = &in->sections[i];
+		const struct bp_pe_section *s = &bpi_pe_sections(in)[i];
 		uint32_t span = s->virtual_size > s->raw_size ? s->virtual_size : s->raw_size;
 
 		if (rva >= s->virtual_address &&
@@ -83,7 +86,7 @@ static int section_of_rva(const struct bp_pe_info *in, uint32_t rva, uint32_t si
 /* Whether [rva, rva + size) touches any part of section @idx's virtual range. */
 static bool overlaps_section(const struct bp_pe_info *in, int idx, uint32_t rva, uint32_t size)
 {
-	const struct bp_pe_section *s = &in->sections[idx];
+	const struct bp_pe_section *s = &bpi_pe_sections(in)[idx];
 	uint32_t span = s->virtual_size > s->raw_size ? s->virtual_size : s->raw_size;
 
 	return rva < (uint64_t)s->virtual_address + span &&
@@ -95,7 +98,7 @@ static uint64_t image_end(const struct bp_pe_info *in, int skip)
 	uint64_t end = 0;
 
 	for (uint32_t i = 0; i < in->n_sections; i++) {
-		uint64_t e = (uint64_t)in->sections[i].virtual_address + in->sections[i].virtual_size;
+		uint64_t e = (uint64_t)bpi_pe_sections(in)[i].virtual_address + bpi_pe_sections(in)[i].virtual_size;
 
 		if ((int)i != skip && e > end)
 			end = e;
@@ -109,7 +112,7 @@ static uint64_t image_end(const struct bp_pe_info *in, int skip)
  */
 static uint64_t new_size_of_image(const struct bp_pe_info *in, int idx, const struct bp_pe_edit *e)
 {
-	const struct bp_pe_section *s = &in->sections[idx];
+	const struct bp_pe_section *s = &bpi_pe_sections(in)[idx];
 
 	if ((uint64_t)s->virtual_address < image_end(in, idx))
 		return 0;
@@ -156,9 +159,9 @@ static int check_valid(struct edit *ed)
 	const struct bp_pe_info *in = ed->in;
 
 	for (size_t i = 0; i < in->n_problems; i++)
-		if (in->problems[i].severity == BP_PE_ERROR)
+		if (bp_pe_problem_at(ed->pe, i)->severity == BP_PE_ERROR)
 			return bp_diag_set(ed->d, BP_ERR_FORMAT, ed->pe->name, "refusing to edit an "
-					   "invalid image: %s", in->problems[i].msg);
+					   "invalid image: %s", bp_pe_problem_at(ed->pe, i)->msg);
 	/* Counted but not listed (the reader ran out of memory for the list). */
 	if (in->n_errors)
 		return bp_diag_set(ed->d, BP_ERR_FORMAT, ed->pe->name, "refusing to edit an invalid "
@@ -240,15 +243,15 @@ static int check_image(struct edit *ed)
 		return ret;
 	/* Code and writable data are the program's own; its code still addresses them. */
 	if (e->op == BP_PE_REMOVE_SECTION && !e->force &&
-	    (in->sections[idx].characteristics & (BP_PE_SCN_CNT_CODE | BP_PE_SCN_MEM_EXECUTE |
+	    (bpi_pe_sections(in)[idx].characteristics & (BP_PE_SCN_CNT_CODE | BP_PE_SCN_MEM_EXECUTE |
 						   BP_PE_SCN_MEM_WRITE)))
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' is %s; "
 				   "the program's code refers to it, so removing it would break "
 				   "the image (--force removes it anyway)", e->name,
-				   in->sections[idx].characteristics & BP_PE_SCN_MEM_WRITE
+				   bpi_pe_sections(in)[idx].characteristics & BP_PE_SCN_MEM_WRITE
 				   ? "writable data" : "code");
 	if (e->op == BP_PE_REPLACE_SECTION) {
-		const struct bp_pe_section *s = &in->sections[idx];
+		const struct bp_pe_section *s = &bpi_pe_sections(in)[idx];
 		uint64_t limit = UINT32_MAX;
 
 		if (!s->raw_size)
@@ -258,9 +261,9 @@ static int check_image(struct edit *ed)
 
 		/* Later sections keep their addresses: the new contents must fit before them. */
 		for (uint32_t i = 0; i < in->n_sections; i++)
-			if (in->sections[i].virtual_address > s->virtual_address &&
-			    in->sections[i].virtual_address < limit)
-				limit = in->sections[i].virtual_address;
+			if (bpi_pe_sections(in)[i].virtual_address > s->virtual_address &&
+			    bpi_pe_sections(in)[i].virtual_address < limit)
+				limit = bpi_pe_sections(in)[i].virtual_address;
 		if (limit != UINT32_MAX &&
 		    align_up((uint64_t)s->virtual_address + e->len, in->section_alignment) > limit)
 			return bp_diag_set(ed->d, BP_ERR_TOOBIG, ed->pe->name, "section '%s': %zu bytes "
@@ -310,7 +313,7 @@ static int debug_entries(const struct edit *ed, uint64_t *at, uint32_t *n)
 	*n = 0;
 	if (sec < 0)
 		return -1;
-	s = &in->sections[sec];
+	s = &bpi_pe_sections(in)[sec];
 	if (!s->raw_size || dir->address - s->virtual_address + (uint64_t)dir->size > s->raw_size)
 		return -1;
 	*n = dir->size / 28;
@@ -385,8 +388,8 @@ static int plan_headers(struct edit *ed)
 	if (need <= in->size_of_headers)
 		return 0;
 	for (uint32_t i = 0; i < in->n_sections; i++)
-		if (in->sections[i].virtual_address < first_va)
-			first_va = in->sections[i].virtual_address;
+		if (bpi_pe_sections(in)[i].virtual_address < first_va)
+			first_va = bpi_pe_sections(in)[i].virtual_address;
 	need = align_up(need, in->file_alignment);
 	if (need > first_va)
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "no room for another "
@@ -413,7 +416,7 @@ static int plan_address(struct edit *ed)
 		va = align_up(end > in->size_of_image ? end : in->size_of_image,
 				  in->section_alignment);
 	} else {
-		va = in->sections[ed->target].virtual_address;
+		va = bpi_pe_sections(in)[ed->target].virtual_address;
 		/* Not the last: check_edit() kept it below the next section. */
 		if (va < image_end(in, ed->target))
 			return 0;
@@ -516,11 +519,11 @@ static int copy_body(struct edit *ed)
 	if (!order)
 		return fail(ed, BP_ERR_NOMEM, "out of memory");
 	for (uint32_t i = 0; i < in->n_sections; i++)
-		if (in->sections[i].raw_size)
+		if (bpi_pe_sections(in)[i].raw_size)
 			order[n++] = i;
-	qsort_r(order, n, sizeof(*order), cmp_raw, (void *)in->sections);
+	qsort_r(order, n, sizeof(*order), cmp_raw, (void *)bpi_pe_sections(in));
 	for (size_t k = 0; k < n && !ret; k++) {
-		const struct bp_pe_section *s = &in->sections[order[k]];
+		const struct bp_pe_section *s = &bpi_pe_sections(in)[order[k]];
 
 		ret = copy_run(ed, cursor, s->raw_offset);
 		ed->new_off[order[k]] = (uint32_t)ed->out.len;
@@ -612,7 +615,7 @@ static int rewrite_section_table(struct edit *ed, uint8_t *opt, uint8_t *coff)
 	if (!table)
 		return BP_ERR_RANGE;
 	for (uint32_t i = 0; i < in->n_sections; i++) {
-		const struct bp_pe_section *s = &in->sections[i];
+		const struct bp_pe_section *s = &bpi_pe_sections(in)[i];
 		uint32_t ptr;
 
 		if ((int)i == ed->target && ed->e->op == BP_PE_REMOVE_SECTION) {
@@ -671,7 +674,7 @@ static int fix_debug_entries(struct edit *ed)
 		return fail(ed, BP_ERR_UNSUPPORTED, "the debug directory does not lie in a section's "
 			    "file data; cannot move it");
 	/* Its section moved as a whole (sections holding directories are never replaced). */
-	at = ed->new_off[sec] + (in_at - in->sections[sec].raw_offset);
+	at = ed->new_off[sec] + (in_at - bpi_pe_sections(in)[sec].raw_offset);
 	ents = out_bytes(ed, at, 28 * (uint64_t)n, "the debug directory entries");
 	if (!ents)
 		return BP_ERR_RANGE;
@@ -754,15 +757,23 @@ static size_t out_estimate(const struct edit *ed)
 	return ed->pe->file.len + ed->new_soh + (ed->e->op == BP_PE_REMOVE_SECTION ? 0 : add);
 }
 
-int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *out_path,
-	       struct bp_diag *d)
+static const size_t edit_v1 = BPI_SIZE_V1(struct bp_pe_edit, force);
+
+int bp_pe_edit_to(const struct bp_pe *pe, const struct bp_pe_edit *edit,
+		  const struct bp_sink *out, struct bp_diag *d)
 {
 	const struct bp_pe_info *in = bp_pe_get_info(pe);
-	struct edit ed = { .pe = pe, .in = in, .e = e, .d = d, .target = -1 };
+	struct bp_pe_edit e;
+	struct edit ed = { .pe = pe, .in = in, .e = &e, .d = d, .target = -1 };
 	int ret;
 
 	bp_diag_clear(d);
-	if (!e || !e->name || !out_path)
+	if (!edit || !out)
+		return bp_diag_set(d, BP_ERR_INVALID, pe->name, "no edit given");
+	ret = BPI_STRUCT_IN(&e, edit_v1, edit, "bp_pe_edit", d);
+	if (ret)
+		return ret;
+	if (!e.name)
 		return bp_diag_set(d, BP_ERR_INVALID, pe->name, "no edit given");
 	ret = check_edit(&ed);
 	if (!ret)
@@ -785,10 +796,22 @@ int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *o
 	if (!ret)
 		ret = fix_headers(&ed);
 	if (!ret)
-		ret = bpi_output_file(out_path, ed.out.data, ed.out.len, d);
+		ret = bpi_output_to(out, ed.out.data, ed.out.len, d);
 out:
 	free(ed.runs);
 	free(ed.new_off);
 	bp_buf_free(&ed.out);
 	return ret;
+}
+
+int bp_pe_edit(const struct bp_pe *pe, const struct bp_pe_edit *e, const char *out_path,
+	       struct bp_diag *d)
+{
+	struct bp_sink s = BP_SINK_PATH_INIT(out_path);
+
+	if (!out_path) {
+		bp_diag_clear(d);
+		return bp_diag_set(d, BP_ERR_INVALID, pe->name, "no edit given");
+	}
+	return bp_pe_edit_to(pe, e, &s, d);
 }

@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include "codec/codec_impl.h"
+#define BOOTPACK_EXPERIMENTAL
+#include <bootpack/experimental.h>
+
 #include "pe_internal.h"
 #include "util/util.h"
 
@@ -52,6 +55,7 @@ static struct bp_pe_problem *new_problem(struct bp_pe *pe)
 		pe->problems = p;
 		pe->cap_problems = cap;
 	}
+	pe->problems[pe->info.n_problems].size = sizeof(*p);
 	return &pe->problems[pe->info.n_problems++];
 }
 
@@ -304,6 +308,7 @@ static int read_sections(struct bp_pe *pe, struct bp_diag *d)
 		const uint8_t *h = table + PE_SECTION_SIZE * i;
 		struct bp_pe_section *s = &pe->sections[i];
 
+		s->size = sizeof(*s);
 		memcpy(s->name, h, 8);
 		s->virtual_size = bpi_get_le32(h + 8);
 		s->virtual_address = bpi_get_le32(h + 12);
@@ -312,7 +317,6 @@ static int read_sections(struct bp_pe *pe, struct bp_diag *d)
 		s->characteristics = bpi_get_le32(h + 36);
 		s->header_offset = pe->section_table + PE_SECTION_SIZE * i;
 	}
-	in->sections = pe->sections;
 	return 0;
 }
 
@@ -645,7 +649,7 @@ static int parse(struct bp_pe *pe, struct bp_diag *d)
 	find_overlay(pe);
 	read_zboot(pe);
 	summarize_dropped(pe);
-	pe->info.problems = pe->problems;
+	pe->info.size = sizeof(pe->info);
 	return 0;
 }
 
@@ -681,6 +685,25 @@ int bp_pe_open(const char *path, struct bp_pe **out, struct bp_diag *d)
 	return finish_open(pe, path, out, d);
 }
 
+int bp_pe_open_fd(int fd, const char *name, struct bp_pe **out, struct bp_diag *d)
+{
+	struct bp_pe *pe = calloc(1, sizeof(*pe));
+	int ret;
+
+	bp_diag_clear(d);
+	*out = NULL;
+	if (!name)
+		name = "input";
+	if (!pe)
+		return bp_diag_set(d, BP_ERR_NOMEM, name, "out of memory");
+	ret = bpi_read_fd(fd, name, BP_PE_READ_MAX, &pe->file, d);
+	if (ret) {
+		bp_pe_close(pe);
+		return ret;
+	}
+	return finish_open(pe, name, out, d);
+}
+
 int bp_pe_open_mem(const void *data, size_t len, const char *name, struct bp_pe **out,
 		   struct bp_diag *d)
 {
@@ -709,6 +732,16 @@ void bp_pe_close(struct bp_pe *pe)
 const struct bp_pe_info *bp_pe_get_info(const struct bp_pe *pe)
 {
 	return &pe->info;
+}
+
+const struct bp_pe_section *bp_pe_section_at(const struct bp_pe *pe, size_t i)
+{
+	return i < pe->info.n_sections ? &pe->sections[i] : NULL;
+}
+
+const struct bp_pe_problem *bp_pe_problem_at(const struct bp_pe *pe, size_t i)
+{
+	return i < pe->info.n_problems ? &pe->problems[i] : NULL;
 }
 
 const uint8_t *bp_pe_data(const struct bp_pe *pe, size_t *len)

@@ -10,6 +10,9 @@
 
 #include <zstd.h>
 
+#define BOOTPACK_EXPERIMENTAL
+#include <bootpack/experimental.h>
+
 #include "codec/codec_impl.h"
 #include "pe_internal.h"
 #include "util/util.h"
@@ -113,8 +116,8 @@ static int decode_payload(const struct bp_pe *pe, const uint8_t *src, size_t cap
 			   z->compression, why);
 }
 
-int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
-		     enum bp_kernel_kind *kind, uint64_t *written, struct bp_diag *d)
+int bp_zboot_extract_to(const struct bp_pe *pe, const struct bp_sink *sink, uint64_t max,
+			enum bp_kernel_kind *kind, uint64_t *written, struct bp_diag *d)
 {
 	const struct bp_pe_zboot *z = &pe->info.zboot;
 	const uint8_t *src = bpi_pe_bytes(pe, z->payload_offset, z->payload_size);
@@ -166,7 +169,7 @@ int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
 				  out.len);
 		goto out;
 	}
-	ret = bpi_output_file(out_path, out.data, out.len, d);
+	ret = bpi_output_to(sink, out.data, out.len, d);
 	if (!ret && kind)
 		*kind = k;
 	if (!ret && written)
@@ -174,4 +177,12 @@ int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
 out:
 	bp_buf_free(&out);
 	return ret;
+}
+
+int bp_zboot_extract(const struct bp_pe *pe, const char *out_path, uint64_t max,
+		     enum bp_kernel_kind *kind, uint64_t *written, struct bp_diag *d)
+{
+	struct bp_sink s = BP_SINK_PATH_INIT(out_path);
+
+	return bp_zboot_extract_to(pe, &s, max, kind, written, d);
 }

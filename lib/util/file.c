@@ -36,39 +36,40 @@ static int read_all(int fd, const char *path, uint64_t max, struct bp_buf *out,
 	}
 }
 
-int bpi_read_file(const char *path, uint64_t max, struct bp_buf *out, struct bp_diag *d)
+int bpi_read_fd(int fd, const char *path, uint64_t max, struct bp_buf *out, struct bp_diag *d)
 {
 	struct stat st;
+	off_t at;
+
+	out->len = 0;
+	if (fstat(fd, &st) < 0)
+		return bp_diag_set(d, BP_ERR_IO, path, "cannot stat: %s", strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return bp_diag_set(d, BP_ERR_IO, path, "is a directory, not a file");
+	/* A regular file is read from its offset: what is left of it must fit. */
+	at = S_ISREG(st.st_mode) ? lseek(fd, 0, SEEK_CUR) : -1;
+	if (at >= 0 && at <= st.st_size) {
+		if ((uint64_t)(st.st_size - at) > max)
+			return bp_diag_set(d, BP_ERR_TOOBIG, path,
+					   "file is %llu bytes, more than the limit of %llu",
+					   (unsigned long long)(st.st_size - at),
+					   (unsigned long long)max);
+		/* One allocation of the right size; +1 so EOF is seen without growing. */
+		if (bp_buf_reserve(out, (size_t)(st.st_size - at) + 1))
+			return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
+	}
+	return read_all(fd, path, max, out, d);
+}
+
+int bpi_read_file(const char *path, uint64_t max, struct bp_buf *out, struct bp_diag *d)
+{
 	int fd, ret;
 
 	out->len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return bp_diag_set(d, BP_ERR_IO, path, "cannot open: %s", strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		ret = bp_diag_set(d, BP_ERR_IO, path, "cannot stat: %s", strerror(errno));
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		ret = bp_diag_set(d, BP_ERR_IO, path, "is a directory, not a file");
-		goto out;
-	}
-	if (S_ISREG(st.st_mode)) {
-		if ((uint64_t)st.st_size > max) {
-			ret = bp_diag_set(d, BP_ERR_TOOBIG, path,
-					  "file is %llu bytes, more than the limit of %llu",
-					  (unsigned long long)st.st_size,
-					  (unsigned long long)max);
-			goto out;
-		}
-		/* One allocation of the right size; +1 so EOF is seen without growing. */
-		if (bp_buf_reserve(out, (size_t)st.st_size + 1)) {
-			ret = bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
-			goto out;
-		}
-	}
-	ret = read_all(fd, path, max, out, d);
-out:
+	ret = bpi_read_fd(fd, path, max, out, d);
 	close(fd);
 	return ret;
 }

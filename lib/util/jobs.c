@@ -36,13 +36,11 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* A library starts no threads unless asked: 0 means 1 (the CLI asks for every CPU itself). */
 unsigned int bpi_jobs_threads(unsigned int threads)
 {
-	if (!threads) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-		threads = cpus > 0 ? (unsigned int)cpus : 1;
-	}
+	if (!threads)
+		threads = 1;
 	return threads > BPI_JOBS_MAX ? BPI_JOBS_MAX : threads;
 }
 

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	const char *dtbs[] = { dtb };
 	struct bp_fit_build_opts o = {
-		.name = "fuzz", .arch = "arm64", .os = "linux", .kernel = kernel,
+		.size = sizeof(o), .name = "fuzz", .arch = "arm64", .os = "linux", .kernel = kernel,
 		.dtbs = dtbs, .n_dtbs = 1, .compress = BP_CODEC_NONE, .external = size & 1,
 		.jobs = 1,
 	};

@@ -24,22 +24,25 @@ static void count(void *ctx, const struct bp_fit_check *c)
 }
 
 /* Touch every string and byte the listing would print. */
-static size_t walk(const struct bp_fit_info *info)
+static size_t walk(const struct bp_fit *fit)
 {
+	const struct bp_fit_info *info = bp_fit_get_info(fit);
 	size_t n = 0;
 
 	for (size_t i = 0; i < info->n_images; i++) {
-		const struct bp_fit_image *im = &info->images[i];
+		const struct bp_fit_image *im = bp_fit_image_at(fit, i);
 
 		n += strlen(im->name) + (im->type ? strlen(im->type) : 0);
 		for (uint64_t k = 0; im->data && k < im->data_size; k += 4096)
 			n += im->data[k];
-		for (size_t h = 0; h < im->n_hashes; h++)
-			n += (im->hashes[h].algo ? strlen(im->hashes[h].algo) : 0) +
-			     (im->hashes[h].value_len ? im->hashes[h].value[0] : 0);
+		for (size_t h = 0; h < im->n_hashes; h++) {
+			const struct bp_fit_hash *hn = bp_fit_hash_at(fit, i, h);
+
+			n += (hn->algo ? strlen(hn->algo) : 0) + (hn->value_len ? hn->value[0] : 0);
+		}
 	}
 	for (size_t i = 0; i < info->n_configs; i++) {
-		const struct bp_fit_config *c = &info->configs[i];
+		const struct bp_fit_config *c = bp_fit_config_at(fit, i);
 
 		for (size_t k = 0; k < c->n_fdts; k++)
 			n += strlen(c->fdts[k]);
@@ -51,11 +54,11 @@ static size_t walk(const struct bp_fit_info *info)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct bp_fit_verify_opts vo = { .decompress = true, .max_decompressed = 1 << 20,
+	struct bp_fit_verify_opts vo = { .size = sizeof(vo), .decompress = true, .max_decompressed = 1 << 20,
 					 .jobs = 1 };
-	struct bp_fit_extract_opts eo = { .max_size = 1 << 20 };
+	struct bp_fit_extract_opts eo = { .size = sizeof(eo), .max_size = 1 << 20 };
 	char dir[] = "/tmp/bp-fuzzfit-XXXXXX", out[64];
-	struct bp_fit_verify_stats st;
+	struct bp_fit_verify_stats st = BP_FIT_VERIFY_STATS_INIT;
 	struct bp_fit *fit;
 	struct bp_diag d;
 	size_t findings = 0;
@@ -67,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	const struct bp_fit_info *info = bp_fit_get_info(fit);
 
-	(void)walk(info);
+	(void)walk(fit);
 	if (bp_fit_verify(fit, &vo, count, &findings, &st, &d) == 0 &&
 	    findings != st.n_ok + st.n_warnings + st.n_failures)
 		abort();

@@ -54,16 +54,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unlink(out);
 	}
 	struct bp_pe_edit edits[] = {
-		{ .op = BP_PE_ADD_SECTION, .name = ".bpf", .data = blob, .len = sizeof(blob),
+		{ .size = sizeof(struct bp_pe_edit), .op = BP_PE_ADD_SECTION, .name = ".bpf", .data = blob, .len = sizeof(blob),
 		  .strip_signature = true },
-		{ .op = BP_PE_REPLACE_SECTION, .data = blob, .len = size & 1 ? 1 : sizeof(blob),
+		{ .size = sizeof(struct bp_pe_edit), .op = BP_PE_REPLACE_SECTION, .data = blob, .len = size & 1 ? 1 : sizeof(blob),
 		  .strip_signature = true },
-		{ .op = BP_PE_REMOVE_SECTION, .strip_signature = true, .force = true },
+		{ .size = sizeof(struct bp_pe_edit), .op = BP_PE_REMOVE_SECTION, .strip_signature = true, .force = true },
 	};
 	char last[9] = "";
 
 	if (in->n_sections)
-		memcpy(last, in->sections[in->n_sections - 1].name, 8);
+		memcpy(last, bp_pe_section_at(pe, in->n_sections - 1u)->name, 8);
 	edits[1].name = edits[2].name = last;
 	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
 		if (!bp_pe_edit(pe, &edits[i], out, &d))

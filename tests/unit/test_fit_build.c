@@ -18,6 +18,8 @@
 #include <cmocka.h>
 #include <libfdt.h>
 
+#define BOOTPACK_EXPERIMENTAL
+#include <bootpack/experimental.h>
 #include <bootpack/fit.h>
 #include "util/util.h"
 
@@ -73,7 +75,7 @@ static struct bp_buf slurp(const char *path)
 static struct bp_fit_build_opts base_opts(const char *const *dtbs, size_t n)
 {
 	struct bp_fit_build_opts o = {
-		.name = "Linux-test", .arch = "arm64", .os = "linux",
+		.size = sizeof(o), .name = "Linux-test", .arch = "arm64", .os = "linux",
 		.kernel = path_of("Image"), .dtbs = dtbs, .n_dtbs = n,
 		.compress = BP_CODEC_NONE, .timestamp = 1234, .jobs = 2,
 	};
@@ -141,7 +143,7 @@ static void test_tree_matches_make_fit(void **state)
 {
 	const char *dtbs[] = { path_of("a.dtb"), path_of("b.dtb"), path_of("ignored.dtbo") };
 	struct bp_fit_build_opts o = base_opts(dtbs, 3);
-	struct bp_fit_build_stats st;
+	struct bp_fit_build_stats st = BP_FIT_BUILD_STATS_INIT;
 	struct bp_diag d;
 	struct bp_buf fit, kernel;
 	static const char *const root[] = { "description", "#address-cells", "timestamp" };
@@ -412,6 +414,230 @@ static void test_decompose(void **state)
 	bp_buf_free(&fit);
 }
 
+
+/* ---- Outputs other than a path, and the size fields (experimental.h) ---- */
+
+struct sink_log {
+	struct bp_buf got;
+	size_t calls;
+	size_t fail_at;           /* fail the call with this number (from 1); 0 = never */
+	int err;
+};
+
+static int log_write(void *ctx, const void *p, size_t n)
+{
+	struct sink_log *l = ctx;
+
+	if (++l->calls == l->fail_at)
+		return l->err;
+	return bp_buf_append(&l->got, p, n);
+}
+
+/* A build to an fd, a buffer and a callback gives the bytes of a build to a path. */
+static void test_build_outputs_same_bytes(void **state)
+{
+	const char *dtbs[] = { path_of("a.dtb"), path_of("b.dtb") };
+	struct bp_fit_build_opts o = base_opts(dtbs, 2);
+	struct bp_buf want, buf = BP_BUF_INIT, file;
+	struct sink_log log = { .got = BP_BUF_INIT };
+	struct bp_sink to_buf = BP_SINK_BUF_INIT(&buf, "memory");
+	struct bp_sink to_fn = BP_SINK_FN_INIT(log_write, &log, "callback");
+	struct bp_diag d;
+	int fd;
+
+	(void)state;
+	for (int external = 0; external < 2; external++) {
+		o.external = external;
+		o.compress = external ? BP_CODEC_GZIP : BP_CODEC_NONE;
+		assert_int_equal(bp_fit_build(&o, path_of("path.fit"), NULL, &d), 0);
+		want = slurp(path_of("path.fit"));
+		/* An fd is written from its offset: here after 5 bytes already there. */
+		fd = open(path_of("fd.fit"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "head:", 5), 5);
+		struct bp_sink to_fd = BP_SINK_FD_INIT(fd, "fd");
+
+		assert_int_equal(bp_fit_build_to(&o, &to_fd, NULL, &d), 0);
+		close(fd);
+		file = slurp(path_of("fd.fit"));
+		assert_int_equal(file.len, want.len + 5);
+		assert_memory_equal(file.data, "head:", 5);
+		assert_memory_equal(file.data + 5, want.data, want.len);
+		/* A buffer is appended to. */
+		assert_int_equal(bp_buf_append(&buf, "xy", 2), 0);
+		assert_int_equal(bp_fit_build_to(&o, &to_buf, NULL, &d), 0);
+		assert_int_equal(buf.len, want.len + 2);
+		assert_memory_equal(buf.data + 2, want.data, want.len);
+		assert_int_equal(bp_fit_build_to(&o, &to_fn, NULL, &d), 0);
+		assert_int_equal(log.got.len, want.len);
+		assert_memory_equal(log.got.data, want.data, want.len);
+		buf.len = log.got.len = 0;
+		bp_buf_free(&want);
+		bp_buf_free(&file);
+	}
+	bp_buf_free(&buf);
+	bp_buf_free(&log.got);
+}
+
+/* A callback's error is returned as is; a buffer is left as it was on failure. */
+static void test_build_sink_errors(void **state)
+{
+	const char *dtbs[] = { path_of("a.dtb"), path_of("junk.dtb") };
+	struct bp_fit_build_opts o = base_opts(dtbs, 1);
+	struct sink_log log = { .got = BP_BUF_INIT, .fail_at = 1, .err = BP_ERR_NOMEM };
+	struct bp_sink to_fn = BP_SINK_FN_INIT(log_write, &log, "callback");
+	struct bp_buf buf = BP_BUF_INIT;
+	struct bp_sink to_buf = BP_SINK_BUF_INIT(&buf, "memory");
+	struct bp_diag d;
+	int pipefd[2];
+
+	(void)state;
+	assert_int_equal(bp_fit_build_to(&o, &to_fn, NULL, &d), BP_ERR_NOMEM);
+	assert_string_equal(d.path, "callback");
+	assert_non_null(strstr(d.msg, "the output callback failed"));
+	log.err = 42;   /* not a BP_ERR_*: reported as an I/O error */
+	log.calls = 0;
+	assert_int_equal(bp_fit_build_to(&o, &to_fn, NULL, &d), BP_ERR_IO);
+	o.n_dtbs = 2;   /* junk.dtb fails the build after the buffer got "keep" */
+	assert_int_equal(bp_buf_append(&buf, "keep", 4), 0);
+	assert_int_equal(bp_fit_build_to(&o, &to_buf, NULL, &d), BP_ERR_FORMAT);
+	assert_int_equal(buf.len, 4);
+	bp_buf_free(&buf);
+	/* A pipe cannot take the patches: refused before anything is written. */
+	o.n_dtbs = 1;
+	assert_int_equal(pipe(pipefd), 0);
+	struct bp_sink to_pipe = BP_SINK_FD_INIT(pipefd[1], "pipe");
+
+	assert_int_equal(bp_fit_build_to(&o, &to_pipe, NULL, &d), BP_ERR_IO);
+	assert_non_null(strstr(d.msg, "cannot write a FIT to a pipe"));
+	close(pipefd[1]);
+	assert_int_equal(read(pipefd[0], &log, 1), 0);
+	close(pipefd[0]);
+	bp_buf_free(&log.got);
+}
+
+/* Size fields: too small is a caller bug, unknown bytes set are refused, zero tail is fine. */
+static void test_build_size_fields(void **state)
+{
+	const char *dtbs[] = { path_of("a.dtb") };
+	struct {
+		struct bp_fit_build_opts o;
+		uint64_t newer_field;
+	} big = { .o = base_opts(dtbs, 1) };
+	struct {
+		struct bp_fit_build_stats st;
+		uint64_t newer_field;
+	} stats = { .st = BP_FIT_BUILD_STATS_INIT, .newer_field = 77 };
+	struct bp_fit_build_opts o = base_opts(dtbs, 1);
+	struct bp_fit_build_stats small = BP_FIT_BUILD_STATS_INIT;
+	struct bp_sink s = BP_SINK_PATH_INIT(path_of("size.fit"));
+	struct bp_diag d;
+
+	(void)state;
+	o.size = sizeof(size_t);
+	assert_int_equal(bp_fit_build(&o, path_of("size.fit"), NULL, &d), BP_ERR_INVALID);
+	assert_non_null(strstr(d.msg, "bp_fit_build_opts: size 8 is smaller than its first"));
+	o.size = 0;
+	assert_int_equal(bp_fit_build(&o, path_of("size.fit"), NULL, &d), BP_ERR_INVALID);
+	o.size = sizeof(o);
+	small.size = 16;
+	assert_int_equal(bp_fit_build(&o, path_of("size.fit"), &small, &d), BP_ERR_INVALID);
+	assert_non_null(strstr(d.msg, "bp_fit_build_stats"));
+	big.o.size = sizeof(big);
+	big.newer_field = 1;
+	assert_int_equal(bp_fit_build(&big.o, path_of("size.fit"), NULL, &d), BP_ERR_UNSUPPORTED);
+	assert_non_null(strstr(d.msg, "option field unknown to this library version"));
+	big.newer_field = 0;
+	stats.st.size = sizeof(stats);
+	assert_int_equal(bp_fit_build(&big.o, path_of("size.fit"), &stats.st, &d), 0);
+	/* Filled as far as this library knows; the rest is the caller's. */
+	assert_int_equal(stats.st.size, sizeof(stats));
+	assert_int_equal(stats.st.n_configs, 1);
+	assert_int_equal(stats.newer_field, 77);
+	s.size = 4;
+	assert_int_equal(bp_fit_build_to(&o, &s, NULL, &d), BP_ERR_INVALID);
+	assert_non_null(strstr(d.msg, "bp_sink"));
+}
+
+/* A library starts no threads unless asked. */
+static void test_library_jobs_default(void **state)
+{
+	(void)state;
+	assert_int_equal(bpi_jobs_threads(0), 1);
+	assert_int_equal(bpi_jobs_threads(3), 3);
+}
+
+/* An empty kernel cannot boot: refused, nothing written. */
+static void test_empty_kernel(void **state)
+{
+	const char *dtbs[] = { path_of("a.dtb") };
+	struct bp_fit_build_opts o = base_opts(dtbs, 1);
+
+	(void)state;
+	write_bytes("empty", "", 0);
+	o.kernel = path_of("empty");
+	expect_failure(&o, path_of("empty.fit"), BP_ERR_FORMAT, path_of("empty"),
+		       "kernel is empty: U-Boot cannot boot it");
+}
+
+/* Extracting to a buffer, an fd and a callback gives the bytes of a file; fd input too. */
+static void test_extract_outputs(void **state)
+{
+	const char *dtbs[] = { path_of("a.dtb") };
+	struct bp_fit_build_opts o = base_opts(dtbs, 1);
+	struct bp_fit_extract_opts eo = BP_FIT_EXTRACT_OPTS_INIT;
+	struct bp_buf want, buf = BP_BUF_INIT, file;
+	struct sink_log log = { .got = BP_BUF_INIT, .fail_at = 1, .err = BP_ERR_CODEC };
+	struct bp_sink to_buf = BP_SINK_BUF_INIT(&buf, "memory");
+	struct bp_sink to_fn = BP_SINK_FN_INIT(log_write, &log, "callback");
+	struct bp_fit *fit;
+	struct bp_diag d;
+	uint64_t written = 0;
+	int fd, pipefd[2];
+
+	(void)state;
+	o.compress = BP_CODEC_ZSTD;
+	assert_int_equal(bp_fit_build(&o, path_of("x.fit"), NULL, &d), 0);
+	fd = open(path_of("x.fit"), O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(bp_fit_open_fd(fd, "x.fit", &fit, &d), 0);
+	close(fd);
+	assert_int_equal(bp_fit_extract(fit, 0, &eo, path_of("x.img"), NULL, &d), 0);
+	want = slurp(path_of("x.img"));
+	file = slurp(path_of("Image"));
+	assert_int_equal(file.len, want.len);
+	assert_memory_equal(want.data, file.data, want.len);
+	bp_buf_free(&file);
+	assert_int_equal(bp_fit_extract_to(fit, 0, &eo, &to_buf, &written, &d), 0);
+	assert_int_equal(written, want.len);
+	assert_int_equal(buf.len, want.len);
+	assert_memory_equal(buf.data, want.data, want.len);
+	/* An fd may be a pipe: nothing is patched. */
+	assert_int_equal(pipe(pipefd), 0);
+	struct bp_sink to_pipe = BP_SINK_FD_INIT(pipefd[1], "pipe");
+
+	eo.raw = true;
+	assert_int_equal(bp_fit_extract_to(fit, 1, &eo, &to_pipe, &written, &d), 0);
+	close(pipefd[1]);
+	/* Raw: the stored (zstd) bytes of fdt-1. */
+	const struct bp_fit_image *im = bp_fit_image_at(fit, 1);
+
+	assert_string_equal(im->name, "fdt-1");
+	assert_int_equal(written, im->data_size);
+	bp_buf_free(&buf);
+	assert_int_equal(bp_buf_reserve(&buf, im->data_size + 1), 0);
+	assert_int_equal(read(pipefd[0], buf.data, im->data_size + 1), (ssize_t)im->data_size);
+	assert_memory_equal(buf.data, im->data, im->data_size);
+	close(pipefd[0]);
+	assert_int_equal(bp_fit_extract_to(fit, 0, NULL, &to_fn, NULL, &d), BP_ERR_CODEC);
+	eo.size = 3;
+	assert_int_equal(bp_fit_extract(fit, 0, &eo, path_of("x.img"), NULL, &d), BP_ERR_INVALID);
+	bp_fit_close(fit);
+	bp_buf_free(&want);
+	bp_buf_free(&buf);
+	bp_buf_free(&log.got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +648,12 @@ int main(void)
 		cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_existing_output_untouched),
 		cmocka_unit_test(test_decompose),
+		cmocka_unit_test(test_build_outputs_same_bytes),
+		cmocka_unit_test(test_build_sink_errors),
+		cmocka_unit_test(test_build_size_fields),
+		cmocka_unit_test(test_empty_kernel),
+		cmocka_unit_test(test_library_jobs_default),
+		cmocka_unit_test(test_extract_outputs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -144,7 +144,7 @@ static void test_embedded_and_hashes(void **state)
 	static const uint8_t data[] = "123456789";
 	static const uint8_t crc[4] = { 0xcb, 0xf4, 0x39, 0x26 };
 	static const uint8_t bad_crc[4] = { 0xcb, 0xf4, 0x39, 0x27 };
-	struct bp_fit_verify_stats st;
+	struct bp_fit_verify_stats st = BP_FIT_VERIFY_STATS_INIT;
 	struct findings f = { "" };
 	struct tree t;
 	struct bp_fit *fit;
@@ -172,10 +172,10 @@ static void test_embedded_and_hashes(void **state)
 	assert_int_equal(info->timestamp, 1234);
 	assert_false(info->has_configurations);
 	assert_int_equal(info->n_images, 2);
-	assert_int_equal(info->images[0].data_size, 9);
-	assert_memory_equal(info->images[0].data, data, 9);
-	assert_false(info->images[0].external);
-	assert_int_equal(info->images[1].n_hashes, 4);
+	assert_int_equal(bp_fit_image_at(fit, 0)->data_size, 9);
+	assert_memory_equal(bp_fit_image_at(fit, 0)->data, data, 9);
+	assert_false(bp_fit_image_at(fit, 0)->external);
+	assert_int_equal(bp_fit_image_at(fit, 1)->n_hashes, 4);
 	assert_int_equal(bp_fit_find_image(fit, "bad"), 1);
 	assert_int_equal(bp_fit_find_image(fit, "nope"), BP_ERR_NOTFOUND);
 
@@ -234,18 +234,18 @@ static void test_external(void **state)
 	const struct bp_fit_info *info = bp_fit_get_info(fit);
 
 	assert_int_equal(info->file_size, 8194);
-	assert_true(info->images[0].external);
-	assert_int_equal(info->images[0].data_file_offset, base + 4);
-	assert_memory_equal(info->images[0].data, "abc", 3);
-	assert_int_equal(info->images[1].data_file_offset, 8192);
-	assert_memory_equal(info->images[1].data, "xy", 2);
-	assert_null(info->images[2].data);
-	assert_non_null(strstr(info->images[2].problem, "extends past the end of the file "
+	assert_true(bp_fit_image_at(fit, 0)->external);
+	assert_int_equal(bp_fit_image_at(fit, 0)->data_file_offset, base + 4);
+	assert_memory_equal(bp_fit_image_at(fit, 0)->data, "abc", 3);
+	assert_int_equal(bp_fit_image_at(fit, 1)->data_file_offset, 8192);
+	assert_memory_equal(bp_fit_image_at(fit, 1)->data, "xy", 2);
+	assert_null(bp_fit_image_at(fit, 2)->data);
+	assert_non_null(strstr(bp_fit_image_at(fit, 2)->problem, "extends past the end of the file "
 							"(8194 bytes)"));
-	assert_null(info->images[3].data);
-	assert_string_equal(info->images[3].problem, "external data has no 'data-size'");
-	assert_null(info->images[4].data);
-	assert_non_null(strstr(info->images[4].problem, "lies inside the FDT"));
+	assert_null(bp_fit_image_at(fit, 3)->data);
+	assert_string_equal(bp_fit_image_at(fit, 3)->problem, "external data has no 'data-size'");
+	assert_null(bp_fit_image_at(fit, 4)->data);
+	assert_non_null(strstr(bp_fit_image_at(fit, 4)->problem, "lies inside the FDT"));
 	bp_fit_close(fit);
 }
 
@@ -254,7 +254,7 @@ static void test_malformed_nodes(void **state)
 {
 	static const char unterminated[3] = { 'a', 'b', 'c' };
 	static const uint8_t addr64[8] = { 0, 0, 0, 8, 0x80, 0, 0, 0 };
-	struct bp_fit_verify_stats st;
+	struct bp_fit_verify_stats st = BP_FIT_VERIFY_STATS_INIT;
 	struct findings f = { "" };
 	struct tree t;
 	struct bp_fit *fit;
@@ -282,20 +282,18 @@ static void test_malformed_nodes(void **state)
 	len = finish(&t);
 
 	fit = open_ok(t.buf, len);
-	const struct bp_fit_info *info = bp_fit_get_info(fit);
-
-	assert_true(info->images[0].has_load);
-	assert_int_equal(info->images[0].load, 0x880000000ULL);
-	assert_false(info->images[0].has_entry);
-	assert_string_equal(info->images[0].problem,
+	assert_true(bp_fit_image_at(fit, 0)->has_load);
+	assert_int_equal(bp_fit_image_at(fit, 0)->load, 0x880000000ULL);
+	assert_false(bp_fit_image_at(fit, 0)->has_entry);
+	assert_string_equal(bp_fit_image_at(fit, 0)->problem,
 			    "property 'entry' is 3 bytes, not one or two 32-bit cells");
-	assert_null(info->images[1].arch);
-	assert_string_equal(info->images[1].problem,
+	assert_null(bp_fit_image_at(fit, 1)->arch);
+	assert_string_equal(bp_fit_image_at(fit, 1)->problem,
 			    "property 'arch' is not a NUL-terminated string");
-	assert_int_equal(info->configs[0].n_fdts, 2);
-	assert_string_equal(info->configs[0].fdts[1], "missing");
-	assert_int_equal(info->configs[0].n_compatibles, 0);
-	assert_non_null(info->configs[0].problem);
+	assert_int_equal(bp_fit_config_at(fit, 0)->n_fdts, 2);
+	assert_string_equal(bp_fit_config_at(fit, 0)->fdts[1], "missing");
+	assert_int_equal(bp_fit_config_at(fit, 0)->n_compatibles, 0);
+	assert_non_null(bp_fit_config_at(fit, 0)->problem);
 
 	assert_int_equal(bp_fit_verify(fit, NULL, collect, &f, &st, NULL), 0);
 	assert_non_null(strstr(f.text, "FAIL : default configuration 'conf-9' does not exist\n"));

@@ -6,6 +6,7 @@
  * same bytes; bad edits fail with their exact message; zboot extraction
  * checks sizes and kernel magic.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#define BOOTPACK_EXPERIMENTAL
+#include <bootpack/experimental.h>
 #include <bootpack/pe.h>
 
 #include "pe/pe_internal.h"
@@ -79,7 +82,7 @@ static struct bp_pe *reopen(void)
 
 	assert_int_equal(bp_pe_open(out_path, &pe, &d), 0);
 	if (bp_pe_get_info(pe)->n_errors)
-		fail_msg("edited image has errors: %s", bp_pe_get_info(pe)->problems[0].msg);
+		fail_msg("edited image has errors: %s", bp_pe_problem_at(pe, 0)->msg);
 	return pe;
 }
 
@@ -109,9 +112,9 @@ static void test_reader_matches_layout(void **state)
 		assert_int_equal(in->checksum_computed, im.lay.checksum);
 		assert_int_equal(in->n_sections, im.lay.n_sections);
 		for (size_t i = 0; i < im.lay.n_sections; i++) {
-			assert_int_equal(in->sections[i].raw_offset, im.lay.sect_raw_ptr[i]);
-			assert_int_equal(in->sections[i].raw_size, im.lay.sect_raw_size[i]);
-			assert_int_equal(in->sections[i].virtual_address, im.lay.sect_va[i]);
+			assert_int_equal(bp_pe_section_at(im.pe, i)->raw_offset, im.lay.sect_raw_ptr[i]);
+			assert_int_equal(bp_pe_section_at(im.pe, i)->raw_size, im.lay.sect_raw_size[i]);
+			assert_int_equal(bp_pe_section_at(im.pe, i)->virtual_address, im.lay.sect_va[i]);
 		}
 		assert_int_equal(in->overlay_size, o.overlay);
 		if (o.overlay)
@@ -126,20 +129,21 @@ static void test_reader_matches_layout(void **state)
 static int edit(struct image *im, enum bp_pe_edit_op op, const char *name, const void *data,
 		size_t len, bool strip, struct bp_diag *d)
 {
-	struct bp_pe_edit e = { .op = op, .name = name, .data = data, .len = len,
+	struct bp_pe_edit e = { .size = sizeof(e), .op = op, .name = name, .data = data, .len = len,
 				.strip_signature = strip };
 
 	return bp_pe_edit(im->pe, &e, out_path, d);
 }
 
 /* The debug entry's PointerToRawData must still lead to the "RSDS" record. */
-static void assert_debug_intact(const uint8_t *p, const struct bp_pe_info *in)
+static void assert_debug_intact(const uint8_t *p, const struct bp_pe *pe)
 {
+	const struct bp_pe_info *in = bp_pe_get_info(pe);
 	const struct bp_pe_dir *dir = &in->dirs[BP_PE_DIR_DEBUG];
 	uint32_t at = 0;
 
 	for (uint32_t i = 0; i < in->n_sections; i++) {
-		const struct bp_pe_section *s = &in->sections[i];
+		const struct bp_pe_section *s = bp_pe_section_at(pe, i);
 
 		if (dir->address >= s->virtual_address && dir->address < s->virtual_address + s->raw_size)
 			at = s->raw_offset + (dir->address - s->virtual_address);
@@ -174,7 +178,7 @@ static void test_add_roomy_and_tight(void **state)
 		const struct bp_pe_info *in = bp_pe_get_info(pe);
 		const uint8_t *p = bp_pe_data(pe, &len);
 		uint32_t grow = in->size_of_headers - im.lay.size_of_headers;
-		const struct bp_pe_section *s = &in->sections[in->n_sections - 1];
+		const struct bp_pe_section *s = bp_pe_section_at(pe, in->n_sections - 1);
 
 		/* Tight headers grow by one FileAlignment unit, and the data moves with them. */
 		assert_int_equal(grow, tight ? o.file_align : 0);
@@ -187,9 +191,9 @@ static void test_add_roomy_and_tight(void **state)
 		want[im.lay.debug_dir_file_offset + 24] += (uint8_t)grow;
 		want[im.lay.debug_dir_file_offset + 25] += (uint8_t)(grow >> 8);
 		for (size_t i = 0; i < im.lay.n_sections; i++) {
-			assert_int_equal(in->sections[i].raw_offset, im.lay.sect_raw_ptr[i] + grow);
-			assert_int_equal(in->sections[i].virtual_address, im.lay.sect_va[i]);
-			assert_memory_equal(p + in->sections[i].raw_offset,
+			assert_int_equal(bp_pe_section_at(pe, i)->raw_offset, im.lay.sect_raw_ptr[i] + grow);
+			assert_int_equal(bp_pe_section_at(pe, i)->virtual_address, im.lay.sect_va[i]);
+			assert_memory_equal(p + bp_pe_section_at(pe, i)->raw_offset,
 					    want + im.lay.sect_raw_ptr[i], im.lay.sect_raw_size[i]);
 		}
 		free(want);
@@ -205,7 +209,7 @@ static void test_add_roomy_and_tight(void **state)
 		assert_int_equal(in->checksum, pe_gen_checksum(p, len, im.lay.checksum_offset));
 		assert_int_equal(in->zboot.payload_offset, im.lay.zboot_payload_offset + grow);
 		assert_memory_equal(p + in->zboot.payload_offset, "payload-bytes", 13);
-		assert_debug_intact(p, in);
+		assert_debug_intact(p, pe);
 		/* The overlay is still the last thing in the file, unchanged. */
 		assert_int_equal(in->overlay_size, 100);
 		assert_memory_equal(p + len - 100, im.data + im.len - 100, 100);
@@ -322,13 +326,13 @@ static void test_replace(void **state)
 	const struct bp_pe_info *in = bp_pe_get_info(pe);
 	const uint8_t *p = bp_pe_data(pe, &len);
 
-	assert_int_equal(in->sections[1].virtual_size, sizeof(small));
-	assert_int_equal(in->sections[1].raw_size, o.file_align);
-	assert_memory_equal(p + in->sections[1].raw_offset, small, sizeof(small));
-	assert_int_equal(in->sections[2].virtual_address, im.lay.sect_va[2]);
-	assert_int_equal(in->sections[2].raw_offset,
+	assert_int_equal(bp_pe_section_at(pe, 1)->virtual_size, sizeof(small));
+	assert_int_equal(bp_pe_section_at(pe, 1)->raw_size, o.file_align);
+	assert_memory_equal(p + bp_pe_section_at(pe, 1)->raw_offset, small, sizeof(small));
+	assert_int_equal(bp_pe_section_at(pe, 2)->virtual_address, im.lay.sect_va[2]);
+	assert_int_equal(bp_pe_section_at(pe, 2)->raw_offset,
 			 im.lay.sect_raw_ptr[2] - (im.lay.sect_raw_size[1] - o.file_align));
-	assert_memory_equal(p + in->sections[2].raw_offset, im.data + im.lay.sect_raw_ptr[2], 0x200);
+	assert_memory_equal(p + bp_pe_section_at(pe, 2)->raw_offset, im.data + im.lay.sect_raw_ptr[2], 0x200);
 	bp_pe_close(pe);
 	/* The last section may grow: SizeOfImage follows. */
 	assert_int_equal(edit(&im, BP_PE_REPLACE_SECTION, ".rodata", big, sizeof(big), false, &d), 0);
@@ -393,6 +397,33 @@ static void fake_image(uint8_t *p, size_t n)
 	memcpy(p + 0x38, "ARM\x64", 4);
 }
 
+static int failing_sink(void *ctx, const void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+	return *(int *)ctx;
+}
+
+/* The same bytes into a buffer (appended); a callback's error comes back as is. */
+static void zboot_to_sinks(const struct bp_pe *pe, const uint8_t *want, size_t len)
+{
+	struct bp_buf buf = BP_BUF_INIT;
+	struct bp_sink to_buf = BP_SINK_BUF_INIT(&buf, "memory");
+	int err = BP_ERR_TOOBIG;
+	struct bp_sink to_fn = BP_SINK_FN_INIT(failing_sink, &err, "callback");
+	struct bp_diag d;
+	uint64_t written = 0;
+
+	assert_int_equal(bp_buf_append(&buf, "ab", 2), 0);
+	assert_int_equal(bp_zboot_extract_to(pe, &to_buf, 0, NULL, &written, &d), 0);
+	assert_int_equal(written, len);
+	assert_int_equal(buf.len, len + 2);
+	assert_memory_equal(buf.data + 2, want, len);
+	bp_buf_free(&buf);
+	assert_int_equal(bp_zboot_extract_to(pe, &to_fn, 0, NULL, NULL, &d), BP_ERR_TOOBIG);
+	assert_string_equal(d.path, "callback");
+}
+
 static void test_zboot_extract(void **state)
 {
 	static uint8_t kernel[100000], packed[120000];
@@ -433,6 +464,7 @@ static void test_zboot_extract(void **state)
 	assert_memory_equal(got, kernel, sizeof(kernel));
 	free(got);
 	unlink(out_path);
+	zboot_to_sinks(im.pe, kernel, sizeof(kernel));
 	/* A cap below the declared size is refused before decompressing. */
 	assert_int_equal(bp_zboot_extract(im.pe, out_path, 4096, NULL, NULL, &d), BP_ERR_TOOBIG);
 	assert_string_equal(d.msg, "zboot: the payload declares 100000 decompressed bytes, more "
@@ -625,6 +657,75 @@ static int teardown(void **state)
 	return rmdir(dir);
 }
 
+/* An edit into a buffer or a pipe gives the bytes of an edit into a file; sizes are checked. */
+static void test_edit_outputs(void **state)
+{
+	static const uint8_t blob[100] = { 1, 2, 3 };
+	struct pe_gen_opts o;
+	struct image im;
+	struct bp_pe_edit e = BP_PE_EDIT_INIT;
+	struct bp_buf buf = BP_BUF_INIT;
+	struct bp_sink to_buf = BP_SINK_BUF_INIT(&buf, "memory");
+	struct bp_diag d;
+	struct bp_pe *pe;
+	uint8_t *want, *got;
+	size_t len;
+	int pipefd[2], fd;
+	struct {
+		struct bp_pe_edit e;
+		uint64_t newer_field;
+	} big = { .e = BP_PE_EDIT_INIT, .newer_field = 1 };
+
+	(void)state;
+	pe_gen_defaults(&o);
+	o.debug_dir = true;
+	make(&im, &o);
+	e.op = BP_PE_ADD_SECTION;
+	e.name = ".bpf";
+	e.data = blob;
+	e.len = sizeof(blob);
+	assert_int_equal(bp_pe_edit(im.pe, &e, out_path, &d), 0);
+	want = slurp(out_path, &len);
+	assert_int_equal(bp_pe_edit_to(im.pe, &e, &to_buf, &d), 0);
+	assert_int_equal(buf.len, len);
+	assert_memory_equal(buf.data, want, len);
+	assert_int_equal(pipe(pipefd), 0);
+	struct bp_sink to_pipe = BP_SINK_FD_INIT(pipefd[1], "pipe");
+
+	assert_int_equal(bp_pe_edit_to(im.pe, &e, &to_pipe, &d), 0);
+	close(pipefd[1]);
+	got = malloc(len + 1);
+	assert_non_null(got);
+	assert_int_equal(read(pipefd[0], got, len + 1), (ssize_t)len);
+	assert_memory_equal(got, want, len);
+	close(pipefd[0]);
+	/* Reading from an fd gives the same image. */
+	fd = open(out_path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(bp_pe_open_fd(fd, "fd.efi", &pe, &d), 0);
+	close(fd);
+	assert_int_equal(bp_pe_get_info(pe)->n_sections, im.lay.n_sections + 1);
+	assert_string_equal(bp_pe_section_at(pe, im.lay.n_sections)->name, ".bpf");
+	assert_null(bp_pe_section_at(pe, im.lay.n_sections + 1));
+	bp_pe_close(pe);
+	/* Too small a size, a field this library does not know. */
+	e.size = 4;
+	assert_int_equal(bp_pe_edit(im.pe, &e, out_path, &d), BP_ERR_INVALID);
+	assert_non_null(strstr(d.msg, "bp_pe_edit: size 4 is smaller"));
+	big.e = e;
+	big.e.size = sizeof(big);
+	assert_int_equal(bp_pe_edit(im.pe, &big.e, out_path, &d), BP_ERR_UNSUPPORTED);
+	assert_non_null(strstr(d.msg, "unknown to this library version"));
+	big.newer_field = 0;
+	buf.len = 0;
+	assert_int_equal(bp_pe_edit_to(im.pe, &big.e, &to_buf, &d), 0);
+	assert_memory_equal(buf.data, want, len);
+	free(want);
+	free(got);
+	bp_buf_free(&buf);
+	drop(&im);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -635,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_signed_and_bad_edits),
 		cmocka_unit_test(test_zboot_extract),
+		cmocka_unit_test(test_edit_outputs),
 		cmocka_unit_test(test_refused_headers),
 		cmocka_unit_test(test_gate_end_of_file),
 		cmocka_unit_test(test_gate_zero_length),
