@@ -46,14 +46,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !d.msg[0])
 		abort();
 	if (in->n_sections)
-		memcpy(name, in->sections[pick % in->n_sections].name, 8);
-	edit(pe, &(struct bp_pe_edit){ .op = BP_PE_ADD_SECTION, .name = ".bpf", .data = blob,
+		memcpy(name, bp_pe_section_at(pe, pick % in->n_sections)->name, 8);
+	edit(pe, &(struct bp_pe_edit){ .size = sizeof(struct bp_pe_edit),
+				       .op = BP_PE_ADD_SECTION, .name = ".bpf", .data = blob,
 				       .len = 1 + pick % sizeof(blob), .strip_signature = true,
 				       .characteristics = size >= 3 ? (uint32_t)data[size - 3] << 24 : 0 });
-	edit(pe, &(struct bp_pe_edit){ .op = BP_PE_REPLACE_SECTION, .name = name, .data = blob,
+	edit(pe, &(struct bp_pe_edit){ .size = sizeof(struct bp_pe_edit),
+				       .op = BP_PE_REPLACE_SECTION, .name = name, .data = blob,
 				       .len = 1 + (pick >> 4) % sizeof(blob),
 				       .strip_signature = true });
-	edit(pe, &(struct bp_pe_edit){ .op = BP_PE_REMOVE_SECTION, .name = name,
+	edit(pe, &(struct bp_pe_edit){ .size = sizeof(struct bp_pe_edit),
+				       .op = BP_PE_REMOVE_SECTION, .name = name,
 				       .strip_signature = true, .force = true });
 	bp_pe_close(pe);
 	return 0;
