@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include <bootpack/error.h>
+#include <bootpack/escape.h>
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -28,14 +29,26 @@ struct cli_cmd {
 	int (*run)(int argc, char **argv);
 };
 
-/* "bootpack: 'PATH': MSG" (or "bootpack: MSG" without a path) on stderr. */
+/*
+ * "bootpack: 'PATH': MSG" (or "bootpack: MSG" without a path) on stderr.
+ * PATH is escaped here; arguments of @fmt that came from a file must be
+ * passed through CLI_ESC(), while library messages (bp_diag) are already safe.
+ */
 void cli_error(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "bootpack: MSG" for a CLI message that quotes paths as they are: escapes all of it. */
+void cli_error_text(const char *msg);
 /* Print a library failure from its diagnostics; returns EXIT_FAIL. */
 int cli_fail(int err, const struct bp_diag *d);
-/* "bootpack CMD: MSG" + a pointer to --help on stderr; returns EXIT_USAGE. */
+/* "bootpack CMD: MSG" + a pointer to --help on stderr; returns EXIT_USAGE. As for cli_error(). */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Fill getopt_long tables from @opts; @longopts has n + 1 entries. */
+/*
+ * "missing required option -o/--output" or "missing required options -A/--arch
+ * and -O/--os" for the @n names in @missing, as a usage error of @cmd.
+ */
+int cli_missing_options(const char *cmd, const char *const *missing, size_t n);
+
 void cli_getopt_tables(const struct cli_opt *opts, size_t n, struct option *longopts,
 		       char *shortopts, size_t shortlen);
 void cli_print_options(FILE *f, const struct cli_opt *opts, size_t n);
@@ -45,8 +58,18 @@ void cli_print_options(FILE *f, const struct cli_opt *opts, size_t n);
 /* Read all of @path (at most @max bytes) into a malloc'd buffer; prints the error. */
 int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
 
-/* Print an untrusted string with control characters escaped as \xNN. */
-void cli_print_safe(FILE *f, const char *s);
+/*
+ * Untrusted text (anything read from an input file or an argument file) goes
+ * to the terminal only through bp_escape() (bootpack/escape.h), once.
+ * cli_print_esc() writes all of @s (may be NULL: "(null)") in mode @flags.
+ */
+void cli_print_esc(FILE *f, const char *s, unsigned int flags);
+
+/* @s escaped (text mode) for a message argument, cut with "..." past 255 characters. */
+#define CLI_ESC_MAX 256
+const char *cli_esc(char *buf, size_t size, const char *s);
+/* The buffer is a compound literal: it lives until the end of the enclosing block. */
+#define CLI_ESC(s) cli_esc((char[CLI_ESC_MAX]){ 0 }, CLI_ESC_MAX, (s))
 
 /* A positive byte count: digits with an optional K, M, G or T (KiB...) suffix. */
 bool cli_parse_size(const char *s, uint64_t *out);

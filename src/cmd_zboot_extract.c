@@ -73,8 +73,9 @@ int cmd_zboot_extract(int argc, char **argv)
 	if (ret)
 		ret = cli_fail(ret, &d);
 	else if (!a.quiet)
-		printf("%s: %s kernel Image, %" PRIu64 " bytes, from the %s payload\n", a.output,
-		       bp_kernel_kind_name(kind), written, bp_pe_get_info(pe)->zboot.compression);
+		printf("%s: %s kernel Image, %" PRIu64 " bytes, from the %s payload\n",
+		       CLI_ESC(a.output), bp_kernel_kind_name(kind), written,
+		       CLI_ESC(bp_pe_get_info(pe)->zboot.compression));
 	bp_pe_close(pe);
 	return ret;
 }

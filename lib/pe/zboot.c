@@ -12,6 +12,7 @@
 
 #include "codec/codec_impl.h"
 #include "pe_internal.h"
+#include "util/esc.h"
 #include "util/util.h"
 
 #define LINUX_PE_MAGIC 0x818223cdu
@@ -56,7 +57,8 @@ static int decode(const char *comp, const uint8_t *src, size_t len, size_t max,
 		return bpi_xz_decompress(src, len, max, out, d);
 	if (!strcmp(comp, "zstd22") || !strcmp(comp, "zstd"))
 		return bp_decompress(BP_CODEC_ZSTD, src, len, max, out, d);
-	return bp_diag_set(d, BP_ERR_UNSUPPORTED, NULL, "unknown zboot compression '%s'", comp);
+	return bp_diag_set(d, BP_ERR_UNSUPPORTED, NULL, "unknown zboot compression '%s'",
+			   BPI_ESC(comp));
 }
 
 /*
