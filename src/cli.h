@@ -65,8 +65,8 @@ int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
  */
 void cli_print_esc(FILE *f, const char *s, unsigned int flags);
 
-/* @s escaped (text mode) for a message argument, cut with "..." past 255 characters. */
-#define CLI_ESC_MAX 256
+/* @s escaped (text mode) for a message argument, cut with "..." past 127 characters. */
+#define CLI_ESC_MAX 128
 const char *cli_esc(char *buf, size_t size, const char *s);
 /* The buffer is a compound literal: it lives until the end of the enclosing block. */
 #define CLI_ESC(s) cli_esc((char[CLI_ESC_MAX]){ 0 }, CLI_ESC_MAX, (s))
