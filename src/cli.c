@@ -36,7 +36,7 @@ void cli_error_text(const char *msg)
 
 int cli_fail(int err, const struct bp_diag *d)
 {
-	cli_error(d->path, "%s", d->msg[0] ? d->msg : bp_strerror(err));
+	cli_error(d->path, "%s", d->msg[0] ? CLI_MSG(d->msg) : bp_strerror(err));
 	return EXIT_FAIL;
 }
 
@@ -223,6 +223,14 @@ const char *cli_esc(char *buf, size_t size, const char *s)
 		s = "(null)";
 	bp_escape(buf, size, s, strlen(s), BP_ESC_TEXT);
 	return buf;
+}
+
+const char *cli_msg(char *buf, size_t size, const char *msg)
+{
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			return cli_esc(buf, size, msg);
+	return msg;
 }
 
 int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len)

@@ -71,6 +71,16 @@ const char *cli_esc(char *buf, size_t size, const char *s);
 /* The buffer is a compound literal: it lives until the end of the enclosing block. */
 #define CLI_ESC(s) cli_esc((char[CLI_ESC_MAX]){ 0 }, CLI_ESC_MAX, (s))
 
+/*
+ * A library message as it will be printed: @msg itself, since the library
+ * escapes what it quotes from files, unless a byte outside printable ASCII
+ * shows that a call site did not; then all of @msg escaped, so a missed
+ * escape costs a doubled backslash, never a raw control byte.
+ */
+#define CLI_MSG_MAX (4 * BP_DIAG_MSG_MAX + 1)
+const char *cli_msg(char *buf, size_t size, const char *msg);
+#define CLI_MSG(m) cli_msg((char[CLI_MSG_MAX]){ 0 }, CLI_MSG_MAX, (m))
+
 /* A positive byte count: digits with an optional K, M, G or T (KiB...) suffix. */
 bool cli_parse_size(const char *s, uint64_t *out);
 /* The shared option values, each printing its usage error (returns 0 or EXIT_USAGE). */

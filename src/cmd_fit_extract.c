@@ -96,7 +96,8 @@ static int resolve(const char *path, const struct bp_fit *fit, const struct extr
 	c = &info->configs[ci];
 	/* A malformed reference reads as absent; say what is wrong instead. */
 	if (c->problem) {
-		cli_error(path, "configuration '%s': %s", CLI_ESC(a->config), c->problem);
+		cli_error(path, "configuration '%s': %s", CLI_ESC(a->config),
+			  CLI_MSG(c->problem));
 		return EXIT_FAIL;
 	}
 	if (!strcmp(a->kind, "kernel")) {

@@ -42,7 +42,7 @@ static void field(const char *label, const char *val)
 static void message(const char *label, const char *msg)
 {
 	if (msg)
-		printf("  %-15s%s\n", label, msg);
+		printf("  %-15s%s\n", label, CLI_MSG(msg));
 }
 
 static void print_list(const char *label, const char *const *v, size_t n)

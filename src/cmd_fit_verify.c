@@ -71,13 +71,13 @@ static void on_check(void *ctx, const struct bp_fit_check *c)
 
 	if (c->level == BP_FIT_CHECK_OK) {
 		if (!s->quiet)
-			printf("%s%s%s\n", CLI_ESC(c->node), sep, c->msg);
+			printf("%s%s%s\n", CLI_ESC(c->node), sep, CLI_MSG(c->msg));
 		return;
 	}
 	/* The "bootpack: 'PATH': ..." form, with the node first. */
 	fflush(stdout);
 	cli_error(s->path, "%s%s%s%s", c->level == BP_FIT_CHECK_WARN ? "warning: " : "",
-		  CLI_ESC(c->node), sep, c->msg);
+		  CLI_ESC(c->node), sep, CLI_MSG(c->msg));
 }
 
 static int verify_file(const char *path, const struct verify_args *a)

@@ -151,7 +151,7 @@ static void text(const char *path, const struct bp_pe_info *in)
 	printf("Problems:                %zu (%zu errors)\n", in->n_problems, in->n_errors);
 	for (size_t i = 0; i < in->n_problems; i++)
 		printf("  %s: %s\n", in->problems[i].severity == BP_PE_ERROR ? "error" : "warning",
-		       in->problems[i].msg);
+		       CLI_MSG(in->problems[i].msg));
 }
 
 static void json_u(const char *key, uint64_t v, bool comma)
@@ -313,7 +313,7 @@ int cmd_pe_verify(int argc, char **argv)
 		in = bp_pe_get_info(pe);
 		for (size_t k = 0; k < in->n_problems; k++)
 			cli_error(argv[i], "%s: %s", in->problems[k].severity == BP_PE_ERROR ?
-				  "error" : "warning", in->problems[k].msg);
+				  "error" : "warning", CLI_MSG(in->problems[k].msg));
 		if (in->n_errors) {
 			cli_error(argv[i], "FAILED: %zu error%s", in->n_errors,
 				  in->n_errors == 1 ? "" : "s");

@@ -460,3 +460,13 @@ def test_zboot_hostile_compression(bootpack, pe_gen, tmp_path, name):
     assert_clean(proc, "pe info --json")
     got = json.loads(proc.stdout.decode("ascii"))
     assert got["zboot"]["compression"] == json_decode_expected(name[:room - 1])
+
+
+def test_fit_build_hostile_default_config(bootpack, samples, tmp_path, hostile):
+    """A value the library quotes without escaping is still escaped by the CLI."""
+    proc = bp(bootpack, "fit", "build", "-o", tmp_path / "o.fit", "-A", "arm64", "-O", "linux",
+              "-n", "n", "-k", samples / "Image", "--default-config", hostile,
+              samples / "demo-a.dtb")
+    assert_clean(proc, "fit build --default-config")
+    assert proc.returncode == 1, proc.stderr
+    assert "default configuration" in proc.stderr.decode("ascii")
