@@ -5,24 +5,39 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bootpack/escape.h>
+
 #include "cli.h"
+
+/* Input bytes escaped per call of cli_print_esc(): its buffer is 6x that. */
+#define ESC_CHUNK 1024
 
 void cli_error(const char *path, const char *fmt, ...)
 {
 	va_list ap;
 
 	fputs("bootpack: ", stderr);
-	if (path && *path)
-		fprintf(stderr, "'%s': ", path);
+	if (path && *path) {
+		fputc('\'', stderr);
+		cli_print_esc(stderr, path, BP_ESC_TEXT);
+		fputs("': ", stderr);
+	}
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
 
+void cli_error_text(const char *msg)
+{
+	fputs("bootpack: ", stderr);
+	cli_print_esc(stderr, msg, BP_ESC_TEXT);
+	fputc('\n', stderr);
+}
+
 int cli_fail(int err, const struct bp_diag *d)
 {
-	cli_error(d->path, "%s", d->msg[0] ? d->msg : bp_strerror(err));
+	cli_error(d->path, "%s", d->msg[0] ? CLI_MSG(d->msg) : bp_strerror(err));
 	return EXIT_FAIL;
 }
 
@@ -36,6 +51,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'bootpack %s --help' for more information.\n", cmd);
 	return EXIT_USAGE;
+}
+
+int cli_missing_options(const char *cmd, const char *const *missing, size_t n)
+{
+	char list[256] = "";
+	size_t len = 0;
+
+	for (size_t i = 0; i < n && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+					!i ? "" : i + 1 < n ? ", " : " and ", missing[i]);
+	return cli_usage_error(cmd, "missing required option%s %s", n > 1 ? "s" : "", list);
 }
 
 void cli_getopt_tables(const struct cli_opt *opts, size_t n, struct option *longopts,
@@ -104,9 +130,11 @@ int cli_parse(const char *cmd, const struct cli_opt *opts, size_t n, int argc, c
 			return -1;
 		}
 		if (key == ':')
-			return cli_usage_error(cmd, "option '%s' needs an argument", argv[optind - 1]);
+			return cli_usage_error(cmd, "option '%s' needs an argument",
+					       CLI_ESC(argv[optind - 1]));
 		if (key == '?')
-			return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(cmd, "unknown option '%s'",
+					       CLI_ESC(argv[optind - 1]));
 		ret = set(ctx, key, optarg);
 		if (ret)
 			return ret;
@@ -171,7 +199,7 @@ int cli_opt_jobs(const char *cmd, const char *val, unsigned int *out)
 	n = strtoul(val, &end, 10);
 	if (!*val || *val == '-' || *end || errno || n > 256)
 		return cli_usage_error(cmd, "--jobs '%s': expected a number from 0 (all CPUs) "
-				       "to 256", val);
+				       "to 256", CLI_ESC(val));
 	*out = n ? (unsigned int)n : cli_online_cpus();
 	return 0;
 }
@@ -180,7 +208,7 @@ int cli_opt_size(const char *cmd, const char *val, uint64_t *out)
 {
 	if (!cli_parse_size(val, out))
 		return cli_usage_error(cmd, "--max-size '%s': expected a byte count such as 512M "
-				       "or 2G", val);
+				       "or 2G", CLI_ESC(val));
 	return 0;
 }
 
@@ -192,13 +220,35 @@ int cli_set_flag(void *ctx, int key, const char *val)
 	return 0;
 }
 
-void cli_print_safe(FILE *f, const char *s)
+void cli_print_esc(FILE *f, const char *s, unsigned int flags)
 {
-	/* Untrusted strings must not drive the terminal: escape control bytes. */
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\x%02x", *p);
-		else
-			fputc(*p, f);
+	const unsigned char *p = (const unsigned char *)(s ? s : "(null)");
+	size_t n = strlen((const char *)p);
+	char out[6 * ESC_CHUNK + 1];
+
+	/* In chunks that never split a UTF-8 sequence, so JSON mode decodes it whole. */
+	for (size_t i = 0, len; i < n; i += len) {
+		len = n - i < ESC_CHUNK ? n - i : ESC_CHUNK;
+		for (size_t back = 0; back < 3 && len > 3 && i + len < n &&
+		     (p[i + len] & 0xc0) == 0x80; back++)
+			len--;
+		bp_escape(out, sizeof(out), p + i, len, flags);
+		fputs(out, f);
 	}
+}
+
+const char *cli_esc(char *buf, size_t size, const char *s)
+{
+	if (!s)
+		s = "(null)";
+	bp_escape(buf, size, s, strlen(s), BP_ESC_TEXT);
+	return buf;
+}
+
+const char *cli_msg(char *buf, size_t size, const char *msg)
+{
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			return cli_esc(buf, size, msg);
+	return msg;
 }

@@ -10,6 +10,7 @@
 
 #include <bootpack/error.h>
 #include <bootpack/experimental.h>
+#include <bootpack/escape.h>
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -29,22 +30,54 @@ struct cli_cmd {
 	int (*run)(int argc, char **argv);
 };
 
-/* "bootpack: 'PATH': MSG" (or "bootpack: MSG" without a path) on stderr. */
+/*
+ * "bootpack: 'PATH': MSG" (or "bootpack: MSG" without a path) on stderr.
+ * PATH is escaped here; arguments of @fmt that came from a file must be
+ * passed through CLI_ESC(), while library messages (bp_diag) are already safe.
+ */
 void cli_error(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "bootpack: MSG" for a CLI message that quotes paths as they are: escapes all of it. */
+void cli_error_text(const char *msg);
 /* Print a library failure from its diagnostics; returns EXIT_FAIL. */
 int cli_fail(int err, const struct bp_diag *d);
-/* "bootpack CMD: MSG" + a pointer to --help on stderr; returns EXIT_USAGE. */
+/* "bootpack CMD: MSG" + a pointer to --help on stderr; returns EXIT_USAGE. As for cli_error(). */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Fill getopt_long tables from @opts; @longopts has n + 1 entries. */
+/*
+ * "missing required option -o/--output" or "missing required options -A/--arch
+ * and -O/--os" for the @n names in @missing, as a usage error of @cmd.
+ */
+int cli_missing_options(const char *cmd, const char *const *missing, size_t n);
+
 void cli_getopt_tables(const struct cli_opt *opts, size_t n, struct option *longopts,
 		       char *shortopts, size_t shortlen);
 void cli_print_options(FILE *f, const struct cli_opt *opts, size_t n);
 
 #define CLI_OPTS_MAX 32
 
-/* Print an untrusted string with control characters escaped as \xNN. */
-void cli_print_safe(FILE *f, const char *s);
+/*
+ * Untrusted text (anything read from an input file or an argument file) goes
+ * to the terminal only through bp_escape() (bootpack/escape.h), once.
+ * cli_print_esc() writes all of @s (may be NULL: "(null)") in mode @flags.
+ */
+void cli_print_esc(FILE *f, const char *s, unsigned int flags);
+
+/* @s escaped (text mode) for a message argument, cut with "..." past 127 characters. */
+#define CLI_ESC_MAX 128
+const char *cli_esc(char *buf, size_t size, const char *s);
+/* The buffer is a compound literal: it lives until the end of the enclosing block. */
+#define CLI_ESC(s) cli_esc((char[CLI_ESC_MAX]){ 0 }, CLI_ESC_MAX, (s))
+
+/*
+ * A library message as it will be printed: @msg itself, since the library
+ * escapes what it quotes from files, unless a byte outside printable ASCII
+ * shows that a call site did not; then all of @msg escaped, so a missed
+ * escape costs a doubled backslash, never a raw control byte.
+ */
+#define CLI_MSG_MAX (4 * BP_DIAG_MSG_MAX + 1)
+const char *cli_msg(char *buf, size_t size, const char *msg);
+#define CLI_MSG(m) cli_msg((char[CLI_MSG_MAX]){ 0 }, CLI_MSG_MAX, (m))
 
 /* Where -o PATH writes: "-" is standard output (written in place), anything else a file. */
 struct bp_sink cli_output(const char *path);

@@ -100,7 +100,7 @@ static int timestamp(uint32_t *out)
 	if (sde) {
 		if (!parse_u32(sde, 10, out)) {
 			cli_error(NULL, "SOURCE_DATE_EPOCH='%s' is not a number of seconds "
-				  "between 0 and 4294967295", sde);
+				  "between 0 and 4294967295", CLI_ESC(sde));
 			return EXIT_FAIL;
 		}
 		return 0;
@@ -141,17 +141,18 @@ static int parse_hashes(struct build_args *a, const char *val)
 		struct bp_diag d;
 
 		if (bp_hash_from_name(tok, &h, &d)) {
-			ret = cli_usage_error(CMD, "--hash '%s': %s", tok, d.msg);
+			ret = cli_usage_error(CMD, "--hash '%s': %s", CLI_ESC(tok), d.msg);
 			break;
 		}
 		for (size_t i = 0; i < a->o.n_hashes; i++)
 			if (a->hashes[i] == h)
-				ret = cli_usage_error(CMD, "--hash: '%s' is given twice", tok);
+				ret = cli_usage_error(CMD, "--hash: '%s' is given twice",
+						     CLI_ESC(tok));
 		if (!ret)
 			a->hashes[a->o.n_hashes++] = h;
 	}
 	if (!ret && !a->o.n_hashes)
-		ret = cli_usage_error(CMD, "--hash '%s': no algorithm given", val);
+		ret = cli_usage_error(CMD, "--hash '%s': no algorithm given", CLI_ESC(val));
 	free(list);
 	a->o.hashes = a->hashes;
 	return ret;
@@ -177,7 +178,8 @@ static int set_option(struct build_args *a, int key, const char *val)
 		/* mkimage reads -B as hexadecimal, with or without 0x. */
 		if (!parse_u32(val, 16, &n) || n < 4 || (n & (n - 1)) || n > (1u << 30))
 			return cli_usage_error(CMD, "--align '%s': expected a power of two in hex, "
-					       "from 4 to 40000000 (e.g. 1000 for 4 KiB)", val);
+					       "from 4 to 40000000 (e.g. 1000 for 4 KiB)",
+					       CLI_ESC(val));
 		a->o.align = n;
 		break;
 	case 'j':
@@ -189,18 +191,18 @@ static int set_option(struct build_args *a, int key, const char *val)
 	case OPT_LOAD:
 		if (!parse_addr(val, &a->o.load_address))
 			return cli_usage_error(CMD, "--load-address '%s': expected an address "
-					       "(e.g. 0x40200000)", val);
+					       "(e.g. 0x40200000)", CLI_ESC(val));
 		a->o.has_load_address = true;
 		break;
 	case OPT_ENTRY:
 		if (!parse_addr(val, &a->o.entry_address))
 			return cli_usage_error(CMD, "--entry-address '%s': expected an address "
-					       "(e.g. 0x40200000)", val);
+					       "(e.g. 0x40200000)", CLI_ESC(val));
 		a->o.has_entry_address = true;
 		break;
 	case 'T':
 		if (argfile_read_lines(val, &a->dtbs, err, sizeof(err))) {
-			fprintf(stderr, "bootpack: %s\n", err);
+			cli_error_text(err);
 			return EXIT_FAIL;
 		}
 		break;
@@ -224,13 +226,22 @@ static int parse(int argc, char **argv, struct build_args *a)
 	for (int i = optind; i < argc; i++)
 		if (argv_push(&a->dtbs, argv[i], strlen(argv[i])))
 			return cli_fail(BP_ERR_NOMEM, &(struct bp_diag){ "", "out of memory" });
-	if (!a->output || !a->o.arch || !a->o.os || !a->o.name || !a->o.kernel)
-		return cli_usage_error(CMD, "missing required option%s%s%s%s%s",
-				       a->output ? "" : " -o/--output",
-				       a->o.arch ? "" : " -A/--arch",
-				       a->o.os ? "" : " -O/--os",
-				       a->o.name ? "" : " -n/--name",
-				       a->o.kernel ? "" : " -k/--kernel");
+	if (!a->output || !a->o.arch || !a->o.os || !a->o.name || !a->o.kernel) {
+		const char *missing[5];
+		size_t n = 0;
+
+		if (!a->output)
+			missing[n++] = "-o/--output";
+		if (!a->o.arch)
+			missing[n++] = "-A/--arch";
+		if (!a->o.os)
+			missing[n++] = "-O/--os";
+		if (!a->o.name)
+			missing[n++] = "-n/--name";
+		if (!a->o.kernel)
+			missing[n++] = "-k/--kernel";
+		return cli_missing_options(CMD, missing, n);
+	}
 	if (a->o.has_entry_address && !a->o.has_load_address)
 		return cli_usage_error(CMD, "--entry-address needs --load-address");
 	return 0;
@@ -248,12 +259,12 @@ static int parse_level(struct build_args *a)
 	bp_codec_levels(a->o.compress, &min, &max, &def);
 	if (!max)
 		return cli_usage_error(CMD, "--level needs a compression (-c): '%s' has no levels",
-				       a->compress);
+				       CLI_ESC(a->compress));
 	errno = 0;
 	n = strtol(a->level, &end, 10);
 	if (!*a->level || *end || errno || n < min || n > max)
 		return cli_usage_error(CMD, "--level '%s': %s levels are %d to %d (default %d)",
-				       a->level, a->compress, min, max, def);
+				       CLI_ESC(a->level), CLI_ESC(a->compress), min, max, def);
 	a->o.level = (int)n;
 	return 0;
 }
@@ -276,7 +287,7 @@ static void report(const struct build_args *a, const struct bp_fit_build_stats *
 static void warn_no_configs(const char *output)
 {
 	fputs("bootpack: warning: '", stderr);
-	cli_print_safe(stderr, output);
+	cli_print_esc(stderr, output, BP_ESC_TEXT);
 	fputs("': no configurations (no .dtb given): U-Boot can boot this FIT only by image "
 	      "name (bootm ADDR:kernel)\n", stderr);
 }
@@ -320,8 +331,7 @@ int cmd_fit_build(int argc, char **argv)
 		goto out;
 	ret = bp_codec_from_name(a.compress, &a.o.compress, &d);
 	if (ret) {
-		cli_error(a.compress, "%s", d.msg);
-		ret = EXIT_FAIL;
+		ret = cli_usage_error(CMD, "-c/--compress '%s': %s", CLI_ESC(a.compress), d.msg);
 		goto out;
 	}
 	ret = parse_level(&a);

@@ -69,7 +69,8 @@ static int set_option(void *ctx, int key, const char *val)
 		errno = 0;
 		a->index = strtoul(val, &end, 10);
 		if (errno || *end || !*val || *val == '-' || !a->index || a->index > 1000000)
-			return cli_usage_error(CMD, "--index '%s': expected a number from 1", val);
+			return cli_usage_error(CMD, "--index '%s': expected a number from 1",
+					       CLI_ESC(val));
 		break;
 	case OPT_MAX_SIZE:
 		return cli_opt_size(CMD, val, &a->o.max_size);
@@ -89,13 +90,14 @@ static int resolve(const char *path, const struct bp_fit *fit, const struct extr
 	int ci = bp_fit_find_config(fit, a->config);
 
 	if (ci < 0) {
-		cli_error(path, "no configuration '%s' in /configurations", a->config);
+		cli_error(path, "no configuration '%s' in /configurations", CLI_ESC(a->config));
 		return EXIT_FAIL;
 	}
 	c = bp_fit_config_at(fit, (size_t)ci);
 	/* A malformed reference reads as absent; say what is wrong instead. */
 	if (c->problem) {
-		cli_error(path, "configuration '%s': %s", a->config, c->problem);
+		cli_error(path, "configuration '%s': %s", CLI_ESC(a->config),
+			  CLI_MSG(c->problem));
 		return EXIT_FAIL;
 	}
 	if (!strcmp(a->kind, "kernel")) {
@@ -112,17 +114,18 @@ static int resolve(const char *path, const struct bp_fit *fit, const struct extr
 		n = c->n_loadables;
 	}
 	if (!n) {
-		cli_error(path, "configuration '%s' names no %s image", a->config, a->kind);
+		cli_error(path, "configuration '%s' names no %s image", CLI_ESC(a->config),
+			  a->kind);
 		return EXIT_FAIL;
 	}
 	if (a->index > n) {
 		cli_error(path, "configuration '%s' names %zu %s image%s; --index %lu is past "
-			  "the end", a->config, n, a->kind, n == 1 ? "" : "s", a->index);
+			  "the end", CLI_ESC(a->config), n, a->kind, n == 1 ? "" : "s", a->index);
 		return EXIT_FAIL;
 	}
 	if (!a->index && n > 1) {
 		cli_error(path, "configuration '%s' names %zu %s images; choose one with "
-			  "--index 1 to %zu", a->config, n, a->kind, n);
+			  "--index 1 to %zu", CLI_ESC(a->config), n, a->kind, n);
 		return EXIT_FAIL;
 	}
 	*image = list[a->index ? a->index - 1 : 0];
@@ -152,7 +155,7 @@ static int check_args(const struct extract_args *a, int nops)
 		known |= !strcmp(a->kind, kinds[i]);
 	if (a->kind && !known)
 		return cli_usage_error(CMD, "--kind '%s': expected kernel, fdt, ramdisk or "
-				       "loadable", a->kind);
+				       "loadable", CLI_ESC(a->kind));
 	if (a->index && a->kind && (!strcmp(a->kind, "kernel") || !strcmp(a->kind, "ramdisk")))
 		return cli_usage_error(CMD, "--index applies to --kind fdt or loadable");
 	return 0;
@@ -184,13 +187,13 @@ int cmd_fit_extract(int argc, char **argv)
 		goto out;
 	idx = bp_fit_find_image(fit, image);
 	if (idx < 0 && a.config) {
-		cli_error(path, "configuration '%s': %s '%s' is not an image in /images", a.config,
-			  a.kind, image);
+		cli_error(path, "configuration '%s': %s '%s' is not an image in /images",
+			  CLI_ESC(a.config), a.kind, CLI_ESC(image));
 		ret = EXIT_FAIL;
 		goto out;
 	}
 	if (idx < 0) {
-		cli_error(path, "no image '%s' in /images", image);
+		cli_error(path, "no image '%s' in /images", CLI_ESC(image));
 		ret = EXIT_FAIL;
 		goto out;
 	}
@@ -202,7 +205,7 @@ int cmd_fit_extract(int argc, char **argv)
 	}
 	if (a.verbose)
 		fprintf(cli_report_stream(a.output), "%s: image '%s', %" PRIu64 " bytes\n",
-			a.output, image, written);
+			CLI_ESC(a.output), CLI_ESC(image), written);
 out:
 	bp_fit_close(fit);
 	return ret;

@@ -34,8 +34,15 @@ static void field(const char *label, const char *val)
 	if (!val)
 		return;
 	printf("  %-15s", label);
-	cli_print_safe(stdout, val);
+	cli_print_esc(stdout, val, BP_ESC_TEXT);
 	putchar('\n');
+}
+
+/* A library message: its file-borne parts are escaped already. */
+static void message(const char *label, const char *msg)
+{
+	if (msg)
+		printf("  %-15s%s\n", label, CLI_MSG(msg));
 }
 
 static void print_list(const char *label, const char *const *v, size_t n)
@@ -45,7 +52,7 @@ static void print_list(const char *label, const char *const *v, size_t n)
 	printf("  %-15s", label);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ", " : "", stdout);
-		cli_print_safe(stdout, v[i]);
+		cli_print_esc(stdout, v[i], BP_ESC_TEXT);
 	}
 	putchar('\n');
 }
@@ -55,7 +62,7 @@ static void text_image(const struct bp_fit *fit, size_t idx)
 	const struct bp_fit_image *im = bp_fit_image_at(fit, idx);
 
 	printf(" Image '");
-	cli_print_safe(stdout, im->name);
+	cli_print_esc(stdout, im->name, BP_ESC_TEXT);
 	printf("'\n");
 	field("Description:", im->description);
 	field("Type:", im->type);
@@ -73,9 +80,9 @@ static void text_image(const struct bp_fit *fit, size_t idx)
 		const struct bp_fit_hash *h = bp_fit_hash_at(fit, idx, i);
 
 		printf("  %-15s", "Hash:");
-		cli_print_safe(stdout, h->node);
+		cli_print_esc(stdout, h->node, BP_ESC_TEXT);
 		putchar(' ');
-		cli_print_safe(stdout, h->algo ? h->algo : "(no algo)");
+		cli_print_esc(stdout, h->algo ? h->algo : "(no algo)", BP_ESC_TEXT);
 		putchar(' ');
 		for (size_t k = 0; h->value && k < h->value_len; k++)
 			printf("%02x", h->value[k]);
@@ -83,13 +90,13 @@ static void text_image(const struct bp_fit *fit, size_t idx)
 	}
 	if (im->n_signatures)
 		printf("  %-15s%zu (not checked)\n", "Signatures:", im->n_signatures);
-	field("Problem:", im->problem);
+	message("Problem:", im->problem);
 }
 
 static void text_config(const struct bp_fit_config *c, const char *dflt)
 {
 	printf(" Configuration '");
-	cli_print_safe(stdout, c->name);
+	cli_print_esc(stdout, c->name, BP_ESC_TEXT);
 	printf("'%s\n", dflt && !strcmp(dflt, c->name) ? " (default)" : "");
 	field("Description:", c->description);
 	field("Kernel:", c->kernel);
@@ -99,7 +106,7 @@ static void text_config(const struct bp_fit_config *c, const char *dflt)
 	print_list("Compatible:", c->compatibles, c->n_compatibles);
 	if (c->n_signatures)
 		printf("  %-15s%zu (not checked)\n", "Signatures:", c->n_signatures);
-	field("Problem:", c->problem);
+	message("Problem:", c->problem);
 }
 
 static void text(const char *path, const struct bp_fit *fit)
@@ -107,11 +114,11 @@ static void text(const char *path, const struct bp_fit *fit)
 	const struct bp_fit_info *info = bp_fit_get_info(fit);
 
 	printf("FIT:            ");
-	cli_print_safe(stdout, path);
+	cli_print_esc(stdout, path, BP_ESC_TEXT);
 	printf(" (%" PRIu64 " bytes, FDT %" PRIu32 " bytes)\n", info->file_size, info->fdt_size);
 	if (info->description) {
 		printf("Description:    ");
-		cli_print_safe(stdout, info->description);
+		cli_print_esc(stdout, info->description, BP_ESC_TEXT);
 		putchar('\n');
 	}
 	if (info->has_timestamp) {
@@ -125,7 +132,7 @@ static void text(const char *path, const struct bp_fit *fit)
 	}
 	if (info->default_config) {
 		printf("Default config: ");
-		cli_print_safe(stdout, info->default_config);
+		cli_print_esc(stdout, info->default_config, BP_ESC_TEXT);
 		putchar('\n');
 	}
 	printf("Images: %zu\n", info->n_images);

@@ -63,33 +63,21 @@ struct sink {
 	bool quiet;
 };
 
-static void print_node(FILE *f, const char *node)
-{
-	if (*node) {
-		cli_print_safe(f, node);
-		fputs(": ", f);
-	}
-}
-
+/* The node name comes from the file; the message is the library's, escaped already. */
 static void on_check(void *ctx, const struct bp_fit_check *c)
 {
 	const struct sink *s = ctx;
+	const char *sep = *c->node ? ": " : "";
 
 	if (c->level == BP_FIT_CHECK_OK) {
-		if (s->quiet)
-			return;
-		print_node(stdout, c->node);
-		cli_print_safe(stdout, c->msg);
-		putchar('\n');
+		if (!s->quiet)
+			printf("%s%s%s\n", CLI_ESC(c->node), sep, CLI_MSG(c->msg));
 		return;
 	}
 	/* The "bootpack: 'PATH': ..." form, with the node first. */
 	fflush(stdout);
-	fprintf(stderr, "bootpack: '%s': %s", s->path,
-		c->level == BP_FIT_CHECK_WARN ? "warning: " : "");
-	print_node(stderr, c->node);
-	cli_print_safe(stderr, c->msg);
-	fputc('\n', stderr);
+	cli_error(s->path, "%s%s%s%s", c->level == BP_FIT_CHECK_WARN ? "warning: " : "",
+		  CLI_ESC(c->node), sep, CLI_MSG(c->msg));
 }
 
 static int verify_file(const char *path, const struct verify_args *a)
@@ -112,8 +100,9 @@ static int verify_file(const char *path, const struct verify_args *a)
 			  st.n_failures == 1 ? "" : "s");
 		ret = EXIT_FAIL;
 	} else if (!a->quiet) {
-		printf("%s: OK (%zu image%s, %zu configuration%s, %zu hash%s checked, "
-		       "%zu warning%s)\n", path, info->n_images, info->n_images == 1 ? "" : "s",
+		cli_print_esc(stdout, path, BP_ESC_TEXT);
+		printf(": OK (%zu image%s, %zu configuration%s, %zu hash%s checked, "
+		       "%zu warning%s)\n", info->n_images, info->n_images == 1 ? "" : "s",
 		       info->n_configs, info->n_configs == 1 ? "" : "s", st.n_hashes,
 		       st.n_hashes == 1 ? "" : "es", st.n_warnings, st.n_warnings == 1 ? "" : "s");
 	}

@@ -87,7 +87,8 @@ static int parse_flags(const char *cmd, const char *s, uint32_t *out)
 		errno = 0;
 		v = strtoul(s, &end, 16);
 		if (errno || *end || !v || v > UINT32_MAX)
-			return cli_usage_error(cmd, "--flags '%s': not a non-zero 32-bit hex value", s);
+			return cli_usage_error(cmd, "--flags '%s': not a non-zero 32-bit hex value",
+					       CLI_ESC(s));
 		*out = (uint32_t)v;
 		return 0;
 	}
@@ -102,14 +103,43 @@ static int parse_flags(const char *cmd, const char *s, uint32_t *out)
 		if (i == n_pe_flag_names)
 			ret = cli_usage_error(cmd, "--flags: unknown flag '%s' (expected code, data, "
 					      "bss, read, write, execute, discardable, shared or "
-					      "a hex value)", tok);
+					      "a hex value)", CLI_ESC(tok));
 		else
 			*out |= pe_flag_names[i].flag;
 	}
 	if (!ret && !*out)
-		ret = cli_usage_error(cmd, "--flags '%s': no flag given", s);
+		ret = cli_usage_error(cmd, "--flags '%s': no flag given", CLI_ESC(s));
 	free(list);
 	return ret;
+}
+
+/* Usage errors, the option to blame named (a bad --name is not the image's fault). */
+static int check_args(const struct edit_args *a, int argc)
+{
+	const char *missing[3];
+	size_t n = 0;
+
+	if (optind + 1 != argc)
+		return cli_usage_error(a->cmd, optind < argc ? "give one input image"
+							     : "no input image given");
+	if (!a->output)
+		missing[n++] = "-o/--output";
+	if (!a->name)
+		missing[n++] = "--name";
+	if (a->op != BP_PE_REMOVE_SECTION && !a->file)
+		missing[n++] = "--file";
+	if (n)
+		return cli_missing_options(a->cmd, missing, n);
+	if (!*a->name || strlen(a->name) > 8)
+		return cli_usage_error(a->cmd, "--name '%s': a section name is 1 to 8 bytes (PE "
+				       "section headers hold 8)", CLI_ESC(a->name));
+	if (a->op == BP_PE_REMOVE_SECTION && a->file)
+		return cli_usage_error(a->cmd, "--file is not used when removing a section");
+	if (a->op != BP_PE_ADD_SECTION && a->flags)
+		return cli_usage_error(a->cmd, "--flags applies to add-section only");
+	if (a->op != BP_PE_REMOVE_SECTION && a->force)
+		return cli_usage_error(a->cmd, "--force applies to remove-section only");
+	return 0;
 }
 
 static int run(struct edit_args *a, int argc, char **argv)
@@ -125,25 +155,11 @@ static int run(struct edit_args *a, int argc, char **argv)
 	ret = cli_parse(a->cmd, opts, N_OPTS, argc, argv, help, set_option, a);
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
-	if (optind + 1 != argc)
-		return cli_usage_error(a->cmd, optind < argc ? "give one input image"
-							     : "no input image given");
-	if (!a->output || !a->name)
-		return cli_usage_error(a->cmd, "missing required option%s%s",
-				       a->output ? "" : " -o/--output", a->name ? "" : " --name");
-	if (a->op != BP_PE_REMOVE_SECTION && !a->file)
-		return cli_usage_error(a->cmd, "missing required option --file");
-	if (a->op == BP_PE_REMOVE_SECTION && a->file)
-		return cli_usage_error(a->cmd, "--file is not used when removing a section");
-	if (a->op != BP_PE_ADD_SECTION && a->flags)
-		return cli_usage_error(a->cmd, "--flags applies to add-section only");
-	if (a->op != BP_PE_REMOVE_SECTION && a->force)
-		return cli_usage_error(a->cmd, "--force applies to remove-section only");
-	if (a->flags) {
+	ret = check_args(a, argc);
+	if (!ret && a->flags)
 		ret = parse_flags(a->cmd, a->flags, &e.characteristics);
-		if (ret)
-			return ret;
-	}
+	if (ret)
+		return ret;
 	e.op = a->op;
 	e.name = a->name;
 	e.strip_signature = a->strip;

@@ -73,7 +73,7 @@ static void flag_names(uint32_t flags, char *out, size_t n)
 
 static void print_name(FILE *f, const char *name)
 {
-	cli_print_safe(f, name);
+	cli_print_esc(f, name, BP_ESC_TEXT);
 }
 
 static void text(const char *path, const struct bp_pe *pe)
@@ -141,17 +141,19 @@ static void text(const char *path, const struct bp_pe *pe)
 
 		printf("zboot:                   ");
 		print_name(stdout, z->compression);
-		printf(" payload, 0x%x bytes at 0x%x, %s, %s%s\n", z->payload_size,
+		printf(" payload, 0x%x bytes at 0x%x, %s, %s", z->payload_size,
 		       z->payload_offset, z->payload_in_file ? "inside the file" : "OUTSIDE the file",
-		       z->payload_section >= 0 ? "inside section " : "in no single section",
-		       z->payload_section >= 0 ? bp_pe_section_at(pe, (size_t)z->payload_section)->name : "");
+		       z->payload_section >= 0 ? "inside section " : "in no single section");
+		if (z->payload_section >= 0)
+			print_name(stdout, bp_pe_section_at(pe, (size_t)z->payload_section)->name);
+		putchar('\n');
 		printf("LINUX_PE_MAGIC:          0x%08x%s\n", z->linux_pe_magic,
 		       z->linux_pe_magic == 0x818223cdu ? "" : " (not set: Linux before 6.2)");
 	}
 	printf("Problems:                %zu (%zu errors)\n", in->n_problems, in->n_errors);
 	for (size_t i = 0; i < in->n_problems; i++)
 		printf("  %s: %s\n", bp_pe_problem_at(pe, i)->severity == BP_PE_ERROR ? "error" :
-		       "warning", bp_pe_problem_at(pe, i)->msg);
+		       "warning", CLI_MSG(bp_pe_problem_at(pe, i)->msg));
 }
 
 static void json_u(const char *key, uint64_t v, bool comma)
@@ -315,13 +317,14 @@ int cmd_pe_verify(int argc, char **argv)
 		in = bp_pe_get_info(pe);
 		for (size_t k = 0; k < in->n_problems; k++)
 			cli_error(argv[i], "%s: %s", bp_pe_problem_at(pe, k)->severity ==
-				  BP_PE_ERROR ? "error" : "warning", bp_pe_problem_at(pe, k)->msg);
+				  BP_PE_ERROR ? "error" : "warning", CLI_MSG(bp_pe_problem_at(pe, k)->msg));
 		if (in->n_errors) {
 			cli_error(argv[i], "FAILED: %zu error%s", in->n_errors,
 				  in->n_errors == 1 ? "" : "s");
 			status = EXIT_FAIL;
 		} else if (!quiet) {
-			printf("%s: OK (%s, %u section%s%s, %zu warning%s)\n", argv[i],
+			cli_print_esc(stdout, argv[i], BP_ESC_TEXT);
+			printf(": OK (%s, %u section%s%s, %zu warning%s)\n",
 			       in->pe32plus ? "PE32+" : "PE32", in->n_sections,
 			       in->n_sections == 1 ? "" : "s",
 			       in->zboot.present ? ", zboot" : "", in->n_problems,

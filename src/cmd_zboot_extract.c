@@ -77,8 +77,8 @@ int cmd_zboot_extract(int argc, char **argv)
 		ret = cli_fail(ret, &d);
 	else if (!a.quiet)
 		fprintf(cli_report_stream(a.output), "%s: %s kernel Image, %" PRIu64 " bytes, from "
-			"the %s payload\n", a.output, bp_kernel_kind_name(kind), written,
-			bp_pe_get_info(pe)->zboot.compression);
+			"the %s payload\n", CLI_ESC(a.output), bp_kernel_kind_name(kind), written,
+			CLI_ESC(bp_pe_get_info(pe)->zboot.compression));
 	bp_pe_close(pe);
 	return ret;
 }

@@ -8,8 +8,9 @@
 #include <stdio.h>
 
 /*
- * @s as a JSON string, or null when @s is NULL. Bytes that are not valid
- * UTF-8 (FIT strings are untrusted) become U+FFFD, so the output always parses.
+ * @s as a JSON string, or null when @s is NULL, escaped by bp_escape()'s JSON
+ * mode: printable ASCII only; bytes that are not valid UTF-8 (FIT strings are
+ * untrusted) become U+FFFD, so the output always parses.
  */
 void json_str(FILE *f, const char *s);
 /* A JSON array of strings. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* bootpack OBJECT COMMAND [ARGS]: dispatch through the command table. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,14 +43,48 @@ static void print_help(FILE *f)
 	      "See bootpack(1) for details.\n", f);
 }
 
+/* "bootpack OBJECT --help" (or no command): that object's commands, from the table. */
+static void print_object_help(FILE *f, const char *object)
+{
+	fprintf(f, "Usage: bootpack %s COMMAND [OPTION]... [ARG]...\n\nCommands:\n", object);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(commands[i].object, object))
+			fprintf(f, "  %-20s%s\n", commands[i].command, commands[i].summary);
+	fprintf(f, "\nRun 'bootpack %s COMMAND --help' for a command's options.\n", object);
+}
+
+static bool is_help(const char *arg)
+{
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+static int dispatch_object(int argc, char **argv)
+{
+	if (argc < 3) {
+		cli_error(NULL, "'%s' needs a command", argv[1]);
+		fprintf(stderr, "Try 'bootpack %s --help' for the list of its commands.\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	if (is_help(argv[2])) {
+		print_object_help(stdout, argv[1]);
+		return EXIT_OK;
+	}
+	for (size_t j = 0; j < N_COMMANDS; j++)
+		if (!strcmp(argv[1], commands[j].object) && !strcmp(argv[2], commands[j].command))
+			return commands[j].run(argc - 2, argv + 2);
+	cli_error(NULL, "unknown command '%s %s'", argv[1], CLI_ESC(argv[2]));
+	fprintf(stderr, "Try 'bootpack %s --help' for the list of its commands.\n", argv[1]);
+	return EXIT_USAGE;
+}
+
 static int dispatch(int argc, char **argv)
 {
 	if (argc < 2) {
-		fputs("bootpack: no command given\n"
-		      "Try 'bootpack --help' for the list of commands.\n", stderr);
+		cli_error(NULL, "no command given");
+		fputs("Try 'bootpack --help' for the list of commands.\n", stderr);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+	if (is_help(argv[1])) {
 		print_help(stdout);
 		return EXIT_OK;
 	}
@@ -57,24 +92,11 @@ static int dispatch(int argc, char **argv)
 		printf("bootpack %s\n", BP_VERSION);
 		return EXIT_OK;
 	}
-	for (size_t i = 0; i < N_COMMANDS; i++) {
-		if (strcmp(argv[1], commands[i].object))
-			continue;
-		if (argc < 3) {
-			fprintf(stderr, "bootpack: '%s' needs a command (e.g. 'bootpack %s %s')\n",
-				argv[1], commands[i].object, commands[i].command);
-			return EXIT_USAGE;
-		}
-		for (size_t j = i; j < N_COMMANDS; j++)
-			if (!strcmp(argv[1], commands[j].object) &&
-			    !strcmp(argv[2], commands[j].command))
-				return commands[j].run(argc - 2, argv + 2);
-		fprintf(stderr, "bootpack: unknown command '%s %s'\n"
-			"Try 'bootpack --help' for the list of commands.\n", argv[1], argv[2]);
-		return EXIT_USAGE;
-	}
-	fprintf(stderr, "bootpack: unknown object '%s'\n"
-		"Try 'bootpack --help' for the list of commands.\n", argv[1]);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(argv[1], commands[i].object))
+			return dispatch_object(argc, argv);
+	cli_error(NULL, "unknown object '%s'", CLI_ESC(argv[1]));
+	fputs("Try 'bootpack --help' for the list of commands.\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -85,7 +107,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (argfile_expand(argc, argv, &args, err, sizeof(err))) {
-		fprintf(stderr, "bootpack: %s\n", err);
+		cli_error_text(err);
 		argv_free(&args);
 		return EXIT_FAIL;
 	}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fit_internal.h"
+#include "util/esc.h"
 #include "util/util.h"
 
 #define CMD_FILE_MAX (1u << 20)
@@ -100,7 +101,7 @@ int bpi_decompose_dtb(const char *dtb_path, char ***files, struct bp_diag *d)
 
 			snprintf(why, sizeof(why), "%s", d->msg);
 			bp_diag_set(d, ret, NULL, "%s (-D needs Kbuild's .cmd file for '%s')",
-				    why, dtb_path);
+				    why, BPI_ESC(dtb_path));
 		}
 		goto out;
 	}

@@ -18,6 +18,7 @@
 #include <libfdt.h>
 
 #include "fit_internal.h"
+#include "util/esc.h"
 #include "util/util.h"
 
 #define FDT_V16_HEADER 36u       /* version 16 has no size_dt_struct */
@@ -175,7 +176,7 @@ static int walk_prop(struct walk *w, uint32_t tag_at, uint32_t *pos)
 
 	if (w->size - *pos < 8)
 		return walk_fail(w, "node '%s': property at structure offset %u is cut off by "
-				 "the end of the structure block (size_dt_struct %u)", w->node,
+				 "the end of the structure block (size_dt_struct %u)", BPI_ESC(w->node),
 				 tag_at, w->size);
 	len = bpi_get_be32(w->s + *pos);
 	nameoff = bpi_get_be32(w->s + *pos + 4);
@@ -183,15 +184,16 @@ static int walk_prop(struct walk *w, uint32_t tag_at, uint32_t *pos)
 	if (len > w->size - *pos)
 		return walk_fail(w, "node '%s': property at structure offset %u: its %u-byte "
 				 "value runs past the end of the structure block "
-				 "(size_dt_struct %u)", w->node, tag_at, len, w->size);
+				 "(size_dt_struct %u)", BPI_ESC(w->node), tag_at, len,
+				 w->size);
 	if (nameoff >= w->size_strings)
 		return walk_fail(w, "node '%s': property at structure offset %u: name offset "
 				 "%u is past the end of the strings block (size_dt_strings %u)",
-				 w->node, tag_at, nameoff, w->size_strings);
+				 BPI_ESC(w->node), tag_at, nameoff, w->size_strings);
 	if (!memchr(w->strings + nameoff, '\0', w->size_strings - nameoff))
 		return walk_fail(w, "node '%s': property at structure offset %u: name at "
 				 "strings offset %u is not NUL-terminated before the end of the "
-				 "strings block (size_dt_strings %u)", w->node, tag_at, nameoff,
+				 "strings block (size_dt_strings %u)", BPI_ESC(w->node), tag_at, nameoff,
 				 w->size_strings);
 	*pos += len;
 	return 0;

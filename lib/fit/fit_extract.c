@@ -12,6 +12,7 @@
 #include <bootpack/experimental.h>
 
 #include "fit_internal.h"
+#include "util/esc.h"
 #include "util/util.h"
 
 static int check_hashes(const struct bp_fit *fit, size_t index, struct bp_diag *d)
@@ -28,26 +29,28 @@ static int check_hashes(const struct bp_fit *fit, size_t index, struct bp_diag *
 		if (!h->algo)
 			return bp_diag_set(d, BP_ERR_FORMAT, name,
 					   "image '%s': %s: no 'algo' property; cannot check the "
-					   "data", im->name, h->node);
+					   "data", BPI_ESC(im->name), BPI_ESC(h->node));
 		if (bp_hash_from_name(h->algo, &a, NULL))
 			return bp_diag_set(d, BP_ERR_FORMAT, name,
 					   "image '%s': %s: unknown hash algorithm '%s'; cannot "
-					   "check the data", im->name, h->node, h->algo);
+					   "check the data", BPI_ESC(im->name), BPI_ESC(h->node),
+					   BPI_ESC(h->algo));
 		if (!h->value)
 			return bp_diag_set(d, BP_ERR_FORMAT, name,
 					   "image '%s': %s: no 'value' property; cannot check the "
-					   "data", im->name, h->node);
+					   "data", BPI_ESC(im->name), BPI_ESC(h->node));
 		if (h->value_len != bp_hash_len(a))
 			return bp_diag_set(d, BP_ERR_FORMAT, name,
 					   "image '%s': %s: %s value is %zu bytes; expected %zu",
-					   im->name, h->node, h->algo, h->value_len, bp_hash_len(a));
+					   BPI_ESC(im->name), BPI_ESC(h->node), BPI_ESC(h->algo),
+					   h->value_len, bp_hash_len(a));
 		ret = bp_hash(a, im->data, (size_t)im->data_size, sum, d);
 		if (ret)
 			return ret;
 		if (memcmp(sum, h->value, h->value_len))
 			return bp_diag_set(d, BP_ERR_FORMAT, name,
 					   "image '%s': %s: %s hash does not match the data",
-					   im->name, h->node, h->algo);
+					   BPI_ESC(im->name), BPI_ESC(h->node), BPI_ESC(h->algo));
 	}
 	return 0;
 }
@@ -99,7 +102,7 @@ int bp_fit_extract_to(const struct bp_fit *fit, size_t index,
 		return bp_diag_set(d, BP_ERR_INVALID, name, "image index %zu out of range", index);
 	/* Any malformed property may change what the bytes mean (compression, type). */
 	if (!im->data || im->problem)
-		return bp_diag_set(d, BP_ERR_FORMAT, name, "image '%s': %s", im->name,
+		return bp_diag_set(d, BP_ERR_FORMAT, name, "image '%s': %s", BPI_ESC(im->name),
 				   im->problem ? im->problem : "no data");
 	ret = check_not_input(fit, &s, d);
 	if (!ret && !o->no_verify)
@@ -115,7 +118,8 @@ int bp_fit_extract_to(const struct bp_fit *fit, size_t index,
 	if (bp_codec_from_name(im->compression, &c, NULL))
 		return bp_diag_set(d, BP_ERR_UNSUPPORTED, name,
 				   "image '%s': unknown compression '%s'; only the stored bytes "
-				   "can be extracted", im->name, im->compression);
+				   "can be extracted", BPI_ESC(im->name),
+				   BPI_ESC(im->compression));
 	max = o->max_size ? o->max_size : BP_FIT_DECOMPRESS_MAX_DEFAULT;
 	ret = bp_decompress(c, im->data, (size_t)im->data_size,
 			    max > SIZE_MAX ? SIZE_MAX : (size_t)max, &out, d);
@@ -128,7 +132,7 @@ int bp_fit_extract_to(const struct bp_fit *fit, size_t index,
 
 		snprintf(why, sizeof(why), "%s", d ? d->msg : "");
 		ret = bp_diag_set(d, ret, name, "image '%s': cannot decompress %s data: %s",
-				  im->name, im->compression, why);
+				  BPI_ESC(im->name), BPI_ESC(im->compression), why);
 	}
 	if (!ret)
 		ret = bpi_output_to(&s, out.data, out.len, d);

@@ -17,6 +17,7 @@
 #include <bootpack/experimental.h>
 
 #include "fit_internal.h"
+#include "util/esc.h"
 #include "util/util.h"
 
 #define PROBLEM_MAX 200
@@ -258,7 +259,7 @@ static int image_subnodes(const void *fdt, int node, struct bp_fit_image *im,
 		h[im->n_hashes].node = name;
 		if (get_string(fdt, sub, "algo", &h[im->n_hashes].algo) == PROP_BAD)
 			problem(pbuf, &im->problem, "%s: property 'algo' is not a "
-				"NUL-terminated string", name);
+				"NUL-terminated string", BPI_ESC(name));
 		h[im->n_hashes].value = fdt_getprop(fdt, sub, "value", &len);
 		h[im->n_hashes].value_len = h[im->n_hashes].value ? (size_t)len : 0;
 		im->n_hashes++;

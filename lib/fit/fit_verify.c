@@ -16,6 +16,7 @@
 #include <bootpack/pe.h>
 
 #include "fit_internal.h"
+#include "util/esc.h"
 #include "util/util.h"
 
 #define MSG_MAX 512
@@ -77,7 +78,7 @@ static void report_unreadable(struct verify *v, size_t i, const char *sub, const
 		return;
 	}
 	snprintf(msg, sizeof(msg), "%s%sproperty '%s' is not a NUL-terminated string",
-		 sub ? sub : "", sub ? ": " : "", prop);
+		 sub ? BPI_ESC(sub) : "", sub ? ": " : "", prop);
 	if (!im->problem || strcmp(im->problem, msg))
 		report(v, BP_FIT_CHECK_FAIL, im->name, "%s", msg);
 }
@@ -182,23 +183,24 @@ static void report_hash(struct verify *v, size_t i, const struct bp_fit_hash *h,
 	size_t n;
 
 	if (!h->algo) {
-		snprintf(missing, sizeof(missing), "%s: no 'algo' property", h->node);
+		snprintf(missing, sizeof(missing), "%s: no 'algo' property", BPI_ESC(h->node));
 		report_unreadable(v, i, h->node, "algo", BP_FIT_CHECK_FAIL, missing);
 		return;
 	}
 	if (bp_hash_from_name(h->algo, &a, NULL)) {
 		report(v, BP_FIT_CHECK_FAIL, im->name, "%s: unknown hash algorithm '%s'",
-		       h->node, h->algo);
+		       BPI_ESC(h->node), BPI_ESC(h->algo));
 		return;
 	}
 	n = bp_hash_len(a);
 	if (!h->value) {
-		report(v, BP_FIT_CHECK_FAIL, im->name, "%s: no 'value' property", h->node);
+		report(v, BP_FIT_CHECK_FAIL, im->name, "%s: no 'value' property",
+		       BPI_ESC(h->node));
 		return;
 	}
 	if (h->value_len != n) {
 		report(v, BP_FIT_CHECK_FAIL, im->name, "%s: %s value is %zu bytes; expected %zu",
-		       h->node, h->algo, h->value_len, n);
+		       BPI_ESC(h->node), BPI_ESC(h->algo), h->value_len, n);
 		return;
 	}
 	v->st->n_hashes++;
@@ -207,10 +209,11 @@ static void report_hash(struct verify *v, size_t i, const struct bp_fit_hash *h,
 		hex(want, h->value, n);
 		report(v, BP_FIT_CHECK_FAIL, im->name,
 		       "%s: %s hash does not match the data (stored %s, computed %s)",
-		       h->node, h->algo, want, got);
+		       BPI_ESC(h->node), BPI_ESC(h->algo), want, got);
 		return;
 	}
-	report(v, BP_FIT_CHECK_OK, im->name, "%s: %s %s", h->node, h->algo, got);
+	report(v, BP_FIT_CHECK_OK, im->name, "%s: %s %s", BPI_ESC(h->node),
+	       BPI_ESC(h->algo), got);
 }
 
 static void check_image(struct verify *v, size_t i)
@@ -231,7 +234,7 @@ static void check_image(struct verify *v, size_t i)
 		 strcmp(im->compression, "none"))
 		report(v, BP_FIT_CHECK_FAIL, im->name,
 		       "unknown compression '%s' (U-Boot knows none, gzip, bzip2, lz4, lzma, "
-		       "lzo and zstd)", im->compression);
+		       "lzo and zstd)", BPI_ESC(im->compression));
 	if (im->type && !strcmp(im->type, "kernel") && !im->has_load)
 		report(v, BP_FIT_CHECK_FAIL, im->name,
 		       "type 'kernel' needs a 'load' address (U-Boot cannot place it)");
@@ -239,7 +242,7 @@ static void check_image(struct verify *v, size_t i)
 		report(v, BP_FIT_CHECK_WARN, im->name,
 		       "compressed (%s) kernel_noload image: U-Boot before v2024.04 does not "
 		       "decompress it and fails with \"Bad Linux ARM64 Image magic!\"; "
-		       "rebuild with --load-address to boot on older U-Boot", im->compression);
+		       "rebuild with --load-address to boot on older U-Boot", BPI_ESC(im->compression));
 	if (!im->data)
 		return;
 	if (!im->n_hashes)
@@ -251,10 +254,10 @@ static void check_image(struct verify *v, size_t i)
 		       "signature node present: signatures are not checked by bootpack");
 	if (r->decompressed && r->decomp_err)
 		report(v, BP_FIT_CHECK_FAIL, im->name, "cannot decompress %s data: %s",
-		       im->compression, r->decomp_msg);
+		       BPI_ESC(im->compression), r->decomp_msg);
 	else if (r->decompressed && !r->content_msg[0])
 		report(v, BP_FIT_CHECK_OK, im->name, "%s data decompresses to %llu bytes%s%s",
-		       im->compression, (unsigned long long)r->decomp_size,
+		       BPI_ESC(im->compression), (unsigned long long)r->decomp_size,
 		       r->content_ok ? ", " : "", r->content_ok ? r->content_ok : "");
 	else if (!r->decompressed && r->content_ok)
 		report(v, BP_FIT_CHECK_OK, im->name, "data is %s", r->content_ok);
@@ -273,7 +276,7 @@ static void check_ref(struct verify *v, const struct bp_fit_config *c, const cha
 			im = bp_fit_image_at(v->fit, i);
 	if (!im) {
 		report(v, BP_FIT_CHECK_FAIL, c->name, "%s '%s' is not an image in /images", prop,
-		       name);
+		       BPI_ESC(name));
 		return;
 	}
 	if (!want || !im->type)
@@ -281,7 +284,8 @@ static void check_ref(struct verify *v, const struct bp_fit_config *c, const cha
 	for (; *want; want++)
 		if (!strcmp(im->type, *want))
 			return;
-	report(v, BP_FIT_CHECK_FAIL, c->name, "%s '%s' has type '%s'", prop, name, im->type);
+	report(v, BP_FIT_CHECK_FAIL, c->name, "%s '%s' has type '%s'", prop, BPI_ESC(name),
+	       BPI_ESC(im->type));
 }
 
 static void check_config(struct verify *v, const struct bp_fit_config *c)
@@ -322,7 +326,7 @@ static void check_configs(struct verify *v)
 	if (info->unit_address_node)
 		report(v, BP_FIT_CHECK_WARN, "", "node '%s' has a unit address ('@'): U-Boot built "
 		       "with FIT signature support (as Debian's is) refuses such a FIT",
-		       info->unit_address_node);
+		       BPI_ESC(info->unit_address_node));
 	if (!info->has_configurations) {
 		report(v, BP_FIT_CHECK_WARN, "", "no /configurations node: bootm needs an explicit "
 		       "image name");
@@ -335,7 +339,7 @@ static void check_configs(struct verify *v)
 			found = !strcmp(bp_fit_config_at(v->fit, i)->name, info->default_config);
 		if (!found)
 			report(v, BP_FIT_CHECK_FAIL, "", "default configuration '%s' does not exist",
-			       info->default_config);
+			       BPI_ESC(info->default_config));
 	}
 	for (size_t i = 0; i < info->n_configs; i++)
 		check_config(v, bp_fit_config_at(v->fit, i));

@@ -16,6 +16,7 @@
 #include <bootpack/experimental.h>
 
 #include "pe_internal.h"
+#include "util/esc.h"
 #include "util/util.h"
 
 #define MAX_RUNS_EXTRA 8
@@ -137,7 +138,8 @@ static int check_shrink(struct edit *ed, int idx)
 	if (in->entry_point >= size)
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "%s section '%s' would "
 				   "shrink SizeOfImage to 0x%llx, leaving the entry point 0x%x "
-				   "outside the image", verb, ed->e->name, (unsigned long long)size,
+				   "outside the image", verb, BPI_ESC(ed->e->name),
+				   (unsigned long long)size,
 				   in->entry_point);
 	for (int i = 0; i < BP_PE_MAX_DIRS; i++) {
 		const struct bp_pe_dir *dir = &in->dirs[i];
@@ -147,7 +149,7 @@ static int check_shrink(struct edit *ed, int idx)
 			return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "%s section "
 					   "'%s' would shrink SizeOfImage to 0x%llx, leaving data "
 					   "directory %d (RVA 0x%x, 0x%x bytes) outside the image",
-					   verb, ed->e->name, (unsigned long long)size, i,
+					   verb, BPI_ESC(ed->e->name), (unsigned long long)size, i,
 					   dir->address, dir->size);
 	}
 	return 0;
@@ -183,19 +185,19 @@ static int check_request(struct edit *ed)
 
 	if (!n || n > 8)
 		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "section name '%s' must be "
-				   "1 to 8 bytes (PE section headers hold 8)", e->name);
+				   "1 to 8 bytes (PE section headers hold 8)", BPI_ESC(e->name));
 	if (e->op == BP_PE_ADD_SECTION && idx >= 0)
 		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "a section named '%s' "
-				   "already exists", e->name);
+				   "already exists", BPI_ESC(e->name));
 	if (e->op != BP_PE_ADD_SECTION && idx < 0)
 		return bp_diag_set(ed->d, BP_ERR_NOTFOUND, ed->pe->name, "no section named '%s'",
-				   e->name);
+				   BPI_ESC(e->name));
 	if (e->op != BP_PE_REMOVE_SECTION && (!e->data || !e->len))
 		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "section '%s': no data "
-				   "given", e->name);
+				   "given", BPI_ESC(e->name));
 	if (e->op != BP_PE_REMOVE_SECTION && e->len > UINT32_MAX / 2)
 		return bp_diag_set(ed->d, BP_ERR_TOOBIG, ed->pe->name, "section '%s': %zu bytes is "
-				   "too large for a PE section", e->name, e->len);
+				   "too large for a PE section", BPI_ESC(e->name), e->len);
 	if (in->has_certificates && !e->strip_signature)
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "the image is signed "
 				   "(certificate table of %u bytes); an edit would invalidate the "
@@ -222,10 +224,10 @@ static int check_image(struct edit *ed)
 	if (in->zboot.present && in->zboot.payload_section == idx)
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' holds the "
 				   "zboot payload; changing it would orphan the zboot header",
-				   e->name);
+				   BPI_ESC(e->name));
 	if (in->entry_point && overlaps_section(in, idx, in->entry_point, 1))
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' holds the "
-				   "entry point", e->name);
+				   "entry point", BPI_ESC(e->name));
 	for (int i = 0; i < BP_PE_MAX_DIRS; i++) {
 		const struct bp_pe_dir *dir = &in->dirs[i];
 
@@ -233,7 +235,7 @@ static int check_image(struct edit *ed)
 		    overlaps_section(in, idx, dir->address, dir->size))
 			return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' "
 					   "holds data directory %d; changing it would leave the "
-					   "directory pointing at other bytes", e->name, i);
+					   "directory pointing at other bytes", BPI_ESC(e->name), i);
 	}
 	if (e->op == BP_PE_REMOVE_SECTION && in->n_sections == 1)
 		return bp_diag_set(ed->d, BP_ERR_INVALID, ed->pe->name, "cannot remove the only "
@@ -247,7 +249,7 @@ static int check_image(struct edit *ed)
 						   BP_PE_SCN_MEM_WRITE)))
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' is %s; "
 				   "the program's code refers to it, so removing it would break "
-				   "the image (--force removes it anyway)", e->name,
+				   "the image (--force removes it anyway)", BPI_ESC(e->name),
 				   bpi_pe_sections(in)[idx].characteristics & BP_PE_SCN_MEM_WRITE
 				   ? "writable data" : "code");
 	if (e->op == BP_PE_REPLACE_SECTION) {
@@ -257,7 +259,7 @@ static int check_image(struct edit *ed)
 		if (!s->raw_size)
 			return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' has "
 					   "no file data (it is zero-filled at load time); it cannot "
-					   "be given contents", e->name);
+					   "be given contents", BPI_ESC(e->name));
 
 		/* Later sections keep their addresses: the new contents must fit before them. */
 		for (uint32_t i = 0; i < in->n_sections; i++)
@@ -268,7 +270,8 @@ static int check_image(struct edit *ed)
 		    align_up((uint64_t)s->virtual_address + e->len, in->section_alignment) > limit)
 			return bp_diag_set(ed->d, BP_ERR_TOOBIG, ed->pe->name, "section '%s': %zu bytes "
 					   "do not fit before the next section at RVA 0x%llx (room for "
-					   "%llu); only the last section can grow", e->name, e->len,
+					   "%llu); only the last section can grow", BPI_ESC(e->name),
+					   e->len,
 					   (unsigned long long)limit,
 					   (unsigned long long)(limit - s->virtual_address));
 	}
@@ -425,7 +428,8 @@ static int plan_address(struct edit *ed)
 	if (end > UINT32_MAX)
 		return bp_diag_set(ed->d, BP_ERR_TOOBIG, ed->pe->name, "section '%s' (%zu bytes at "
 				   "RVA 0x%llx) would end at 0x%llx (SectionAlignment 0x%x), past the "
-				   "4 GiB that SizeOfImage can describe", ed->e->name, ed->e->len,
+				   "4 GiB that SizeOfImage can describe", BPI_ESC(ed->e->name),
+				   ed->e->len,
 				   (unsigned long long)va, (unsigned long long)end,
 				   in->section_alignment);
 	if (ed->e->op == BP_PE_ADD_SECTION)

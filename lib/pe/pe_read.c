@@ -14,33 +14,10 @@
 #include "codec/codec_impl.h"
 #define BOOTPACK_EXPERIMENTAL
 #include <bootpack/experimental.h>
+#include <bootpack/escape.h>
 
 #include "pe_internal.h"
 #include "util/util.h"
-
-/*
- * Copy @in to @out (@n bytes) with every byte outside printable ASCII, and
- * the backslash, written as \xNN: section and compression names come from
- * the file, and a message must stay one line of text.
- */
-static void escape(char *out, size_t n, const char *in)
-{
-	size_t k = 0;
-
-	for (; *in; in++) {
-		unsigned char c = (unsigned char)*in;
-		size_t w = c >= 0x20 && c < 0x7f && c != '\\' ? 1 : 4;
-
-		if (n - k <= w)
-			break;
-		if (w == 1)
-			out[k] = (char)c;
-		else
-			snprintf(out + k, n - k, "\\x%02x", c);
-		k += w;
-	}
-	out[k] = '\0';
-}
 
 static struct bp_pe_problem *new_problem(struct bp_pe *pe)
 {
@@ -87,8 +64,9 @@ vproblem(struct bp_pe *pe, enum bp_pe_severity sev, char *esc, size_t n, const c
 {
 	char raw[BP_DIAG_MSG_MAX];
 
+	/* Section and compression names come from the file: one line of text. */
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	escape(esc, n, raw);
+	bp_escape(esc, n, raw, strlen(raw), BP_ESC_TEXT);
 	add_problem(pe, sev, esc);
 }
 

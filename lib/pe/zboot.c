@@ -15,6 +15,7 @@
 
 #include "codec/codec_impl.h"
 #include "pe_internal.h"
+#include "util/esc.h"
 #include "util/util.h"
 
 #define LINUX_PE_MAGIC 0x818223cdu

@@ -163,8 +163,10 @@ def test_dtbo_is_ignored_like_make_fit(bootpack, samples, work):
            "\"Unknown Compression\"); use -c lzma, the LZMA container U-Boot reads"),
 ])
 def test_bad_compression(bootpack, samples, work, name, msg):
+    """A bad -c value is a usage error like any other bad option value (exit 2)."""
     p = build(bootpack, samples, work / "o.fit", "-c", name)
-    assert_fails(p, f"bootpack: '{name}': {msg}")
+    assert_fails(p, f"bootpack fit build: -c/--compress '{name}': {msg}\n"
+                    "Try 'bootpack fit build --help' for more information.", status=2)
     assert_no_leftovers(work)
 
 
@@ -238,8 +240,13 @@ def test_bad_source_date_epoch(bootpack, samples, work):
 
 
 @pytest.mark.parametrize("args,msg", [
-    ([], "missing required option -o/--output -A/--arch -O/--os -n/--name -k/--kernel"),
+    ([], "missing required options -o/--output, -A/--arch, -O/--os, -n/--name and "
+         "-k/--kernel"),
     (["-o", "x.fit", *BASE], "missing required option -k/--kernel"),
+    (["-o", "x.fit", "-n", "n", "-k", "k"], "missing required options -A/--arch and -O/--os"),
+    (["-c", "lz5", "-o", "x.fit", *BASE, "-k", "k"],
+     "-c/--compress 'lz5': unknown compression (choose from none, gzip, bzip2, lz4, lzma, "
+     "lzo, zstd)"),
     (["--bogus"], "unknown option '--bogus'"),
     (["-o"], "option '-o' needs an argument"),
     (["-B", "6"], "--align '6': expected a power of two in hex, from 4 to 40000000 "
@@ -259,6 +266,70 @@ def test_bad_command_exit_2(bootpack, args):
     p = bp(bootpack, *args)
     assert p.returncode == 2
     assert p.stderr.startswith(b"bootpack")
+
+
+@pytest.mark.parametrize("args,msg,hint", [
+    (["fit"], "bootpack: 'fit' needs a command", "bootpack fit --help"),
+    (["pe", "frobnicate"], "bootpack: unknown command 'pe frobnicate'", "bootpack pe --help"),
+    (["zip", "build"], "bootpack: unknown object 'zip'", "bootpack --help"),
+])
+def test_bad_command_message(bootpack, args, msg, hint):
+    """The usual two lines: what is wrong, and where the list of commands is."""
+    p = bp(bootpack, *args)
+    assert p.returncode == 2 and p.stdout == b""
+    lines = p.stderr.decode().splitlines()
+    assert lines[0] == msg and len(lines) == 2
+    assert lines[1].startswith(f"Try '{hint}' for the list of")
+
+
+OBJECT_COMMANDS = {
+    "fit": ["build", "list", "extract", "verify"],
+    "pe": ["info", "verify", "add-section", "replace-section", "remove-section"],
+    "zboot": ["extract"],
+}
+
+
+@pytest.mark.parametrize("obj", sorted(OBJECT_COMMANDS))
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_object_help_lists_its_commands(bootpack, obj, flag):
+    """'bootpack OBJECT --help': that object's commands with the summaries of --help."""
+    p = bp(bootpack, obj, flag)
+    assert p.returncode == 0 and p.stderr == b""
+    text = p.stdout.decode()
+    assert text.startswith(f"Usage: bootpack {obj} COMMAND [OPTION]... [ARG]...\n")
+    top = bp(bootpack, "--help").stdout.decode()
+    listed = re.findall(r"^  (\S+) +(.+)$", text, re.M)
+    assert [c for c, _ in listed] == OBJECT_COMMANDS[obj]
+    for command, summary in listed:
+        assert re.search(rf"^  {obj} {re.escape(command)} +{re.escape(summary)}$", top, re.M)
+    for other in OBJECT_COMMANDS:
+        if other != obj:
+            assert f"bootpack {other}" not in text
+
+
+@pytest.mark.parametrize("command,args,msg", [
+    ("pe add-section", ["in.efi", "-o", "o.efi", "--name", ".bpfdata1", "--file", "f"],
+     "--name '.bpfdata1': a section name is 1 to 8 bytes (PE section headers hold 8)"),
+    ("pe remove-section", ["in.efi", "-o", "o.efi", "--name", ""],
+     "--name '': a section name is 1 to 8 bytes (PE section headers hold 8)"),
+    ("pe add-section", ["in.efi"], "missing required options -o/--output, --name and --file"),
+    ("pe replace-section", ["in.efi", "-o", "o.efi"],
+     "missing required options --name and --file"),
+    ("pe remove-section", ["in.efi", "--name", "x"], "missing required option -o/--output"),
+])
+def test_pe_edit_usage_errors(bootpack, work, command, args, msg):
+    """Blame the option, not the input image (which is not even opened)."""
+    p = bp(bootpack, *command.split(), *args, cwd=work)
+    assert p.returncode == 2 and p.stdout == b""
+    assert p.stderr.decode() == (f"bootpack {command}: {msg}\n"
+                                 f"Try 'bootpack {command} --help' for more information.\n")
+
+
+def test_files_from_error_is_one_line(bootpack, work):
+    """-T's error goes through the CLI's error helper, like every other."""
+    p = bp(bootpack, "fit", "build", "-o", "o.fit", *BASE, "-k", "k", "-T", "nope.txt",
+           cwd=work)
+    assert_fails(p, "bootpack: 'nope.txt': cannot open: No such file or directory")
 
 
 def test_help_and_version(bootpack):
