@@ -377,7 +377,7 @@ REF_CACHE_DAYS = 30
 def prune_ref_cache(d):
     """Drop cached references not used for REF_CACHE_DAYS (inputs change)."""
     old = time.time() - REF_CACHE_DAYS * 86400
-    for p in d.glob("*.fit"):
+    for p in [*d.glob("*.fit"), *d.glob("*.fit.lock")]:
         try:
             if p.stat().st_mtime < old:
                 p.unlink()
