@@ -523,7 +523,8 @@ def zboot_kernels(request):
     ready = _real_run([str(BUILD_ZBOOT), "--cached"], stdout=subprocess.DEVNULL,
                       stderr=subprocess.DEVNULL, check=False).returncode == 0
     if not ready:
-        say(request.config, f"tests/cli: {request.node.name}: waiting for the zboot kernels "
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+        say(request.config, f"tests/cli: {test}: waiting for the zboot kernels "
             "(scripts/build-zboot-kernels; its progress lines are prefixed 'kernels:' "
             "under make check)")
     start = time.monotonic()
