@@ -1,19 +1,24 @@
 # SPDX-License-Identifier: MIT
 # Convenience entry points; the build itself is Meson + Ninja.
-#   make demo   build bootpack and run it on the bundled samples
-#   make check  build with ASan+UBSan and run every test, run the error and
-#               fault tests again under valgrind, then fuzz each target
-#               for 60 s (what CI runs)
-#   make fuzz   only the fuzzing (FUZZ_SECONDS=N per target; scripts/fuzz)
-#   make bench  compare against the kernel's make_fit.py on the real corpus
-#               (bench/README.md; about 9 minutes)
+#   make demo    build bootpack (build/src/bootpack) and run it on the bundled
+#                samples: FIT build/list/verify/extract, PE/zboot info/edit
+#   make install build and install (meson install -C build; PREFIX via
+#                `meson configure build --prefix=...`, DESTDIR honoured)
+#   make check   what CI runs (scripts/check): build with ASan+UBSan and run
+#                every test, the error and fault tests again under valgrind,
+#                then fuzz each target for 60 s; the cached kernels build in
+#                the background meanwhile. Ends with a per-stage timing table
+#                and one verdict line.
+#   make fuzz    only the fuzzing (FUZZ_SECONDS=N per target; scripts/fuzz)
+#   make bench   compare against the kernel's make_fit.py on the real corpus
+#                (bench/README.md; about 9 minutes)
 
 BUILD ?= build
 CHECK_BUILD ?= build-check
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all demo check fuzz bench clean
+.PHONY: all demo install check fuzz bench clean
 
 all:
 	scripts/install-deps build
@@ -26,16 +31,11 @@ demo:
 	ninja -C $(BUILD)
 	scripts/demo $(BUILD)
 
+install: all
+	meson install -C $(BUILD)
+
 check:
-	scripts/install-deps test
-	[ -d $(CHECK_BUILD) ] || meson setup $(CHECK_BUILD) -Dwerror=true \
-		-Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all
-	ninja -C $(CHECK_BUILD)
-	meson test -C $(CHECK_BUILD) --print-errorlogs
-	[ -d $(BUILD) ] || meson setup $(BUILD)
-	ninja -C $(BUILD)
-	scripts/valgrind-tests $(BUILD)
-	scripts/fuzz $(FUZZ_SECONDS)
+	BUILD=$(BUILD) CHECK_BUILD=$(CHECK_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/check
 
 fuzz:
 	scripts/install-deps fuzz

@@ -18,6 +18,8 @@ target, @FILE argument files and the paths inside them, -T lists) is hashed
 before and after, and a changed input fails the test.
 """
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shlex
@@ -52,9 +54,28 @@ SAMPLE_DTBS = ["demo-a.dtb", "demo-b.dtb", "demo-c.dtb", "demo-d.dtb", "demo-a-o
 SAMPLE_FILES = SAMPLE_DTBS + ["demo-overlay.dtbo", "Image"]
 
 
+def default_basetemp():
+    """BUILD/pytest-tmp for the build whose bootpack is under test: what tests
+    write stays out of /tmp and goes with the build directory."""
+    mine = os.environ.get("BOOTPACK")
+    build = Path(mine).resolve().parents[1] if mine else REPO / "build"
+    return build / "pytest-tmp"
+
+
+# tryfirst: before pytest's tmpdir plugin reads --basetemp.
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "corpus: uses the real Debian kernel/DTB corpus (slow)")
     subprocess.run = _guarded_run
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = str(default_basetemp())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A green run leaves nothing behind; a failed one keeps its files."""
+    config = session.config
+    if exitstatus == 0 and config.option.basetemp and not hasattr(config, "workerinput"):
+        shutil.rmtree(config.option.basetemp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------
@@ -278,46 +299,171 @@ def build_args(ds, out, comp, external, extra=()):
     return [str(a) for a in args]
 
 
-class FitFactory:
-    """Builds FITs with make_fit.py and bootpack, once per distinct input."""
+# --------------------------------------------------------------------------
+# Outputs shared between tests, pytest-xdist workers and runs.
 
-    def __init__(self, tmpdir, make_fit_path):
+def cache_root():
+    return Path(os.environ.get("BOOTPACK_CACHE") or Path.home() / ".cache" / "bootpack")
+
+
+def session_dir(tmp_path_factory):
+    """A directory every xdist worker of this session shares (the base temp
+    directory; a worker's own is a subdirectory of it, popen-gwN)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    d = base / "shared"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+@contextlib.contextmanager
+def file_lock(path):
+    """An exclusive fcntl lock on @path (created), e.g. between xdist workers."""
+    with open(path, "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def produce_once(path, make):
+    """@path, made by make(tmp) (which writes tmp) unless it exists: the first
+    process to get the lock makes it, the others wait and reuse it."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    with file_lock(path.with_name(path.name + ".lock")):
+        if not path.is_file():
+            tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+            make(tmp)
+            os.replace(tmp, path)
+    return path
+
+
+_digests = {}
+
+
+def file_digest(path):
+    """sha256 of @path, remembered by (path, size, mtime)."""
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    if key not in _digests:
+        _digests[key] = _digest(path).hex()
+    return _digests[key]
+
+
+_tool_versions = None
+
+# What make_fit.py's output depends on besides its inputs: the script, the
+# compressors and mkimage it runs (pigz replaces gzip when installed).
+REF_PACKAGES = ["u-boot-tools", "gzip", "pigz", "bzip2", "lz4", "xz-utils", "lzop", "zstd",
+                "python3-libfdt", "python3"]
+
+
+def tool_versions():
+    global _tool_versions
+    if _tool_versions is None:
+        proc = _real_run(["dpkg-query", "-W", *REF_PACKAGES], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, check=False)
+        _tool_versions = proc.stdout.decode()
+    return _tool_versions
+
+
+REF_CACHE_DAYS = 30
+
+
+def prune_ref_cache(d):
+    """Drop cached references not used for REF_CACHE_DAYS (inputs change)."""
+    old = time.time() - REF_CACHE_DAYS * 86400
+    for p in [*d.glob("*.fit"), *d.glob("*.fit.lock")]:
+        try:
+            if p.stat().st_mtime < old:
+                p.unlink()
+        except OSError:
+            pass
+
+
+class FitFactory:
+    """Builds FITs with make_fit.py and bootpack, once per distinct input.
+
+    Reference outputs (make_fit.py) are kept across runs in
+    $BOOTPACK_CACHE/ref-fits, keyed by a hash of everything they depend on
+    (script, kernel and DTB bytes, list order, options, tool versions); on a
+    warm cache make_fit.py does not run at all. bootpack's outputs are built
+    once per session and shared by the xdist workers (never across runs: they
+    are what is under test)."""
+
+    def __init__(self, tmpdir, make_fit_path, ref_dir):
         self.tmpdir = Path(tmpdir)
         self.make_fit_path = make_fit_path
+        self.ref_dir = Path(ref_dir)
         self._cache = {}
         self.timings = {}
 
     def _out(self, tag):
         return self.tmpdir / (tag.replace("/", "_") + ".fit")
 
+    @staticmethod
+    def _ds_key(ds):
+        """The dataset's content: kernel and DTB bytes, list entries in order."""
+        h = hashlib.sha256(file_digest(ds.cwd / ds.kernel).encode())
+        for e in ds.entries:
+            h.update(e.encode() + b"\0")
+        for p in ds.dtbs:
+            h.update(file_digest(p).encode())
+        return h.hexdigest()
+
+    def _ref_key(self, ds, comp, external):
+        h = hashlib.sha256()
+        for part in ("ref-fit 1", file_digest(self.make_fit_path), tool_versions(),
+                     # the list file's name does not matter, its entries do
+                     " ".join(build_args(ds, "OUT", comp, external)).replace(
+                         str(ds.list_file), "LIST"),
+                     self._ds_key(ds)):
+            h.update(part.encode() + b"\0")
+        return h.hexdigest()[:32]
+
     def reference(self, ds, comp, external):
         """Output of the reference make_fit.py (it runs mkimage -E -F for -E)."""
         key = ("ref", ds.name, comp, external)
         if key not in self._cache:
-            out = self._out("-".join(map(str, key)))
-            proc = run([SYSTEM_PYTHON, self.make_fit_path, *build_args(ds, out, comp, external)],
-                       cwd=ds.cwd)
-            self.timings[key] = proc.elapsed
-            self._cache[key] = out
+            def make(out):
+                proc = run([SYSTEM_PYTHON, self.make_fit_path,
+                            *build_args(ds, out, comp, external)], cwd=ds.cwd)
+                self.timings[key] = proc.elapsed
+            name = f"{ds.name}-{comp}-{'E' if external else 'e'}-{self._ref_key(ds, comp, external)}"
+            path = produce_once(self.ref_dir / f"{name}.fit", make)
+            os.utime(path)  # in use: keep it from prune_ref_cache
+            self._cache[key] = path
         return self._cache[key]
 
     def bootpack(self, ds, comp, external, extra=(), env=None):
         key = ("bootpack", ds.name, comp, external, tuple(extra), tuple(sorted((env or {}).items())))
         if key not in self._cache:
-            out = self._out(f"bp-{len(self._cache)}-{ds.name}-{comp}-{int(external)}")
-            full_env = dict(os.environ, **(env or {}))
-            proc = run([bootpack_path(), "fit", "build",
-                        *build_args(ds, out, comp, external, extra)],
-                       cwd=ds.cwd, env=full_env)
-            self.timings[key] = proc.elapsed
-            self._cache[key] = out
+            tag = hashlib.sha256(repr((key, self._ds_key(ds))).encode()).hexdigest()[:16]
+
+            def make(out):
+                full_env = dict(os.environ, **(env or {}))
+                proc = run([bootpack_path(), "fit", "build",
+                            *build_args(ds, out, comp, external, extra)],
+                           cwd=ds.cwd, env=full_env)
+                self.timings[key] = proc.elapsed
+            self._cache[key] = produce_once(
+                self._out(f"bp-{ds.name}-{comp}-{int(external)}-{tag}"), make)
         return self._cache[key]
 
 
 @pytest.fixture(scope="session")
 def fits(tmp_path_factory, make_fit_py, tools):
-    """Shared, caching builder: reference outputs are made once per session."""
-    return FitFactory(tmp_path_factory.mktemp("fits"), make_fit_py)
+    """Shared, caching builder: see FitFactory."""
+    ref_dir = cache_root() / "ref-fits"
+    ref_dir.mkdir(parents=True, exist_ok=True)
+    prune_ref_cache(ref_dir)
+    shared = session_dir(tmp_path_factory) / "fits"
+    shared.mkdir(exist_ok=True)
+    return FitFactory(shared, make_fit_py, ref_dir)
 
 
 def load(path):
@@ -356,19 +502,40 @@ class ZbootKernel(NamedTuple):
         return out
 
 
+def say(config, text):
+    """Show @text on the terminal now, even from an xdist worker and with
+    output capture on: for waits that would otherwise look like a hang."""
+    capman = config.pluginmanager.getplugin("capturemanager")
+    with capman.global_and_fixture_disabled():
+        sys.stderr.write(f"\n{text}\n")
+        sys.stderr.flush()
+
+
 @pytest.fixture(scope="session")
-def zboot_kernels():
+def zboot_kernels(request):
     """{("6.1", "gzip"): ZbootKernel(...), ...} for every kernel in ZBOOT_BUILDS.
 
     Runs scripts/build-zboot-kernels once per session; a full build from an
-    empty cache takes several minutes (see the script's header).
+    empty cache takes about 10 minutes (see the script's header). `make check`
+    starts that build in the background at its beginning; a test that needs
+    the kernels before they are ready says so and waits for them.
     """
+    ready = _real_run([str(BUILD_ZBOOT), "--cached"], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL, check=False).returncode == 0
+    if not ready:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+        say(request.config, f"tests/cli: {test}: waiting for the zboot kernels "
+            "(scripts/build-zboot-kernels; its progress lines are prefixed 'kernels:' "
+            "under make check)")
+    start = time.monotonic()
     try:
         proc = subprocess.run([str(BUILD_ZBOOT)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, check=False, timeout=3600)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"scripts/build-zboot-kernels timed out after {exc.timeout}s:\n"
                     f"{(exc.stderr or b'').decode(errors='replace')[-4000:]}")
+    if not ready:
+        say(request.config, f"tests/cli: zboot kernels ready after {time.monotonic() - start:.0f} s")
     if proc.returncode != 0:
         pytest.fail(f"scripts/build-zboot-kernels failed (exit {proc.returncode}):\n"
                     f"stderr:\n{proc.stderr.decode(errors='replace')[-4000:]}\n"
