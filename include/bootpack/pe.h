@@ -120,10 +120,11 @@ struct bp_pe;
 #define BP_PE_READ_MAX (1ULL << 31)
 
 /*
- * Read the PE image at @path. Fails (BP_ERR_FORMAT, reason in @d) only when
- * the headers cannot be located: no "MZ", e_lfanew outside the file, no
- * "PE\0\0", a truncated COFF or optional header or section table, an
- * unknown optional-header magic. Everything else is listed in "problems".
+ * Read the PE image at @path. Fails, with the reason in @d, only when the
+ * headers cannot be located: BP_ERR_FORMAT for no "MZ", no "PE\0\0" or an
+ * unknown optional-header magic; BP_ERR_RANGE when e_lfanew, the COFF or
+ * optional header or the section table lies past the end of the file.
+ * Everything else is listed in "problems".
  */
 int bp_pe_open(const char *path, struct bp_pe **out, struct bp_diag *d);
 /* The same for @len bytes at @data (copied); @name is used in messages. */

@@ -86,15 +86,15 @@ static int check_block(const struct fdt_hdr *h, const char *what, const char *of
 		       struct bp_diag *d)
 {
 	if (off < h->hdr_size)
-		return bp_diag_set(d, BP_ERR_FORMAT, path,
+		return bp_diag_set(d, BP_ERR_RANGE, path,
 				   "devicetree header is invalid: %s %u points into the "
 				   "%u-byte header", off_name, off, h->hdr_size);
 	if (off > h->total)
-		return bp_diag_set(d, BP_ERR_FORMAT, path,
+		return bp_diag_set(d, BP_ERR_RANGE, path,
 				   "devicetree header is invalid: %s %u is past totalsize %u",
 				   off_name, off, h->total);
 	if (size_name && size > h->total - off)
-		return bp_diag_set(d, BP_ERR_FORMAT, path,
+		return bp_diag_set(d, BP_ERR_RANGE, path,
 				   "devicetree header is invalid: %s (%s %u + %s %u = %llu) "
 				   "ends past totalsize %u", what, off_name, off, size_name,
 				   size, (unsigned long long)off + size, h->total);

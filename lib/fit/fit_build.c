@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fit_build.h"
+#include "util/esc.h"
 #include "util/util.h"
 
 void bpi_first_failure_init(struct first_failure *f)
@@ -80,7 +81,7 @@ static int check_output_is_not_input(const struct build *b, const struct bp_sink
 	if (!hit)
 		return 0;
 	return bp_diag_set(b->d, BP_ERR_INVALID, out_path,
-			   "output is the input file '%s'; refusing to overwrite it", hit);
+			   "output is the input file '%s'; refusing to overwrite it", BPI_ESC(hit));
 }
 
 /* Configurations are conf-1..conf-N in DTB order, so the name can be checked before writing. */
@@ -99,13 +100,13 @@ static int check_default_config(const struct build *b)
 	if (!b->n_cfg)
 		return bp_diag_set(b->d, BP_ERR_INVALID, "",
 				   "default configuration '%s' does not exist: no DTBs were "
-				   "given, so there are no configurations", name);
+				   "given, so there are no configurations", BPI_ESC(name));
 	if (b->n_cfg == 1)
 		return bp_diag_set(b->d, BP_ERR_INVALID, "", "default configuration '%s' does "
-				   "not exist: this FIT has only conf-1", name);
+				   "not exist: this FIT has only conf-1", BPI_ESC(name));
 	return bp_diag_set(b->d, BP_ERR_INVALID, "",
 			   "default configuration '%s' does not exist: this FIT has conf-1 to "
-			   "conf-%zu", name, b->n_cfg);
+			   "conf-%zu", BPI_ESC(name), b->n_cfg);
 }
 
 static int alloc_hashes(struct build *b)

@@ -140,11 +140,11 @@ static int read_file_header(struct bp_pe *pe, struct bp_diag *d)
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "e_lfanew 0x%x points inside the "
 				   "64-byte DOS header", in->pe_offset);
 	if (!bpi_pe_bytes(pe, in->pe_offset, 0))
-		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "e_lfanew 0x%x is past the end of "
+		return bp_diag_set(d, BP_ERR_RANGE, pe->name, "e_lfanew 0x%x is past the end of "
 				   "the file (0x%llx)", in->pe_offset, (unsigned long long)len);
 	sig = bpi_pe_bytes(pe, in->pe_offset, 4);
 	if (!sig)
-		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "PE signature (4 bytes at e_lfanew "
+		return bp_diag_set(d, BP_ERR_RANGE, pe->name, "PE signature (4 bytes at e_lfanew "
 				   "0x%x) extends past the end of the file (0x%llx)", in->pe_offset,
 				   (unsigned long long)len);
 	if (memcmp(sig, "PE\0\0", 4))
@@ -155,7 +155,7 @@ static int read_file_header(struct bp_pe *pe, struct bp_diag *d)
 	coff = in->pe_offset + 4;
 	p = bpi_pe_bytes(pe, coff, PE_COFF_SIZE);
 	if (!p)
-		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "COFF file header (%d bytes at 0x%x) "
+		return bp_diag_set(d, BP_ERR_RANGE, pe->name, "COFF file header (%d bytes at 0x%x) "
 				   "extends past the end of the file (0x%llx)", PE_COFF_SIZE, coff,
 				   (unsigned long long)len);
 	in->machine = bpi_get_le16(p);
@@ -210,14 +210,14 @@ static int read_optional_and_table(struct bp_pe *pe, struct bp_diag *d)
 					   (unsigned long long)need, in->pe32plus ? "PE32+" : "PE32");
 	}
 	if (!bpi_pe_bytes(pe, pe->opt_offset, size))
-		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "optional header (%u bytes at 0x%x) "
+		return bp_diag_set(d, BP_ERR_RANGE, pe->name, "optional header (%u bytes at 0x%x) "
 				   "extends past the end of the file (0x%llx): the file ends in its %s",
 				   size, pe->opt_offset, (unsigned long long)len,
 				   opt_part(in->pe32plus, avail));
 	pe->section_table = pe->opt_offset + size;
 	room = (len - pe->section_table) / PE_SECTION_SIZE;
 	if (!bpi_pe_bytes(pe, pe->section_table, (uint64_t)in->n_sections * PE_SECTION_SIZE))
-		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "section table (%u entries of %d "
+		return bp_diag_set(d, BP_ERR_RANGE, pe->name, "section table (%u entries of %d "
 				   "bytes at 0x%x) extends past the end of the file (0x%llx): it "
 				   "holds only %llu of them", in->n_sections, PE_SECTION_SIZE,
 				   pe->section_table, (unsigned long long)len,
@@ -540,7 +540,7 @@ static void find_payload(struct bp_pe *pe)
 	int start = -1;
 
 	if (!z->payload_size) {
-		zboot_problem(pe, BP_ERR_RANGE, "zboot: payload size is 0 (payload offset 0x%x)",
+		zboot_problem(pe, BP_ERR_FORMAT, "zboot: payload size is 0 (payload offset 0x%x)",
 			      z->payload_offset);
 		return;
 	}

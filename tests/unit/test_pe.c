@@ -524,7 +524,7 @@ static void test_refused_headers(void **state)
 	assert_string_equal(d.msg, "e_lfanew 0x20 points inside the 64-byte DOS header");
 	im.data[0x3c] = 0xf0;
 	im.data[0x3f] = 0x7f;
-	assert_int_equal(bp_pe_open_mem(im.data, im.len, "x.efi", &pe, &d), BP_ERR_FORMAT);
+	assert_int_equal(bp_pe_open_mem(im.data, im.len, "x.efi", &pe, &d), BP_ERR_RANGE);
 	snprintf(want, sizeof(want), "e_lfanew 0x7f0000f0 is past the end of the file (0x%zx)",
 		 im.len);
 	assert_string_equal(d.msg, want);
