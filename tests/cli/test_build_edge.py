@@ -85,7 +85,8 @@ def test_fit_extract_to_stdout(bootpack, samples, fit, tmp_path):
 def test_fit_extract_raw_to_stdout(bootpack, fit, tmp_path):
     proc = bp(bootpack, "fit", "extract", fit, "kernel", "--raw", "-o", "-")
     assert proc.returncode == 0 and proc.stderr == b""
-    assert bp(bootpack, "fit", "extract", fit, "kernel", "--raw", "-o", tmp_path / "raw").returncode == 0
+    raw = bp(bootpack, "fit", "extract", fit, "kernel", "--raw", "-o", tmp_path / "raw")
+    assert raw.returncode == 0, raw.stderr
     assert proc.stdout == (tmp_path / "raw").read_bytes()
 
 
