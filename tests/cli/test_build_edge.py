@@ -21,9 +21,13 @@ import pytest
 BASE = ["-A", "arm64", "-O", "linux", "-n", "Linux-test"]
 
 
+# The same timestamp for every build, so two builds can be compared byte for byte.
+ENV = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+
+
 def bp(bootpack, *args, stdout=subprocess.PIPE):
     return subprocess.run([str(bootpack), *map(str, args)], stdout=stdout,
-                          stderr=subprocess.PIPE, check=False, timeout=300)
+                          stderr=subprocess.PIPE, env=ENV, check=False, timeout=300)
 
 
 def build(bootpack, samples, out, *dtbs, kernel=None, extra=()):
@@ -81,7 +85,8 @@ def test_fit_extract_to_stdout(bootpack, samples, fit, tmp_path):
 def test_fit_extract_raw_to_stdout(bootpack, fit, tmp_path):
     proc = bp(bootpack, "fit", "extract", fit, "kernel", "--raw", "-o", "-")
     assert proc.returncode == 0 and proc.stderr == b""
-    bp(bootpack, "fit", "extract", fit, "kernel", "--raw", "-o", tmp_path / "raw")
+    raw = bp(bootpack, "fit", "extract", fit, "kernel", "--raw", "-o", tmp_path / "raw")
+    assert raw.returncode == 0, raw.stderr
     assert proc.stdout == (tmp_path / "raw").read_bytes()
 
 
@@ -107,7 +112,7 @@ def test_pe_add_section_to_stdout(bootpack, zboot_efi, tmp_path):
     blob = tmp_path / "blob"
     blob.write_bytes(b"section data" * 10)
     args = ["pe", "add-section", zboot_efi, "--name", ".bpf", "--file", blob]
-    bp(bootpack, *args, "-o", tmp_path / "file.efi")
+    assert bp(bootpack, *args, "-o", tmp_path / "file.efi").returncode == 0
     proc = bp(bootpack, *args, "-o", "-")
     assert proc.returncode == 0 and proc.stderr == b""
     assert proc.stdout == (tmp_path / "file.efi").read_bytes()
@@ -115,7 +120,8 @@ def test_pe_add_section_to_stdout(bootpack, zboot_efi, tmp_path):
 
 def test_fit_build_to_stdout_file(bootpack, samples, tmp_path):
     """Standard output redirected to a file can be patched: same bytes as -o FILE."""
-    build(bootpack, samples, tmp_path / "file.fit", samples / "demo-a.dtb", extra=["-E"])
+    proc = build(bootpack, samples, tmp_path / "file.fit", samples / "demo-a.dtb", extra=["-E"])
+    assert proc.returncode == 0, proc.stderr
     with open(tmp_path / "stdout.fit", "wb") as f:
         proc = bp(bootpack, "fit", "build", "-o", "-", *BASE, "-k", samples / "Image", "-E",
                   samples / "demo-a.dtb", stdout=f)
