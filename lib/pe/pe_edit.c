@@ -71,10 +71,10 @@ static uint8_t *out_bytes(struct edit *ed, uint64_t off, uint64_t len, const cha
 }
 
 /* The section whose virtual range holds [rva, rva + size), or -1. */
-static int section_of_rva(const struct bp_pe_info *in, uint32_t rva, uint32_t size)
+static int section_of_rva(const struct edit *ed, uint32_t rva, uint32_t size)
 {
-	for (uint32_t i = 0; i < in->n_sections; i++) {
-		const struct bp_pe_section *s = &bpi_pe_sections(in)[i];
+	for (uint32_t i = 0; i < ed->in->n_sections; i++) {
+		const struct bp_pe_section *s = &ed->pe->sections[i];
 		uint32_t span = s->virtual_size > s->raw_size ? s->virtual_size : s->raw_size;
 
 		if (rva >= s->virtual_address &&
@@ -85,21 +85,22 @@ static int section_of_rva(const struct bp_pe_info *in, uint32_t rva, uint32_t si
 }
 
 /* Whether [rva, rva + size) touches any part of section @idx's virtual range. */
-static bool overlaps_section(const struct bp_pe_info *in, int idx, uint32_t rva, uint32_t size)
+static bool overlaps_section(const struct edit *ed, int idx, uint32_t rva, uint32_t size)
 {
-	const struct bp_pe_section *s = &bpi_pe_sections(in)[idx];
+	const struct bp_pe_section *s = &ed->pe->sections[idx];
 	uint32_t span = s->virtual_size > s->raw_size ? s->virtual_size : s->raw_size;
 
 	return rva < (uint64_t)s->virtual_address + span &&
 	       s->virtual_address < (uint64_t)rva + size;
 }
 
-static uint64_t image_end(const struct bp_pe_info *in, int skip)
+static uint64_t image_end(const struct edit *ed, int skip)
 {
 	uint64_t end = 0;
 
-	for (uint32_t i = 0; i < in->n_sections; i++) {
-		uint64_t e = (uint64_t)bpi_pe_sections(in)[i].virtual_address + bpi_pe_sections(in)[i].virtual_size;
+	for (uint32_t i = 0; i < ed->in->n_sections; i++) {
+		const struct bp_pe_section *s = &ed->pe->sections[i];
+		uint64_t e = (uint64_t)s->virtual_address + s->virtual_size;
 
 		if ((int)i != skip && e > end)
 			end = e;
@@ -111,15 +112,16 @@ static uint64_t image_end(const struct bp_pe_info *in, int skip)
  * SizeOfImage after replacing or removing section @idx: only the last
  * section (by address) decides it; 0 when it does not change.
  */
-static uint64_t new_size_of_image(const struct bp_pe_info *in, int idx, const struct bp_pe_edit *e)
+static uint64_t new_size_of_image(const struct edit *ed, int idx)
 {
-	const struct bp_pe_section *s = &bpi_pe_sections(in)[idx];
+	const struct bp_pe_edit *e = ed->e;
+	const struct bp_pe_section *s = &ed->pe->sections[idx];
 
-	if ((uint64_t)s->virtual_address < image_end(in, idx))
+	if ((uint64_t)s->virtual_address < image_end(ed, idx))
 		return 0;
 	if (e->op == BP_PE_REMOVE_SECTION)
 		return s->virtual_address;
-	return align_up((uint64_t)s->virtual_address + e->len, in->section_alignment);
+	return align_up((uint64_t)s->virtual_address + e->len, ed->in->section_alignment);
 }
 
 /*
@@ -130,7 +132,7 @@ static uint64_t new_size_of_image(const struct bp_pe_info *in, int idx, const st
 static int check_shrink(struct edit *ed, int idx)
 {
 	const struct bp_pe_info *in = ed->in;
-	uint64_t size = new_size_of_image(in, idx, ed->e);
+	uint64_t size = new_size_of_image(ed, idx);
 	const char *verb = ed->e->op == BP_PE_REMOVE_SECTION ? "removing" : "replacing";
 
 	if (!size || size >= in->size_of_image)
@@ -225,14 +227,14 @@ static int check_image(struct edit *ed)
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' holds the "
 				   "zboot payload; changing it would orphan the zboot header",
 				   BPI_ESC(e->name));
-	if (in->entry_point && overlaps_section(in, idx, in->entry_point, 1))
+	if (in->entry_point && overlaps_section(ed, idx, in->entry_point, 1))
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' holds the "
 				   "entry point", BPI_ESC(e->name));
 	for (int i = 0; i < BP_PE_MAX_DIRS; i++) {
 		const struct bp_pe_dir *dir = &in->dirs[i];
 
 		if (i != BP_PE_DIR_SECURITY && dir->size &&
-		    overlaps_section(in, idx, dir->address, dir->size))
+		    overlaps_section(ed, idx, dir->address, dir->size))
 			return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' "
 					   "holds data directory %d; changing it would leave the "
 					   "directory pointing at other bytes", BPI_ESC(e->name), i);
@@ -245,15 +247,15 @@ static int check_image(struct edit *ed)
 		return ret;
 	/* Code and writable data are the program's own; its code still addresses them. */
 	if (e->op == BP_PE_REMOVE_SECTION && !e->force &&
-	    (bpi_pe_sections(in)[idx].characteristics & (BP_PE_SCN_CNT_CODE | BP_PE_SCN_MEM_EXECUTE |
+	    (ed->pe->sections[idx].characteristics & (BP_PE_SCN_CNT_CODE | BP_PE_SCN_MEM_EXECUTE |
 						   BP_PE_SCN_MEM_WRITE)))
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "section '%s' is %s; "
 				   "the program's code refers to it, so removing it would break "
 				   "the image (--force removes it anyway)", BPI_ESC(e->name),
-				   bpi_pe_sections(in)[idx].characteristics & BP_PE_SCN_MEM_WRITE
+				   ed->pe->sections[idx].characteristics & BP_PE_SCN_MEM_WRITE
 				   ? "writable data" : "code");
 	if (e->op == BP_PE_REPLACE_SECTION) {
-		const struct bp_pe_section *s = &bpi_pe_sections(in)[idx];
+		const struct bp_pe_section *s = &ed->pe->sections[idx];
 		uint64_t limit = UINT32_MAX;
 
 		if (!s->raw_size)
@@ -263,9 +265,9 @@ static int check_image(struct edit *ed)
 
 		/* Later sections keep their addresses: the new contents must fit before them. */
 		for (uint32_t i = 0; i < in->n_sections; i++)
-			if (bpi_pe_sections(in)[i].virtual_address > s->virtual_address &&
-			    bpi_pe_sections(in)[i].virtual_address < limit)
-				limit = bpi_pe_sections(in)[i].virtual_address;
+			if (ed->pe->sections[i].virtual_address > s->virtual_address &&
+			    ed->pe->sections[i].virtual_address < limit)
+				limit = ed->pe->sections[i].virtual_address;
 		if (limit != UINT32_MAX &&
 		    align_up((uint64_t)s->virtual_address + e->len, in->section_alignment) > limit)
 			return bp_diag_set(ed->d, BP_ERR_TOOBIG, ed->pe->name, "section '%s': %zu bytes "
@@ -309,14 +311,14 @@ static int debug_entries(const struct edit *ed, uint64_t *at, uint32_t *n)
 {
 	const struct bp_pe_info *in = ed->in;
 	const struct bp_pe_dir *dir = &in->dirs[BP_PE_DIR_DEBUG];
-	int sec = dir->size ? section_of_rva(in, dir->address, dir->size) : -1;
+	int sec = dir->size ? section_of_rva(ed, dir->address, dir->size) : -1;
 	const struct bp_pe_section *s;
 
 	*at = 0;
 	*n = 0;
 	if (sec < 0)
 		return -1;
-	s = &bpi_pe_sections(in)[sec];
+	s = &ed->pe->sections[sec];
 	if (!s->raw_size || dir->address - s->virtual_address + (uint64_t)dir->size > s->raw_size)
 		return -1;
 	*n = dir->size / 28;
@@ -391,8 +393,8 @@ static int plan_headers(struct edit *ed)
 	if (need <= in->size_of_headers)
 		return 0;
 	for (uint32_t i = 0; i < in->n_sections; i++)
-		if (bpi_pe_sections(in)[i].virtual_address < first_va)
-			first_va = bpi_pe_sections(in)[i].virtual_address;
+		if (ed->pe->sections[i].virtual_address < first_va)
+			first_va = ed->pe->sections[i].virtual_address;
 	need = align_up(need, in->file_alignment);
 	if (need > first_va)
 		return bp_diag_set(ed->d, BP_ERR_UNSUPPORTED, ed->pe->name, "no room for another "
@@ -411,7 +413,7 @@ static int plan_headers(struct edit *ed)
 static int plan_address(struct edit *ed)
 {
 	const struct bp_pe_info *in = ed->in;
-	uint64_t va, end = image_end(in, -1);
+	uint64_t va, end = image_end(ed, -1);
 
 	if (ed->e->op == BP_PE_REMOVE_SECTION)
 		return 0;
@@ -419,9 +421,9 @@ static int plan_address(struct edit *ed)
 		va = align_up(end > in->size_of_image ? end : in->size_of_image,
 				  in->section_alignment);
 	} else {
-		va = bpi_pe_sections(in)[ed->target].virtual_address;
+		va = ed->pe->sections[ed->target].virtual_address;
 		/* Not the last: check_edit() kept it below the next section. */
-		if (va < image_end(in, ed->target))
+		if (va < image_end(ed, ed->target))
 			return 0;
 	}
 	end = align_up(va + ed->e->len, in->section_alignment);
@@ -523,11 +525,11 @@ static int copy_body(struct edit *ed)
 	if (!order)
 		return fail(ed, BP_ERR_NOMEM, "out of memory");
 	for (uint32_t i = 0; i < in->n_sections; i++)
-		if (bpi_pe_sections(in)[i].raw_size)
+		if (ed->pe->sections[i].raw_size)
 			order[n++] = i;
-	qsort_r(order, n, sizeof(*order), cmp_raw, (void *)bpi_pe_sections(in));
+	qsort_r(order, n, sizeof(*order), cmp_raw, (void *)ed->pe->sections);
 	for (size_t k = 0; k < n && !ret; k++) {
-		const struct bp_pe_section *s = &bpi_pe_sections(in)[order[k]];
+		const struct bp_pe_section *s = &ed->pe->sections[order[k]];
 
 		ret = copy_run(ed, cursor, s->raw_offset);
 		ed->new_off[order[k]] = (uint32_t)ed->out.len;
@@ -619,7 +621,7 @@ static int rewrite_section_table(struct edit *ed, uint8_t *opt, uint8_t *coff)
 	if (!table)
 		return BP_ERR_RANGE;
 	for (uint32_t i = 0; i < in->n_sections; i++) {
-		const struct bp_pe_section *s = &bpi_pe_sections(in)[i];
+		const struct bp_pe_section *s = &ed->pe->sections[i];
 		uint32_t ptr;
 
 		if ((int)i == ed->target && ed->e->op == BP_PE_REMOVE_SECTION) {
@@ -678,7 +680,7 @@ static int fix_debug_entries(struct edit *ed)
 		return fail(ed, BP_ERR_UNSUPPORTED, "the debug directory does not lie in a section's "
 			    "file data; cannot move it");
 	/* Its section moved as a whole (sections holding directories are never replaced). */
-	at = ed->new_off[sec] + (in_at - bpi_pe_sections(in)[sec].raw_offset);
+	at = ed->new_off[sec] + (in_at - ed->pe->sections[sec].raw_offset);
 	ents = out_bytes(ed, at, 28 * (uint64_t)n, "the debug directory entries");
 	if (!ents)
 		return BP_ERR_RANGE;
@@ -718,7 +720,7 @@ static int fix_headers(struct edit *ed)
 		bpi_put_le32(opt + PE_OPT_SIZE_OF_IMAGE, (uint32_t)align_up(
 			(uint64_t)ed->add_va + ed->e->len, in->section_alignment));
 	} else {
-		uint64_t end = new_size_of_image(in, ed->target, ed->e);
+		uint64_t end = new_size_of_image(ed, ed->target);
 
 		if (end)
 			bpi_put_le32(opt + PE_OPT_SIZE_OF_IMAGE, (uint32_t)end);

@@ -115,11 +115,4 @@ static inline bool bpi_pe_le64(const struct bp_pe *pe, uint64_t off, uint64_t *v
 int bpi_pe_range_error(const struct bp_pe *pe, struct bp_diag *d, const char *what, uint64_t off,
 		       uint64_t len);
 
-/* The section array behind @in, the info of a struct bp_pe (not public: it cannot grow). */
-static inline const struct bp_pe_section *bpi_pe_sections(const struct bp_pe_info *in)
-{
-	return ((const struct bp_pe *)(const void *)((const char *)in -
-						     offsetof(struct bp_pe, info)))->sections;
-}
-
 #endif

@@ -10,6 +10,14 @@
 
 #include "util.h"
 
+/* A caller's struct older than the first version: a bug in the caller. */
+static int too_small(size_t size, size_t min_size, const char *what, struct bp_diag *d)
+{
+	return bp_diag_set(d, BP_ERR_INVALID, "", "struct %s: size %zu is smaller than its first "
+			   "version (%zu bytes); set it to sizeof, e.g. with the _INIT macro", what,
+			   size, min_size);
+}
+
 int bpi_struct_in(void *dst, size_t dst_size, size_t min_size, const void *src,
 		  const char *what, struct bp_diag *d)
 {
@@ -23,9 +31,7 @@ int bpi_struct_in(void *dst, size_t dst_size, size_t min_size, const void *src,
 	}
 	memcpy(&size, src, sizeof(size));
 	if (size < min_size)
-		return bp_diag_set(d, BP_ERR_INVALID, "", "struct %s: size %zu is smaller than its "
-				   "first version (%zu bytes); set it to sizeof, e.g. with the "
-				   "_INIT macro", what, size, min_size);
+		return too_small(size, min_size, what, d);
 	for (size_t i = dst_size; i < size; i++)
 		if (p[i])
 			return bp_diag_set(d, BP_ERR_UNSUPPORTED, "", "struct %s: option field "
@@ -44,11 +50,7 @@ int bpi_struct_out_check(const void *dst, size_t min_size, const char *what, str
 	if (!dst)
 		return 0;
 	memcpy(&size, dst, sizeof(size));
-	if (size < min_size)
-		return bp_diag_set(d, BP_ERR_INVALID, "", "struct %s: size %zu is smaller than its "
-				   "first version (%zu bytes); set it to sizeof, e.g. with the "
-				   "_INIT macro", what, size, min_size);
-	return 0;
+	return size < min_size ? too_small(size, min_size, what, d) : 0;
 }
 
 void bpi_struct_out(void *dst, const void *src, size_t src_size)
