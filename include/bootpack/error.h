@@ -39,6 +39,7 @@ enum bp_err {
 	BP_ERR_INVALID = -7,     /* bad argument from the caller */
 	BP_ERR_NOTFOUND = -8,    /* a named item does not exist */
 	BP_ERR_TOOBIG = -9,      /* result would exceed a format limit */
+	BP_ERR_SIGNATURE = -10,  /* a signature does not verify, or a required one is missing */
 };
 
 /* Static text for a BP_ERR_* code (negative or positive). Never NULL. */

@@ -53,6 +53,9 @@
 #include <bootpack/error.h>
 #include <bootpack/hash.h>
 
+struct bp_key;
+struct bp_fit_sign_opts;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -94,6 +97,13 @@ struct bp_fit_build_opts {
 	uint64_t load_address;
 	bool has_entry_address;
 	uint64_t entry_address;
+	/*
+	 * Since 1.1: sign every configuration with this key (struct bp_key, see
+	 * <bootpack/sign.h>) as the FIT is written; sign_opts may be NULL for
+	 * the defaults. Images get a sha256 hash node when hashes has none.
+	 */
+	const struct bp_key *sign_key;
+	const struct bp_fit_sign_opts *sign_opts;
 #ifdef BOOTPACK_ABI_GROWTH_TEST
 	uint64_t abi_growth_test;  /* test-only: a field a later version appends */
 #endif
@@ -239,6 +249,10 @@ struct bp_fit_check {
 	enum bp_fit_check_level level;
 	const char *node;           /* "kernel", "conf-1"; "" for the file as a whole */
 	const char *msg;            /* e.g. "sha256 hash matches" */
+	/* Since 1.1, for signature findings (NULL otherwise). */
+	const char *signature;      /* "signature-1" */
+	const char *algo;           /* "sha256,rsa2048", as the signature node says */
+	const char *key_name;       /* the key that verified it, else the key-name-hint */
 #ifdef BOOTPACK_ABI_GROWTH_TEST
 	uint64_t abi_growth_test;   /* test-only */
 #endif
@@ -254,6 +268,17 @@ struct bp_fit_verify_opts {
 	bool decompress;            /* also decompress every image and check its contents */
 	uint64_t max_decompressed;  /* 0 = BP_FIT_DECOMPRESS_MAX_DEFAULT */
 	unsigned int jobs;          /* hashing threads; 0 = 1 */
+	/*
+	 * Since 1.1: check signatures as U-Boot does against the public keys in
+	 * this control devicetree (its /signature node, see <bootpack/sign.h>),
+	 * with U-Boot's policy (required keys, required-mode). NULL: signatures
+	 * are not checked.
+	 */
+	unsigned int pad_1_1;       /* explicit padding: must be zero */
+	const void *keys_fdt;
+	size_t keys_fdt_len;
+	const char *const *configs; /* only these configurations; NULL = all */
+	size_t n_configs;
 #ifdef BOOTPACK_ABI_GROWTH_TEST
 	uint64_t abi_growth_test;   /* test-only */
 #endif
@@ -265,6 +290,8 @@ struct bp_fit_verify_stats {
 	size_t size;                /* sizeof(struct bp_fit_verify_stats) */
 	size_t n_ok, n_warnings, n_failures;
 	size_t n_hashes;            /* hash values checked */
+	size_t n_signatures_ok;     /* since 1.1: signatures that verified */
+	size_t n_signatures_bad;    /* since 1.1: signatures that did not */
 #ifdef BOOTPACK_ABI_GROWTH_TEST
 	uint64_t abi_growth_test;   /* test-only */
 #endif

@@ -20,6 +20,7 @@ const char *bp_strerror(int err)
 	case BP_ERR_INVALID: return "invalid argument";
 	case BP_ERR_NOTFOUND: return "not found";
 	case BP_ERR_TOOBIG: return "too large";
+	case BP_ERR_SIGNATURE: return "signature check failed";
 	}
 	return "unknown error";
 }
