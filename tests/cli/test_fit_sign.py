@@ -778,3 +778,19 @@ def test_help_lists_commands(bootpack):
                  ["fit", "key", "--help"]):
         assert out(ok(bp(bootpack, *args))).startswith("Usage: bootpack fit ")
     assert "--key DTB" in out(ok(bp(bootpack, "fit", "verify", "--help")))
+
+
+def test_verify_json_keys_documented_in_man_page(bootpack, signed, tmp_path):
+    """Every key fit verify --json prints is in the man page's fit verify section."""
+    fit, ctl = signed
+    _, rep = verify_json(bootpack, fit, ctl)
+    missing = tmp_path / "missing.fit"
+    proc = bp(bootpack, "fit", "verify", "--json", missing)
+    err_rep = json.loads(proc.stdout)
+    assert proc.returncode == 1 and err_rep[0]["ok"] is False and err_rep[0]["error"]
+    keys = set(rep[0]) | set(rep[0]["checks"][0]) | set(err_rep[0])
+    man = (Path(__file__).resolve().parents[2] / "doc" / "bootpack.1").read_text()
+    man = man.replace("\\-", "-")
+    section = man[man.index('.SS "bootpack fit verify"'):man.index('.SS "bootpack fit sign"')]
+    for key in sorted(keys):
+        assert f"\n.B {key}" in section or f" {key} " in section or f"\n.BR {key}" in section, key
