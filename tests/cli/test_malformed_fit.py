@@ -434,6 +434,10 @@ class Ctx:
     def signed(self):
         return self.request.getfixturevalue("signed_base")
 
+    @property
+    def keys(self):
+        return self.request.getfixturevalue("sign_keys")
+
     def ctl(self, fn=None):
         """ctl.dtb: a copy of the signed FIT's control DTB, with fn(fdt) applied."""
         path = self.tmp / "ctl.dtb"
@@ -1254,43 +1258,49 @@ def row_key_r_squared_wrong(c):
 
 def sign_row(c, key, msg, *extra):
     """fit sign with a bad key: one line, exit 1, no output."""
-    fit = c.fit("signed")
+    fit = c.fit("none")
     return Expect(["fit", "sign", fit, "-o", c.out, "--key", key, *extra], [msg],
                   [fit] + ([key] if isinstance(key, Path) else []))
 
 
 @row
 def row_sign_key_is_certificate(c):
-    crt = c.signed["keys"].crt()
-    return sign_row(c, crt, f"bootpack: '{crt}': TBD")
+    crt = c.keys.crt()
+    return sign_row(c, crt, f"bootpack: '{crt}': a certificate, not a private key: signing "
+                            "needs the private key")
 
 
 @row
 def row_sign_key_is_garbage(c):
     key = c.tmp / "garbage.key"
     key.write_bytes(b"\x00\xffnot a key at all\n" * 20)
-    return sign_row(c, key, f"bootpack: '{key}': TBD")
+    return sign_row(c, key, f"bootpack: '{key}': not a PEM private key (expected an RSA or EC "
+                            "private key or a pkcs11: URI)")
 
 
 @row
 def row_sign_key_public_only(c):
-    pub = c.signed["keys"].pub()
-    return sign_row(c, pub, f"bootpack: '{pub}': TBD")
+    pub = c.keys.pub()
+    return sign_row(c, pub, f"bootpack: '{pub}': a public key, not a private key: signing needs "
+                            "the private key")
 
 
 @row
 def row_sign_pkcs11_uri_unresolved(c):
     uri = "pkcs11:token=bootpack-no-such-token;object=dev;type=private"
-    return sign_row(c, uri, "bootpack: TBD", "--pin", "1234")
+    return sign_row(c, uri, f"bootpack: '{uri}': no private key found in a token for this URI "
+                            "(token, object, id or PIN wrong?): failed loading private key",
+                    "--pin", "1234")
 
 
 @row
 def row_key_add_garbage(c):
-    ctl = c.ctl()
+    ctl = c.keys.control()
     key = c.tmp / "garbage.crt"
     key.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
     return Expect(["fit", "key", "add", ctl, "--key", key, "-o", c.out],
-                  one(key, "TBD"), [ctl, key])
+                  one(key, "no PEM key or certificate found (expected an RSA or EC private "
+                           "key, public key or X.509 certificate)"), [ctl, key])
 
 
 # --------------------------------------------------------------------------
