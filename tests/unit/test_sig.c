@@ -850,6 +850,190 @@ static void test_threads(void **state)
 	}
 }
 
+/* ---- PKCS#11 (SoftHSM2 token made by tests/cli/softhsm.py) ---- */
+
+static bool token_ready;
+
+/* The token under DIR/hsm, its environment set in this process. */
+static void make_token(void)
+{
+	const char *src = getenv("BOOTPACK_SRC");
+	char cmd[1024], line[512];
+	FILE *p;
+
+	if (token_ready)
+		return;
+	if (!src)
+		fail_msg("BOOTPACK_SRC is not set (run through meson test)");
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s/tests/cli/softhsm.py' '%s/hsm'", src, dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *eq = strchr(line, '=');
+
+		line[strcspn(line, "\n")] = '\0';
+		assert_non_null(eq);
+		*eq = '\0';
+		assert_int_equal(setenv(line, eq + 1, 1), 0);
+	}
+	if (pclose(p))
+		fail_msg("%s failed", cmd);
+	token_ready = true;
+}
+
+static struct bp_key *open_token(const char *uri, const char *pin)
+{
+	struct bp_key *k = NULL;
+	struct bp_diag d;
+
+	if (bp_key_open(uri, pin, &k, &d))
+		fail_msg("bp_key_open %s: %s: %s", uri, d.path, d.msg);
+	return k;
+}
+
+static void test_pkcs11_rsa(void **state)
+{
+	struct bp_key *tok, *file;
+	struct bpi_sig_algo a = algo("sha256,rsa2048", NULL), pss = algo("sha256,rsa2048", "pss");
+	uint8_t s1[256], s2[256];
+	struct bpi_pubkey pub;
+	struct bp_diag d;
+	void *fdt;
+
+	(void)state;
+	make_token();
+	tok = open_token("pkcs11:token=bootpack;object=dev", "1234");
+	assert_string_equal(bp_key_name(tok), "dev");
+	/* PKCS#1 v1.5 is deterministic: the token signs the bytes the PEM key signs. */
+	snprintf((char *)s1, sizeof(s1), "%s/hsm/dev.key", dir);
+	assert_int_equal(bp_key_open((char *)s1, NULL, &file, &d), 0);
+	assert_int_equal(bpi_sig_sign(tok, &a, regions, 2, s1, &d), 0);
+	assert_int_equal(bpi_sig_sign(file, &a, regions, 2, s2, &d), 0);
+	assert_memory_equal(s1, s2, 256);
+	/* PSS through the token verifies against the node written from the file key. */
+	fdt = key_fdt(file, &a, BP_KEY_REQUIRED_CONF);
+	read_pub(fdt, "dev", &pub);
+	if (bpi_sig_sign(tok, &pss, regions, 2, s1, &d))
+		fail_msg("token PSS: %s", d.msg);
+	assert_int_equal(bpi_sig_verify(&pub, &pss, regions, 2, s1, 256, &d), 0);
+	bpi_pubkey_free(&pub);
+	free(fdt);
+	/* The node written from the token key is the file key's. */
+	{
+		void *f2 = key_fdt(tok, &a, BP_KEY_REQUIRED_CONF), *f1 = key_fdt(file, &a, BP_KEY_REQUIRED_CONF);
+
+		assert_memory_equal(f1, f2, fdt_totalsize(f1));
+		free(f1);
+		free(f2);
+	}
+	/* Threads share the token key (its session is locked around each signature). */
+	{
+		struct thread_arg t[3];
+		pthread_t th[3];
+
+		for (int i = 0; i < 3; i++) {
+			t[i] = (struct thread_arg){ tok, a, s2, 0 };
+			assert_int_equal(pthread_create(&th[i], NULL, sign_many, &t[i]), 0);
+		}
+		for (int i = 0; i < 3; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(t[i].bad, 0);
+		}
+	}
+	bp_key_close(tok);
+	bp_key_close(file);
+}
+
+static void test_pkcs11_ec(void **state)
+{
+	static const char *const names[] = { "ec", "ec384" };
+	static const char *const algos[] = { "sha256,ecdsa256", "sha384,ecdsa384" };
+
+	(void)state;
+	make_token();
+	for (int i = 0; i < 2; i++) {
+		char uri[128];
+		struct bp_key *tok, *pubk;
+		struct bpi_sig_algo a = algo(algos[i], NULL);
+		uint8_t s[96];
+		struct bpi_pubkey pub;
+		struct bp_diag d;
+		void *fdt;
+
+		/* The PIN in the URI this time, and the public half from the token. */
+		snprintf(uri, sizeof(uri), "pkcs11:token=bootpack;object=%s;pin-value=1234", names[i]);
+		tok = open_token(uri, NULL);
+		assert_int_equal(bp_key_open_public(uri, NULL, &pubk, &d), 0);
+		fdt = key_fdt(pubk, &a, BP_KEY_REQUIRED_NONE);
+		read_pub(fdt, names[i], &pub);
+		if (bpi_sig_sign(tok, &a, regions, 2, s, &d))
+			fail_msg("token ECDSA: %s", d.msg);
+		assert_int_equal(bpi_sig_verify(&pub, &a, regions, 2, s, 2 * a.bits / 8, &d), 0);
+		bpi_pubkey_free(&pub);
+		free(fdt);
+		bp_key_close(pubk);
+		bp_key_close(tok);
+	}
+}
+
+static void test_pkcs11_errors(void **state)
+{
+	static const struct {
+		const char *uri, *pin;
+		int ret;
+		const char *msg, *path;
+	} v[] = {
+		{ "pkcs11:token=bootpack;object=nope", "1234", BP_ERR_NOTFOUND,
+		  "no private key found", "pkcs11:token=bootpack;object=nope" },
+		{ "pkcs11:token=other;object=dev", "1234", BP_ERR_NOTFOUND, "no private key found",
+		  "pkcs11:token=other;object=dev" },
+		{ "pkcs11:token=bootpack;object=dev;pin-value=9999", NULL, BP_ERR_NOTFOUND,
+		  "no private key found", "pkcs11:token=bootpack;object=dev;pin-value=..." },
+		/* No PIN at all: refused, never prompted for. */
+		{ "pkcs11:token=bootpack;object=dev", NULL, BP_ERR_NOTFOUND, "no private key found",
+		  "pkcs11:token=bootpack;object=dev" },
+		/* A URI naming no key would sign with whichever comes first. */
+		{ "pkcs11:", "1234", BP_ERR_INVALID, "names no key", "pkcs11:" },
+		{ "pkcs11:token=bootpack;pin-value=1234", NULL, BP_ERR_INVALID, "names no key",
+		  "pkcs11:token=bootpack;pin-value=..." },
+		{ "pkcs11:token=bootpack;object=", "1234", BP_ERR_INVALID, "names no key",
+		  "pkcs11:token=bootpack;object=" },
+	};
+	(void)state;
+	make_token();
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct bp_key *k = (struct bp_key *)1;
+		struct bp_diag d;
+		int ret = bp_key_open(v[i].uri, v[i].pin, &k, &d);
+
+		if (ret != v[i].ret || !strstr(d.msg, v[i].msg) || strcmp(d.path, v[i].path))
+			fail_msg("%s: %d '%s' '%s'", v[i].uri, ret, d.path, d.msg);
+		assert_null(k);
+		assert_null(strstr(d.msg, "9999"));
+		assert_null(strstr(d.msg, "1234"));
+	}
+	/* A module that is not there is named, not reported as a missing key. */
+	{
+		char *saved = strdup(getenv("PKCS11_MODULE_PATH"));
+		struct bp_key *k;
+		struct bp_diag d;
+
+		setenv("PKCS11_MODULE_PATH", "/nonexistent/libp11mod.so", 1);
+		assert_int_equal(bp_key_open("pkcs11:token=bootpack;object=dev", "1234", &k, &d),
+				 BP_ERR_IO);
+		assert_non_null(strstr(d.msg, "PKCS11_MODULE_PATH '/nonexistent/libp11mod.so'"));
+		setenv("PKCS11_MODULE_PATH", saved, 1);
+		free(saved);
+	}
+	/* An id instead of an object name: the key is named by its id. */
+	{
+		struct bp_key *k = open_token("pkcs11:token=bootpack;id=%01", "1234");
+
+		assert_string_equal(bp_key_name(k), "01");
+		bp_key_close(k);
+	}
+}
+
 /* ---- hostile key nodes ---- */
 
 struct mutation {
@@ -1061,6 +1245,11 @@ int main(void)
 		cmocka_unit_test(test_ecdsa_sign_verify),
 		cmocka_unit_test(test_pubkey_write),
 		cmocka_unit_test(test_threads),
+		/* Errors first: a PKCS#11 login lasts as long as the process (the
+		 * module stays loaded), so a wrong PIN after a right one logs in. */
+		cmocka_unit_test(test_pkcs11_errors),
+		cmocka_unit_test(test_pkcs11_rsa),
+		cmocka_unit_test(test_pkcs11_ec),
 		cmocka_unit_test(test_hostile_rsa_nodes),
 		cmocka_unit_test(test_hostile_ec_nodes),
 	};
