@@ -69,11 +69,17 @@ static char *uri_attr(const char *spec, const char *name)
 
 char *bpi_pkcs11_redact(const char *spec)
 {
-	char *out = malloc(strlen(spec) + 1), *o = out;
+	/* "pin-value=" + at least nothing becomes "pin-value=...": 3 more bytes each time. */
+	char *out = malloc(2 * strlen(spec) + 4), *o = out;
 	const char *p = spec;
 
 	if (!out)
 		return NULL;
+	if (bpi_is_pkcs11_uri(p)) {
+		memcpy(o, p, 7);
+		o += 7;
+		p += 7;
+	}
 	while (*p) {
 		size_t len = strcspn(p, ";?&");
 

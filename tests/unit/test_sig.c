@@ -998,6 +998,8 @@ static void test_pkcs11_errors(void **state)
 		  "pkcs11:token=bootpack;pin-value=..." },
 		{ "pkcs11:token=bootpack;object=", "1234", BP_ERR_INVALID, "names no key",
 		  "pkcs11:token=bootpack;object=" },
+		{ "pkcs11:pin-value=;pin-value=;pin-value=", NULL, BP_ERR_INVALID, "names no key",
+		  "pkcs11:pin-value=...;pin-value=...;pin-value=..." },
 	};
 	(void)state;
 	make_token();
