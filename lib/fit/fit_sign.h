@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Signing a FIT (bpi_: internal), in three parts: fit_sign.c reads the FIT,
+ * plans every change as mkimage 2023.01 would make it (hash values, hash
+ * nodes added, signature nodes and their properties, the strings each one
+ * appends) and signs; fit_sign_tree.c writes the planned tree as a
+ * "skeleton" (embedded data left out: no signature covers it, so regions are
+ * found and signed on the skeleton) and finally the output file, data put
+ * back; fit_sign_build.c runs it on a FIT bp_fit_build() has just made.
+ */
+#ifndef BP_FIT_SIGN_H
+#define BP_FIT_SIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bootpack/buf.h>
+#include <bootpack/error.h>
+#include <bootpack/sign.h>
+
+#define SG_MAX_PROPS 12
+
+/* A property set on a node, as fdt_setprop() sets it: replaced in place, or new and put first. */
+struct sg_prop {
+	const char *name;
+	const void *val;       /* NULL: @len zero bytes, filled in later through @slot */
+	uint32_t len;
+	uint32_t nameoff;      /* in the output strings block */
+	bool exists;           /* the node has it already */
+	size_t slot;           /* where the value landed in the skeleton */
+};
+
+/* The changes to one node of the input, or a node added. */
+struct sg_edit {
+	int in_off;            /* the input node's offset; -1 for a node added */
+	char name[40];         /* an added node's name */
+	struct sg_prop prop[SG_MAX_PROPS];
+	size_t n_prop;         /* in the order mkimage sets them */
+	struct sg_edit *first; /* a node added as the first subnode (a hash node) */
+	struct sg_edit *last;  /* a node added as the last subnode (a signature) */
+};
+
+/* An embedded "data" property left out of the skeleton. */
+struct sg_data {
+	size_t hdr;            /* skeleton offset of the property's FDT_PROP tag */
+	const uint8_t *src;
+	uint32_t len;
+};
+
+/* The output tree without its embedded data. */
+struct sg_tree {
+	struct bp_buf blob;    /* a complete devicetree: the embedded "data" values are empty */
+	struct sg_data *data;
+	size_t n_data, cap_data;
+	size_t *positions;     /* skeleton offsets of every "data-position" value */
+	size_t n_positions, cap_positions;
+	uint64_t data_bytes;   /* what the embedded data adds to the structure block, padded */
+};
+
+/*
+ * Write the skeleton of @fdt (checked) with @edits (@n, sorted by input
+ * offset; added nodes hang off them) and the strings block @strings.
+ */
+int bpi_sg_tree_build(const uint8_t *fdt, struct sg_edit *const *edits, size_t n,
+		      const struct bp_buf *strings, struct sg_tree *t, const char *path,
+		      struct bp_diag *d);
+void bpi_sg_tree_free(struct sg_tree *t);
+
+struct bpi_output;
+
+/*
+ * Write the FIT: the skeleton with its data put back, its totalsize
+ * @total, then the bytes of @file from @tail_from on (external data),
+ * which land at @total + (@tail_from - @old_total)... see fit_sign.c.
+ */
+int bpi_sg_tree_write(struct sg_tree *t, uint32_t total, const uint8_t *tail, uint64_t tail_len,
+		      struct bpi_output *out, struct bp_diag *d);
+
+/*
+ * Sign the FIT held in memory at @file (@len bytes, named @path in
+ * messages) into @out (opened by the caller, committed or aborted by it).
+ * @trust_hashes: the hash values are known right (a FIT just built), so
+ * they are not computed again.
+ */
+int bpi_fit_sign_mem(const uint8_t *file, size_t len, const char *path, const struct bp_key *k,
+		     const struct bp_fit_sign_opts *o, bool trust_hashes,
+		     struct bpi_output *out, struct bp_fit_sign_stats *st, struct bp_diag *d);
+
+#endif
