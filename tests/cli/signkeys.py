@@ -130,7 +130,8 @@ def its_text(kernel, dtbs, sig=None, images_sig=None):
                    f'\t\t\thash-1 {{ algo = "sha256"; }};\n{img_sig(chr(9) * 3)}\t\t}};\n')
     out.append('\t};\n\tconfigurations {\n\t\tdefault = "conf-1";\n')
     for i in range(1, len(dtbs) + 1):
-        cs = sig_node("\t\t\t", ' sign-images = "fdt", "kernel";') if not images_sig else ""
+        # the configuration's order, as bootpack writes sign-images
+        cs = sig_node("\t\t\t", ' sign-images = "kernel", "fdt";') if not images_sig else ""
         out.append(f'\t\tconf-{i} {{\n\t\t\tdescription = "config {i}";\n'
                    f'\t\t\tkernel = "kernel";\n\t\t\tfdt = "fdt-{i}";\n{cs}\t\t}};\n')
     out.append("\t};\n};\n")
@@ -156,6 +157,19 @@ class ItsFits:
             mkimage(["-f", its, tmp])
             its.unlink()
         return produce_once(self.dir / "unsigned.fit", make)
+
+    def unfilled(self, algo, name, padding=None):
+        """A FIT whose configurations have signature nodes mkimage has not
+        signed yet (algo, key-name-hint, sign-images): what mkimage -F -k
+        signs for the first time."""
+        tag = f"{algo.replace(',', '-')}-{name}-{padding or 'default'}"
+
+        def make(tmp):
+            its = tmp.with_suffix(".its")
+            its.write_text(its_text(self.kernel, self.dtbs, (algo, name, padding)))
+            mkimage(["-f", its, tmp])
+            its.unlink()
+        return produce_once(self.dir / f"unfilled-{tag}.fit", make)
 
     def signed(self, algo, name, padding=None, images=False):
         """(FIT, control DTB) signed by mkimage -f -k KEYDIR -K CONTROL -r."""
