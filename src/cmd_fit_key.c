@@ -85,6 +85,9 @@ static int key_add(int argc, char **argv)
 	if (!a.key)
 		return cli_missing_options(CMD, (const char *[]){ "-k/--key" }, 1);
 	dtb = argv[optind];
+	if (a.output && !strcmp(a.output, "-"))
+		return cli_usage_error(CMD, "'-' is not a file: fit key add writes the devicetree "
+				       "in place or to a named file");
 	ret = keyopts_open(a.key, a.pin, true, &k);
 	if (!ret)
 		ret = keyopts_resolve_algo(k, a.o.algo, algo, sizeof(algo), &a.o.algo);

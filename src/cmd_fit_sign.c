@@ -110,6 +110,9 @@ static int parse(int argc, char **argv, struct sign_args *a, const char **fit)
 	*fit = argv[optind];
 	if (!a->key)
 		return cli_missing_options(CMD, (const char *[]){ "-k/--key" }, 1);
+	if ((a->output && !strcmp(a->output, "-")) || (a->key_out && !strcmp(a->key_out, "-")))
+		return cli_usage_error(CMD, "'-' is not a file: fit sign writes its outputs in place "
+				       "or to a named file");
 	if (a->has_required && !a->key_out)
 		return cli_usage_error(CMD, "--required needs --key-out");
 	if (a->configs.n && a->o.what == BP_FIT_SIGN_IMAGES)

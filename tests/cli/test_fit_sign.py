@@ -757,6 +757,8 @@ def test_verify_key_missing(bootpack, signed, tmp_path):
     (["a.fit", "--key", "k", "--jobs", "x"],
      "--jobs 'x': expected a number from 0 (all CPUs) to 256"),
     (["a.fit", "--key"], "option '--key' needs an argument"),
+    (["a.fit", "--key", "k", "-o", "-"],
+     "'-' is not a file: fit sign writes its outputs in place or to a named file"),
     (["a.fit", "--bogus"], "unknown option '--bogus'"),
 ])
 def test_sign_usage(bootpack, tmp_path, args, msg):
@@ -769,6 +771,8 @@ def test_sign_usage(bootpack, tmp_path, args, msg):
     (["c.dtb"], "missing required option -k/--key"),
     (["c.dtb", "--key", "k", "--required", "yes"], "--required 'yes': expected conf or image"),
     (["c.dtb", "d.dtb", "--key", "k"], "one devicetree at a time: unexpected 'd.dtb'"),
+    (["c.dtb", "--key", "k", "-o", "-"],
+     "'-' is not a file: fit key add writes the devicetree in place or to a named file"),
     (["c.dtb", "--key", "k", "--key-name", ""],
      "--key-name '': expected 1 to 27 of the characters a-z A-Z 0-9 , . _ + - (the node is "
      "/signature/key-NAME)"),
