@@ -36,9 +36,9 @@
 #include "util/esc.h"
 #include "util/util.h"
 
-/* The configuration properties that name images, as U-Boot 2023.01 loads them. */
-static const char *const image_props[] = { "kernel", "fdt", "ramdisk", "loadables",
-					   "firmware", "fpga", "setup", "standalone" };
+const char *const bpi_fit_image_props[BPI_FIT_N_IMAGE_PROPS] = {
+	"kernel", "fdt", "ramdisk", "loadables", "firmware", "fpga", "setup", "standalone"
+};
 
 struct sg_hash {
 	int off;                   /* the hash node, or -1 for the one added */
@@ -579,8 +579,8 @@ static int plan_image(struct plan *p, struct sg_image *im)
 
 static bool is_image_prop(const char *name)
 {
-	for (size_t i = 0; i < sizeof(image_props) / sizeof(image_props[0]); i++)
-		if (!strcmp(name, image_props[i]))
+	for (size_t i = 0; i < BPI_FIT_N_IMAGE_PROPS; i++)
+		if (!strcmp(name, bpi_fit_image_props[i]))
 			return true;
 	return false;
 }

@@ -121,7 +121,7 @@ static const char its_head[] =
 	"/dts-v1/;\n/ {\n\tdescription = \"test\";\n\ttimestamp = <1700000000>;\n"
 	"\t#address-cells = <1>;\n\timages {\n"
 	"\t\tkernel {\n\t\t\tdescription = \"k\";\n\t\t\tdata = /incbin/(\"k.bin\");\n"
-	"\t\t\ttype = \"kernel\";\n\t\t\tarch = \"arm64\";\n\t\t\tos = \"linux\";\n"
+	"\t\t\ttype = \"kernel\";\n\t\t\tarch = \"arm\";\n\t\t\tos = \"linux\";\n"
 	"\t\t\tcompression = \"none\";\n\t\t\tload = <0x80000>;\n\t\t\tentry = <0x80000>;\n"
 	"\t\t\thash-1 { algo = \"sha256\"; };\n\t\t};\n"
 	"\t\tfdt-1 {\n\t\t\tdescription = \"f1\";\n\t\t\tdata = /incbin/(\"f1.bin\");\n"
@@ -132,22 +132,32 @@ static const char its_head[] =
 	"\t\t\thash-1 { algo = \"sha256\"; };\n\t\t};\n"
 	"\t};\n\tconfigurations {\n\t\tdefault = \"conf-1\";\n";
 
-/* The configurations: with signature nodes for key @key (NULL: none) and padding @pad. */
-static void write_its(const char *name, const char *key, const char *algo, const char *pad)
+/*
+ * The configurations: with signature nodes for key @key (NULL: none),
+ * padding @pad, signing @images (a sign-images value).
+ */
+static void write_its_images(const char *name, const char *key, const char *algo,
+			     const char *pad, const char *images)
 {
 	char buf[8192], sig[512] = "";
 	int n;
 
 	if (key)
 		snprintf(sig, sizeof(sig), "\t\t\tsignature-1 { algo = \"%s\"; "
-			 "key-name-hint = \"%s\";%s%s%s sign-images = \"fdt\", \"kernel\"; };\n",
-			 algo, key, pad ? " padding = \"" : "", pad ? pad : "", pad ? "\";" : "");
+			 "key-name-hint = \"%s\";%s%s%s sign-images = %s; };\n",
+			 algo, key, pad ? " padding = \"" : "", pad ? pad : "", pad ? "\";" : "",
+			 images);
 	n = snprintf(buf, sizeof(buf), "%s"
 		     "\t\tconf-1 {\n\t\t\tdescription = \"c1\";\n\t\t\tkernel = \"kernel\";\n"
 		     "\t\t\tfdt = \"fdt-1\";\n%s\t\t};\n"
 		     "\t\tconf-2 {\n\t\t\tdescription = \"c2\";\n\t\t\tkernel = \"kernel\";\n"
 		     "\t\t\tfdt = \"fdt-2\";\n%s\t\t};\n\t};\n};\n", its_head, sig, sig);
 	write_file(name, buf, (size_t)n);
+}
+
+static void write_its(const char *name, const char *key, const char *algo, const char *pad)
+{
+	write_its_images(name, key, algo, pad, "\"fdt\", \"kernel\"");
 }
 
 static int setup(void **state)
@@ -161,8 +171,9 @@ static int setup(void **state)
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)rand();
 	write_file("k.bin", data, 3000);
-	write_file("f1.bin", data + 100, 700);
-	write_file("f2.bin", data + 900, 333);
+	write_file("f1.dts", "/dts-v1/;\n/ { model = \"one\"; };\n", 35);
+	write_file("f2.dts", "/dts-v1/;\n/ { model = \"two\"; };\n", 35);
+	run("cd %s && dtc -q -o f1.bin f1.dts && dtc -q -o f2.bin f2.dts", dir);
 	make_key("dev", 2048);
 	make_key("other", 2048);
 	return 0;
@@ -240,8 +251,8 @@ static void test_same_bytes_as_mkimage(void **state)
 		 * differs) and whatever was in memory in a property's padding,
 		 * which no signature covers; fdtdump shows everything else.
 		 */
-		run("cd %s && fdtdump m.fit | grep -v totalsize > m.dump && "
-		    "fdtdump b.fit | grep -v totalsize > b.dump && diff m.dump b.dump >&2", dir);
+		run("cd %s && fdtdump m.fit 2>/dev/null | grep -v totalsize > m.dump && "
+		    "fdtdump b.fit 2>/dev/null | grep -v totalsize > b.dump && diff m.dump b.dump >&2", dir);
 		read_whole(path_of("m.fit"), &a);
 		read_whole(path_of("b.fit"), &b);
 		assert_int_equal(fdt_size_dt_strings(a.data), fdt_size_dt_strings(b.data));
@@ -296,11 +307,269 @@ static void test_resign_like_mkimage(void **state)
 	bp_key_close(k);
 }
 
+
+/* ---- Keyed verification ---- */
+
+struct findings {
+	size_t fail, warn, ok;
+	char text[8192];
+};
+
+static void collect(void *ctx, const struct bp_fit_check *c)
+{
+	struct findings *f = ctx;
+	size_t at = strlen(f->text);
+
+	f->fail += c->level == BP_FIT_CHECK_FAIL;
+	f->warn += c->level == BP_FIT_CHECK_WARN;
+	f->ok += c->level == BP_FIT_CHECK_OK;
+	if (c->level != BP_FIT_CHECK_OK || c->signature)
+		snprintf(f->text + at, sizeof(f->text) - at, "%s %s [%s|%s|%s]: %s\n",
+			 c->level == BP_FIT_CHECK_FAIL ? "FAIL" : c->level ? "WARN" : "OK",
+			 c->node, c->signature ? c->signature : "-", c->algo ? c->algo : "-",
+			 c->key_name ? c->key_name : "-", c->msg);
+}
+
+/* Verify @fit against the keys in @ctl; the findings, and the stats in @st. */
+static void verify(const char *fit, const char *ctl, struct findings *f,
+		   struct bp_fit_verify_stats *st)
+{
+	struct bp_fit_verify_opts o = BP_FIT_VERIFY_OPTS_INIT;
+	struct bp_buf keys = BP_BUF_INIT;
+	struct bp_fit *h;
+	struct bp_diag d;
+
+	memset(f, 0, sizeof(*f));
+	*st = (struct bp_fit_verify_stats)BP_FIT_VERIFY_STATS_INIT;
+	read_whole(path_of(ctl), &keys);
+	o.keys_fdt = keys.data;
+	o.keys_fdt_len = keys.len;
+	assert_int_equal(bp_fit_open(path_of(fit), &h, &d), 0);
+	if (bp_fit_verify(h, &o, collect, f, st, &d))
+		fprintf(stderr, "verify: %s\n", d.msg);
+	bp_fit_close(h);
+	bp_buf_free(&keys);
+}
+
+static bool has(const struct findings *f, const char *text)
+{
+	if (strstr(f->text, text))
+		return true;
+	fprintf(stderr, "no \"%s\" in:\n%s", text, f->text);
+	return false;
+}
+
+static void make_control(const char *name)
+{
+	static const char dts[] = "/dts-v1/;\n/ {\n\tmodel = \"ctl\";\n};\n";
+
+	write_file("ctl.dts", dts, sizeof(dts) - 1);
+	run("cd %s && dtc -q -I dts -O dtb -o %s ctl.dts", dir, name);
+}
+
+static void key_add(const char *dtb, const char *key, enum bp_key_required req)
+{
+	struct bp_fit_key_add_opts o = BP_FIT_KEY_ADD_OPTS_INIT;
+	struct bp_key *k = open_key(key);
+	struct bp_diag d;
+
+	o.required = req;
+	if (bp_fit_key_add(path_of(dtb), k, &o, path_of(dtb), &d))
+		fprintf(stderr, "%s\n", d.msg);
+	bp_key_close(k);
+}
+
+/* mkimage -K and bp_fit_key_add() write the same key node. */
+static void test_key_add_like_mkimage(void **state)
+{
+	(void)state;
+	write_its("s.its", "dev", "sha256,rsa2048", NULL);
+	make_control("mk.dtb");
+	make_control("bp.dtb");
+	run("cd %s && mkimage -f s.its -k . -K mk.dtb -r m.fit >/dev/null", dir);
+	key_add("bp.dtb", "dev", BP_KEY_REQUIRED_CONF);
+	run("cd %s && fdtdump mk.dtb 2>/dev/null | sed -n '/signature {/,$p' > mk.keys && "
+	    "fdtdump bp.dtb 2>/dev/null | sed -n '/signature {/,$p' > bp.keys && diff mk.keys bp.keys >&2",
+	    dir);
+}
+
+/* mkimage's signatures and bootpack's verify with either control devicetree. */
+static void test_verify_both_ways(void **state)
+{
+	struct bp_fit_sign_opts o = BP_FIT_SIGN_OPTS_INIT;
+	struct bp_fit_verify_stats st;
+	struct findings f;
+	struct bp_key *k = open_key("dev");
+	struct bp_diag d;
+
+	(void)state;
+	write_its("s.its", "dev", "sha256,rsa2048", NULL);
+	make_control("mk.dtb");
+	make_control("bp.dtb");
+	run("cd %s && mkimage -f s.its -k . -K mk.dtb -r m.fit >/dev/null", dir);
+	key_add("bp.dtb", "dev", BP_KEY_REQUIRED_CONF);
+	verify("m.fit", "bp.dtb", &f, &st);
+	assert_int_equal(f.fail, 0);
+	assert_int_equal(st.n_signatures_ok, 2);
+	assert_int_equal(st.n_signatures_bad, 0);
+	assert_true(has(&f, "OK conf-1 [signature-1|sha256,rsa2048|dev]: signature-1: "
+			"sha256,rsa2048 verified with key 'dev'"));
+	/* A FIT with no signature node: bootpack adds hash and signature nodes. */
+	write_its("u.its", NULL, NULL, NULL);
+	run("cd %s && mkimage -f u.its u.fit >/dev/null", dir);
+	verify("u.fit", "mk.dtb", &f, &st);
+	assert_int_equal(f.fail, 2);
+	assert_true(has(&f, "FAIL conf-2 [-|-|dev]: not signed, and key 'dev' is required"));
+	assert_int_equal(sign("u.fit", "b.fit", k, &o, NULL, &d), 0);
+	verify("b.fit", "mk.dtb", &f, &st);
+	assert_int_equal(f.fail, 0);
+	assert_int_equal(st.n_signatures_ok, 2);
+	bp_key_close(k);
+}
+
+/* Each tampering is a failure naming the configuration, signature and key. */
+static void test_tampering(void **state)
+{
+	struct bp_fit_sign_opts o = BP_FIT_SIGN_OPTS_INIT;
+	struct bp_fit_verify_stats st;
+	struct findings f;
+	struct bp_key *other = open_key("other");
+	struct bp_buf b = BP_BUF_INIT;
+	struct bp_diag d;
+	int node;
+
+	(void)state;
+	write_its("s.its", "dev", "sha256,rsa2048", NULL);
+	make_control("mk.dtb");
+	run("cd %s && mkimage -f s.its -k . -K mk.dtb -r m.fit >/dev/null", dir);
+
+	/* A configuration property changed after signing. */
+	read_whole(path_of("m.fit"), &b);
+	node = fdt_path_offset(b.data, "/configurations/conf-1");
+	assert_int_equal(fdt_setprop_inplace(b.data, node, "description", "c9", 3), 0);
+	write_file("t.fit", b.data, b.len);
+	verify("t.fit", "mk.dtb", &f, &st);
+	assert_int_equal(st.n_signatures_bad, 1);
+	assert_true(has(&f, "FAIL conf-1 [signature-1|sha256,rsa2048|dev]: signature-1: "
+			"sha256,rsa2048 signature does not verify with key 'dev'"));
+	assert_true(has(&f, "FAIL conf-1 [-|-|dev]: not signed by required key 'dev'"));
+
+	/* Another image swapped into a signed configuration. */
+	read_whole(path_of("m.fit"), &b);
+	node = fdt_path_offset(b.data, "/configurations/conf-1");
+	assert_int_equal(fdt_setprop_inplace(b.data, node, "fdt", "fdt-2", 6), 0);
+	write_file("t.fit", b.data, b.len);
+	verify("t.fit", "mk.dtb", &f, &st);
+	assert_true(has(&f, "FAIL conf-1 [signature-1|sha256,rsa2048|dev]"));
+
+	/* One flipped payload byte: the signed hash no longer matches. */
+	read_whole(path_of("m.fit"), &b);
+	node = fdt_path_offset(b.data, "/images/kernel");
+	{
+		int len;
+		uint8_t *data = fdt_getprop_w(b.data, node, "data", &len);
+
+		data[len / 2] ^= 1;
+	}
+	write_file("t.fit", b.data, b.len);
+	verify("t.fit", "mk.dtb", &f, &st);
+	assert_true(has(&f, "FAIL kernel [-|-|-]: hash-1: sha256 hash does not match"));
+	assert_int_equal(st.n_signatures_bad, 0);
+
+	/* Signed again by another key of the same name. */
+	o.key_name = "dev";
+	assert_int_equal(sign("m.fit", "t.fit", other, &o, NULL, &d), 0);
+	verify("t.fit", "mk.dtb", &f, &st);
+	assert_int_equal(st.n_signatures_bad, 2);
+	assert_true(has(&f, "FAIL conf-2 [signature-1|sha256,rsa2048|dev]: signature-1: "
+			"sha256,rsa2048 signature does not verify with key 'dev'"));
+
+	/* Signed by a key the control devicetree does not have. */
+	o.key_name = "other";
+	write_its("u.its", NULL, NULL, NULL);
+	run("cd %s && mkimage -f u.its u.fit >/dev/null", dir);
+	assert_int_equal(sign("u.fit", "t.fit", other, &o, NULL, &d), 0);
+	verify("t.fit", "mk.dtb", &f, &st);
+	assert_true(has(&f, "FAIL conf-1 [signature-1|sha256,rsa2048|other]: signature-1: "
+			"sha256,rsa2048 signature by key 'other', which is not in the control "
+			"devicetree"));
+	bp_buf_free(&b);
+	bp_key_close(other);
+}
+
+/* Hostile signature nodes: each one clear failure, nothing crashes. */
+/* A signature whose hashed-nodes leaves out an image the configuration boots. */
+static void test_coverage(void **state)
+{
+	struct bp_fit_verify_stats st;
+	struct findings f;
+
+	(void)state;
+	write_its_images("s.its", "dev", "sha256,rsa2048", NULL, "\"kernel\"");
+	make_control("mk.dtb");
+	run("cd %s && mkimage -f s.its -k . -K mk.dtb -r m.fit >/dev/null", dir);
+	verify("m.fit", "mk.dtb", &f, &st);
+	assert_int_equal(f.fail, 2);
+	assert_true(has(&f, "FAIL conf-1 [signature-1|sha256,rsa2048|dev]: signature-1: "
+			"verified with key 'dev', but its 'hashed-nodes' leaves out fdt image "
+			"'fdt-1': its contents are not signed"));
+}
+
+static void test_hostile_sig_nodes(void **state)
+{
+	static const struct {
+		const char *prop;
+		const char *val;
+		int len;
+		const char *want;
+	} cases[] = {
+		{ "hashed-nodes", "/\0/configurations/conf-1\0/images/nope\0", 39,
+		  "names '/images/nope', which is not in the FIT" },
+		{ "hashed-nodes", "/\0/configurations/conf-1\0/\0", 27, "names '/' twice" },
+		{ "hashed-nodes", "/\0/images/kernel\0", 17, "does not list the configuration" },
+		{ "hashed-nodes", "/\0/configurations/conf-1", 24, "not NUL-terminated" },
+		{ "hashed-strings", "\0\0\0\0\0\1\0\0", 8, "runs past the strings block" },
+		{ "hashed-strings", "\0\0\0\0", 4, "is 4 bytes, not two cells" },
+		{ "algo", "sha256,rsa1024", 15, "sha256,rsa1024" },
+		{ "value", "\1\2\3", 3, "does not verify with key 'dev'" },
+	};
+	struct bp_fit_verify_stats st;
+	struct findings f;
+	struct bp_buf b = BP_BUF_INIT;
+
+	(void)state;
+	write_its("s.its", "dev", "sha256,rsa2048", NULL);
+	make_control("mk.dtb");
+	run("cd %s && mkimage -f s.its -k . -K mk.dtb -r m.fit >/dev/null", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t *t;
+		int node;
+
+		read_whole(path_of("m.fit"), &b);
+		t = malloc(b.len + 4096);
+		assert_non_null(t);
+		assert_int_equal(fdt_open_into(b.data, t, (int)b.len + 4096), 0);
+		node = fdt_path_offset(t, "/configurations/conf-1/signature-1");
+		assert_int_equal(fdt_setprop(t, node, cases[i].prop, cases[i].val, cases[i].len), 0);
+		write_file("t.fit", t, fdt_totalsize(t));
+		free(t);
+		verify("t.fit", "mk.dtb", &f, &st);
+		assert_true(f.fail >= 1);
+		assert_true(has(&f, cases[i].want));
+	}
+	bp_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_bytes_as_mkimage),
 		cmocka_unit_test(test_resign_like_mkimage),
+		cmocka_unit_test(test_key_add_like_mkimage),
+		cmocka_unit_test(test_verify_both_ways),
+		cmocka_unit_test(test_tampering),
+		cmocka_unit_test(test_coverage),
+		cmocka_unit_test(test_hostile_sig_nodes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
