@@ -38,7 +38,8 @@ static int drbg_step(struct drbg *g, int sep, const uint8_t *extra, size_t elen)
 	if (sep >= 0) {
 		memcpy(msg, g->V, g->hlen);
 		msg[g->hlen] = (uint8_t)sep;
-		memcpy(msg + g->hlen + 1, extra, elen);
+		if (elen)
+			memcpy(msg + g->hlen + 1, extra, elen);
 		if (!HMAC(g->md, g->K, (int)g->hlen, msg, g->hlen + 1 + elen, g->K, &len))
 			return -1;
 	}

@@ -136,7 +136,7 @@ static int read_pem(struct bp_key *k, const char *path, const char *pin, bool wa
 	if (ret)
 		goto out;
 	ret = BP_ERR_NOMEM;
-	bio = BIO_new_mem_buf(b.data, (int)b.len);
+	bio = BIO_new_mem_buf(b.len ? (const void *)b.data : "", (int)b.len);
 	if (!bio)
 		goto nomem;
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_prompt, (void *)pin);

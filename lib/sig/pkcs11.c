@@ -13,15 +13,18 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/ui.h>
 
 #include "sig_internal.h"
+#include "util/esc.h"
 
 bool bpi_is_pkcs11_uri(const char *spec)
 {
@@ -66,11 +69,17 @@ static char *uri_attr(const char *spec, const char *name)
 
 char *bpi_pkcs11_redact(const char *spec)
 {
-	char *out = malloc(strlen(spec) + 1), *o = out;
+	/* "pin-value=" + at least nothing becomes "pin-value=...": 3 more bytes each time. */
+	char *out = malloc(2 * strlen(spec) + 4), *o = out;
 	const char *p = spec;
 
 	if (!out)
 		return NULL;
+	if (bpi_is_pkcs11_uri(p)) {
+		memcpy(o, p, 7);
+		o += 7;
+		p += 7;
+	}
 	while (*p) {
 		size_t len = strcspn(p, ";?&");
 
@@ -96,12 +105,17 @@ static int no_reader(UI *ui, UI_STRING *uis)
 	return -1;
 }
 
-/* Key name: the URI's object=, else its id= in hex, else "pkcs11". */
-static char *uri_name(const char *spec)
+/*
+ * The key's name: the URI's object=, else its id= in hex; NULL (and *none
+ * set) when the URI names no key, which the engine would take as "the
+ * first key of the first token": never what a signer means.
+ */
+static char *uri_name(const char *spec, bool *none)
 {
 	char *name = uri_attr(spec, "object");
 	char *id;
 
+	*none = false;
 	if (name && *name)
 		return name;
 	free(name);
@@ -116,7 +130,8 @@ static char *uri_name(const char *spec)
 		return name;
 	}
 	free(id);
-	return strdup("pkcs11");
+	*none = true;
+	return NULL;
 }
 
 int bpi_pkcs11_open(struct bp_key *k, const char *spec, const char *pin, bool want_private,
@@ -125,10 +140,27 @@ int bpi_pkcs11_open(struct bp_key *k, const char *spec, const char *pin, bool wa
 	char *path = bpi_pkcs11_redact(spec);
 	ENGINE *e = NULL;
 	EVP_PKEY *pkey = NULL;
+	const char *mod;
+	bool none;
 	int ret = 0;
 
 	if (!path)
 		return bp_diag_set(d, BP_ERR_NOMEM, NULL, "out of memory");
+	k->name = uri_name(spec, &none);
+	if (!k->name) {
+		ret = bp_diag_set(d, none ? BP_ERR_INVALID : BP_ERR_NOMEM, path,
+				  none ? "the PKCS#11 URI names no key (give object= or id=)"
+				       : "out of memory");
+		goto out;
+	}
+	/* The engine loads the module only when a key is asked for, then reports
+	 * a missing one on stderr and as "no key": say what is wrong instead. */
+	mod = getenv("PKCS11_MODULE_PATH");
+	if (mod && strchr(mod, '/') && access(mod, R_OK)) {
+		ret = bp_diag_set(d, BP_ERR_IO, path, "PKCS11_MODULE_PATH '%s': %s",
+				  BPI_ESC(mod), strerror(errno));
+		goto out;
+	}
 	e = ENGINE_by_id("pkcs11");
 	if (!e) {
 		ret = bpi_sig_ssl_err(d, BP_ERR_UNSUPPORTED, path,
@@ -181,8 +213,7 @@ int bpi_pkcs11_open(struct bp_key *k, const char *spec, const char *pin, bool wa
 		k->priv = true;
 		pkey = NULL;
 	}
-	k->name = uri_name(spec);
-	if (!k->name || pthread_mutex_init(&k->lock, NULL)) {
+	if (pthread_mutex_init(&k->lock, NULL)) {
 		ret = bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
 		goto out;
 	}
