@@ -101,6 +101,7 @@ struct plan {
 	struct bpi_fdt_index *ix;
 	struct bp_fit_sign_stats st;
 	struct bp_diag *job_diag;  /* one per job */
+	uint64_t sizes[2];         /* bytes written, devicetree totalsize */
 };
 
 static const char *esc_path(const struct plan *p)
@@ -976,6 +977,8 @@ static int write_out(struct plan *p, struct bpi_output *out)
 					   "data-position would pass 4 GiB");
 		bpi_put_be32(v, (uint32_t)pos);
 	}
+	p->sizes[0] = total + tail_len;
+	p->sizes[1] = total;
 	return bpi_sg_tree_write(t, (uint32_t)total, p->file + old_total, tail_len, out, p->d);
 }
 
@@ -1043,7 +1046,8 @@ static int setup(struct plan *p, const struct bp_fit_sign_opts *o)
 
 int bpi_fit_sign_mem(const uint8_t *file, size_t len, const char *path, const struct bp_key *k,
 		     const struct bp_fit_sign_opts *o, bool trust_hashes,
-		     struct bpi_output *out, struct bp_fit_sign_stats *st, struct bp_diag *d)
+		     struct bpi_output *out, struct bp_fit_sign_stats *st, uint64_t sizes[2],
+		     struct bp_diag *d)
 {
 	struct plan p = { .file = file, .len = len, .path = path, .k = k, .d = d,
 			  .trust_hashes = trust_hashes,
@@ -1069,6 +1073,8 @@ int bpi_fit_sign_mem(const uint8_t *file, size_t len, const char *path, const st
 	if (!ret) {
 		p.st.n_signed = p.n_signs;
 		bpi_struct_out(st, &p.st, sizeof(p.st));
+		if (sizes)
+			memcpy(sizes, p.sizes, sizeof(p.sizes));
 	}
 	release(&p);
 	return ret;
@@ -1091,7 +1097,7 @@ int bp_fit_sign(const char *in_path, const struct bp_key *k, const struct bp_fit
 		bp_buf_free(&file);
 		return ret;
 	}
-	ret = bpi_fit_sign_mem(file.data, file.len, in_path, k, o, false, &out, st, d);
+	ret = bpi_fit_sign_mem(file.data, file.len, in_path, k, o, false, &out, st, NULL, d);
 	if (ret)
 		bpi_output_abort(&out);
 	else

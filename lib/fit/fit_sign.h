@@ -70,9 +70,8 @@ void bpi_sg_tree_free(struct sg_tree *t);
 struct bpi_output;
 
 /*
- * Write the FIT: the skeleton with its data put back, its totalsize
- * @total, then the bytes of @file from @tail_from on (external data),
- * which land at @total + (@tail_from - @old_total)... see fit_sign.c.
+ * Write the FIT: the skeleton with its data put back, zeros up to
+ * totalsize @total, then @tail (the external data, placed by the caller).
  */
 int bpi_sg_tree_write(struct sg_tree *t, uint32_t total, const uint8_t *tail, uint64_t tail_len,
 		      struct bpi_output *out, struct bp_diag *d);
@@ -81,10 +80,12 @@ int bpi_sg_tree_write(struct sg_tree *t, uint32_t total, const uint8_t *tail, ui
  * Sign the FIT held in memory at @file (@len bytes, named @path in
  * messages) into @out (opened by the caller, committed or aborted by it).
  * @trust_hashes: the hash values are known right (a FIT just built), so
- * they are not computed again.
+ * they are not computed again. @sizes (may be NULL) gets the bytes written
+ * and the devicetree's totalsize.
  */
 int bpi_fit_sign_mem(const uint8_t *file, size_t len, const char *path, const struct bp_key *k,
 		     const struct bp_fit_sign_opts *o, bool trust_hashes,
-		     struct bpi_output *out, struct bp_fit_sign_stats *st, struct bp_diag *d);
+		     struct bpi_output *out, struct bp_fit_sign_stats *st, uint64_t sizes[2],
+		     struct bp_diag *d);
 
 #endif

@@ -171,9 +171,10 @@ static int setup(void **state)
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)rand();
 	write_file("k.bin", data, 3000);
-	write_file("f1.dts", "/dts-v1/;\n/ { model = \"one\"; };\n", 35);
-	write_file("f2.dts", "/dts-v1/;\n/ { model = \"two\"; };\n", 35);
-	run("cd %s && dtc -q -o f1.bin f1.dts && dtc -q -o f2.bin f2.dts", dir);
+	write_file("f1.dts", "/dts-v1/;\n/ { model = \"one\"; compatible = \"a,one\"; };\n", 58);
+	write_file("f2.dts", "/dts-v1/;\n/ { model = \"two\"; compatible = \"a,two\"; };\n", 58);
+	run("cd %s && dtc -q -o f1.dtb f1.dts && dtc -q -o f2.dtb f2.dts && "
+	    "cp f1.dtb f1.bin && cp f2.dtb f2.bin", dir);
 	make_key("dev", 2048);
 	make_key("other", 2048);
 	return 0;
@@ -560,6 +561,49 @@ static void test_hostile_sig_nodes(void **state)
 	bp_buf_free(&b);
 }
 
+/* bp_fit_build() with a key: hash nodes added, every configuration signed, verifiable. */
+static void test_build_signed(void **state)
+{
+	struct bp_fit_build_opts o = BP_FIT_BUILD_OPTS_INIT;
+	struct bp_fit_build_stats bst = BP_FIT_BUILD_STATS_INIT;
+	struct bp_fit_verify_stats st;
+	const char *dtbs[2];
+	struct findings f;
+	struct bp_key *k = open_key("dev");
+	struct bp_buf b = BP_BUF_INIT;
+	struct bp_diag d;
+	char kpath[400];
+
+	(void)state;
+	make_control("mk.dtb");
+	key_add("mk.dtb", "dev", BP_KEY_REQUIRED_CONF);
+	snprintf(kpath, sizeof(kpath), "%s", path_of("k.bin"));
+	dtbs[0] = path_of("f1.dtb");
+	dtbs[1] = path_of("f2.dtb");
+	o.name = "Linux";
+	o.arch = "arm";
+	o.os = "linux";
+	o.kernel = kpath;
+	o.dtbs = dtbs;
+	o.n_dtbs = 2;
+	o.sign_key = k;
+	for (int external = 0; external <= 1; external++) {
+		o.external = external;
+		if (bp_fit_build(&o, path_of("bs.fit"), &bst, &d))
+			fprintf(stderr, "%s: %s\n", d.path, d.msg);
+		read_whole(path_of("bs.fit"), &b);
+		assert_int_equal(bst.fit_size, b.len);
+		assert_int_equal(bst.fdt_size, fdt_totalsize(b.data));
+		assert_true(fdt_path_offset(b.data, "/images/fdt-2/hash-1") >= 0);
+		verify("bs.fit", "mk.dtb", &f, &st);
+		assert_int_equal(f.fail, 0);
+		assert_int_equal(st.n_signatures_ok, 2);
+		assert_int_equal(st.n_hashes, 3);
+	}
+	bp_buf_free(&b);
+	bp_key_close(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_verify_both_ways),
 		cmocka_unit_test(test_tampering),
 		cmocka_unit_test(test_coverage),
+		cmocka_unit_test(test_build_signed),
 		cmocka_unit_test(test_hostile_sig_nodes),
 	};
 
