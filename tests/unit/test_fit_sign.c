@@ -171,8 +171,13 @@ static int setup(void **state)
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)rand();
 	write_file("k.bin", data, 3000);
-	write_file("f1.dts", "/dts-v1/;\n/ { model = \"one\"; compatible = \"a,one\"; };\n", 58);
-	write_file("f2.dts", "/dts-v1/;\n/ { model = \"two\"; compatible = \"a,two\"; };\n", 58);
+	{
+		static const char f1[] = "/dts-v1/;\n/ { model = \"one\"; compatible = \"a,one\"; };\n";
+		static const char f2[] = "/dts-v1/;\n/ { model = \"two\"; compatible = \"a,two\"; };\n";
+
+		write_file("f1.dts", f1, sizeof(f1) - 1);
+		write_file("f2.dts", f2, sizeof(f2) - 1);
+	}
 	run("cd %s && dtc -q -o f1.dtb f1.dts && dtc -q -o f2.dtb f2.dts && "
 	    "cp f1.dtb f1.bin && cp f2.dtb f2.bin", dir);
 	make_key("dev", 2048);
