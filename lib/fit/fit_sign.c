@@ -234,20 +234,32 @@ static int check_tree(struct plan *p)
 	return 0;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Two subnodes of one name would both be signed and only the first used: refuse. */
 static int check_unique(struct plan *p, int parent, const char *what)
 {
 	const void *fdt = p->file;
-	int a, b;
+	const char **names;
+	size_t n = 0, i = 0;
+	int sub, ret = 0;
 
-	/* Few configurations and images have the same first letters; sorted names would do. */
-	fdt_for_each_subnode(a, fdt, parent) {
-		const char *na = fdt_get_name(fdt, a, NULL);
-
-		for (b = fdt_next_subnode(fdt, a); b >= 0; b = fdt_next_subnode(fdt, b))
-			if (!strcmp(na, fdt_get_name(fdt, b, NULL)))
-				return fail(p, "two %s nodes are called '%s'", what, BPI_ESC(na));
-	}
-	return 0;
+	fdt_for_each_subnode(sub, fdt, parent)
+		n++;
+	names = malloc((n + 1) * sizeof(*names));
+	if (!names)
+		return bp_diag_set(p->d, BP_ERR_NOMEM, esc_path(p), "out of memory");
+	fdt_for_each_subnode(sub, fdt, parent)
+		names[i++] = fdt_get_name(fdt, sub, NULL);
+	qsort(names, n, sizeof(*names), cmp_cstr);
+	for (i = 1; i < n && !ret; i++)
+		if (!strcmp(names[i - 1], names[i]))
+			ret = fail(p, "two %s nodes are called '%s'", what, BPI_ESC(names[i]));
+	free(names);
+	return ret;
 }
 
 static int get_u32(struct plan *p, int node, const char *name, uint32_t *v, bool *present)
