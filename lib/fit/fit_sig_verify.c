@@ -435,7 +435,6 @@ static bool check_list(struct conf_check *c, struct sig_result *o, int node)
 static bool check_coverage(struct conf_check *c, struct sig_result *o)
 {
 	const void *fdt = c->sv->fdt;
-	int images = fdt_path_offset(fdt, "/images");
 	char path[BPI_SIG_PATH_MAX + 64];
 
 	for (size_t p = 0; p < BPI_FIT_N_IMAGE_PROPS; p++) {
@@ -444,12 +443,16 @@ static bool check_coverage(struct conf_check *c, struct sig_result *o)
 
 		for (int i = 0; i < n; i++) {
 			const char *img = fdt_stringlist_get(fdt, c->conf, prop, i, NULL);
-			int node = img ? fdt_subnode_offset(fdt, images, img) : -1, sub;
+			int32_t id;
+			int node, sub;
 			size_t hashes = 0;
 
-			if (node < 0)
+			/* Through the index: fdt_subnode_offset() would walk every image. */
+			snprintf(path, sizeof(path), "/images/%s", img ? img : "");
+			id = img ? bpi_fdt_index_find(c->sv->ix, path, strlen(path)) : -1;
+			if (id < 0)
 				continue;   /* reported by the reference checks */
-			snprintf(path, sizeof(path), "/images/%s", img);
+			node = bpi_fdt_index_offset(c->sv->ix, id);
 			if (!listed(c, path)) {
 				result(o, BP_FIT_CHECK_FAIL, "%s: verified with key '%s', but its "
 				       "'hashed-nodes' leaves out %s image '%s': its contents are "
