@@ -609,6 +609,173 @@ static void test_build_signed(void **state)
 	bp_key_close(k);
 }
 
+static void make_ec_key(const char *name)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	char file[64];
+	FILE *f;
+
+	assert_non_null(k);
+	snprintf(file, sizeof(file), "%s.key", name);
+	f = fopen(path_of(file), "w");
+	assert_non_null(f);
+	assert_true(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL));
+	fclose(f);
+	EVP_PKEY_free(k);
+}
+
+/* PSS, ECDSA and image signatures: signed by bootpack, verified by bootpack. */
+static void test_algorithms_and_images(void **state)
+{
+	static const struct {
+		const char *key, *padding;
+		enum bp_fit_sign_what what;
+		enum bp_key_required req;
+	} cases[] = {
+		{ "dev", "pss", BP_FIT_SIGN_CONFIGS, BP_KEY_REQUIRED_CONF },
+		{ "ec", NULL, BP_FIT_SIGN_CONFIGS, BP_KEY_REQUIRED_CONF },
+		{ "dev", NULL, BP_FIT_SIGN_IMAGES, BP_KEY_REQUIRED_IMAGE },
+		{ "ec", NULL, BP_FIT_SIGN_IMAGES, BP_KEY_REQUIRED_IMAGE },
+	};
+	struct bp_fit_verify_stats st;
+	struct findings f;
+	struct bp_buf b = BP_BUF_INIT;
+
+	(void)state;
+	make_ec_key("ec");
+	write_its("u.its", NULL, NULL, NULL);
+	run("cd %s && mkimage -f u.its u.fit >/dev/null", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bp_fit_sign_opts o = BP_FIT_SIGN_OPTS_INIT;
+		struct bp_fit_sign_stats sst = BP_FIT_SIGN_STATS_INIT;
+		struct bp_key *k = open_key(cases[i].key);
+		struct bp_diag d;
+		size_t want = cases[i].what == BP_FIT_SIGN_IMAGES ? 3 : 2;
+
+		o.padding = cases[i].padding;
+		o.what = cases[i].what;
+		make_control("c.dtb");
+		key_add("c.dtb", cases[i].key, cases[i].req);
+		if (sign("u.fit", "b.fit", k, &o, &sst, &d))
+			fprintf(stderr, "%s\n", d.msg);
+		assert_int_equal(sst.n_signed, want);
+		verify("b.fit", "c.dtb", &f, &st);
+		if (f.fail)
+			fprintf(stderr, "%s", f.text);
+		assert_int_equal(f.fail, 0);
+		assert_int_equal(st.n_signatures_ok, want);
+		/*
+		 * Signing again replaces the signatures. The first signing added
+		 * strings a second one signs too (as mkimage -F would), so from the
+		 * second on the file stays the same: deterministic signatures.
+		 */
+		assert_int_equal(sign("b.fit", "b2.fit", k, &o, &sst, &d), 0);
+		assert_int_equal(sst.n_replaced, want);
+		assert_int_equal(sign("b2.fit", "b3.fit", k, &o, &sst, &d), 0);
+		if (!cases[i].padding) {
+			struct bp_buf b2 = BP_BUF_INIT;
+
+			read_whole(path_of("b3.fit"), &b);
+			read_whole(path_of("b2.fit"), &b2);
+			assert_int_equal(b.len, b2.len);
+			assert_memory_equal(b.data, b2.data, b.len);
+			bp_buf_free(&b2);
+		}
+		/* The image key policy: an unsigned image under a required image key fails. */
+		if (cases[i].what == BP_FIT_SIGN_IMAGES) {
+			verify("u.fit", "c.dtb", &f, &st);
+			assert_true(has(&f, "FAIL fdt-2 [-|-|-]: not signed, but the control "
+					"devicetree requires image signatures"));
+		}
+		bp_key_close(k);
+	}
+	bp_buf_free(&b);
+}
+
+/* What U-Boot would refuse is refused, and nothing is written. */
+static void test_refusals(void **state)
+{
+	struct bp_fit_sign_opts o = BP_FIT_SIGN_OPTS_INIT;
+	struct bp_key *k = open_key("dev");
+	struct bp_buf b = BP_BUF_INIT;
+	struct bp_diag d;
+	const char *nope[] = { "conf-9" };
+	struct stat sb;
+	uint8_t *t;
+	int node;
+
+	(void)state;
+	write_its("u.its", NULL, NULL, NULL);
+	run("cd %s && mkimage -f u.its u.fit >/dev/null && rm -f r.fit", dir);
+	read_whole(path_of("u.fit"), &b);
+	t = malloc(b.len + 4096);
+	assert_non_null(t);
+	assert_int_equal(fdt_open_into(b.data, t, (int)b.len + 4096), 0);
+	node = fdt_path_offset(t, "/images/fdt-2");
+	assert_int_equal(fdt_set_name(t, node, "fdt@2"), 0);
+	write_file("at.fit", t, fdt_totalsize(t));
+	assert_int_equal(sign("at.fit", "r.fit", k, &o, NULL, &d), BP_ERR_FORMAT);
+	assert_non_null(strstr(d.msg, "node 'fdt@2' has a unit address ('@')"));
+	assert_int_equal(stat(path_of("r.fit"), &sb), -1);
+
+	assert_int_equal(fdt_open_into(b.data, t, (int)b.len + 4096), 0);
+	node = fdt_path_offset(t, "/configurations/conf-2");
+	assert_int_equal(fdt_setprop_string(t, node, "fdt", "fdt-7"), 0);
+	write_file("bad.fit", t, fdt_totalsize(t));
+	assert_int_equal(sign("bad.fit", "r.fit", k, &o, NULL, &d), BP_ERR_FORMAT);
+	assert_non_null(strstr(d.msg, "configuration 'conf-2': fdt 'fdt-7' is not an image"));
+	assert_int_equal(stat(path_of("r.fit"), &sb), -1);
+
+	o.configs = nope;
+	o.n_configs = 1;
+	assert_int_equal(sign("u.fit", "r.fit", k, &o, NULL, &d), BP_ERR_NOTFOUND);
+	assert_int_equal(stat(path_of("r.fit"), &sb), -1);
+	o.configs = NULL;
+	o.n_configs = 0;
+	o.algo = "sha256,rsa4096";
+	assert_int_equal(sign("u.fit", "r.fit", k, &o, NULL, &d), BP_ERR_INVALID);
+	assert_non_null(strstr(d.msg, "RSA-2048"));
+	assert_int_equal(stat(path_of("r.fit"), &sb), -1);
+	free(t);
+	bp_buf_free(&b);
+	bp_key_close(k);
+}
+
+/* External data, at data-offset or data-position: it moves with the tree and still verifies. */
+static void test_external(void **state)
+{
+	struct bp_fit_sign_opts o = BP_FIT_SIGN_OPTS_INIT;
+	struct bp_fit_verify_stats st;
+	struct findings f;
+	struct bp_key *k = open_key("dev");
+	const char *only[] = { "conf-2" };
+	struct bp_diag d;
+
+	(void)state;
+	write_its("u.its", NULL, NULL, NULL);
+	make_control("c.dtb");
+	key_add("c.dtb", "dev", BP_KEY_REQUIRED_CONF);
+	run("cd %s && mkimage -E -f u.its e.fit >/dev/null && mkimage -E -p 0x1000 -f u.its "
+	    "p.fit >/dev/null", dir);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(sign(i ? "p.fit" : "e.fit", "b.fit", k, &o, NULL, &d), 0);
+		verify("b.fit", "c.dtb", &f, &st);
+		if (f.fail)
+			fprintf(stderr, "%s", f.text);
+		assert_int_equal(f.fail, 0);
+		assert_int_equal(st.n_hashes, 4);
+		assert_int_equal(st.n_signatures_ok, 2);
+	}
+	/* Only the configuration asked for. */
+	o.configs = only;
+	o.n_configs = 1;
+	assert_int_equal(sign("e.fit", "b.fit", k, &o, NULL, &d), 0);
+	verify("b.fit", "c.dtb", &f, &st);
+	assert_int_equal(st.n_signatures_ok, 1);
+	assert_true(has(&f, "FAIL conf-1 [-|-|dev]: not signed, and key 'dev' is required"));
+	bp_key_close(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +786,9 @@ int main(void)
 		cmocka_unit_test(test_tampering),
 		cmocka_unit_test(test_coverage),
 		cmocka_unit_test(test_build_signed),
+		cmocka_unit_test(test_algorithms_and_images),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_external),
 		cmocka_unit_test(test_hostile_sig_nodes),
 	};
 
