@@ -207,6 +207,12 @@ static bool sig_basics(const void *fdt, int node, struct sig_result *o, struct b
 	o->node = fdt_get_name(fdt, node, NULL);
 	o->algo = get_str(fdt, node, "algo");
 	o->key = get_str(fdt, node, "key-name-hint");
+	if (fdt_totalsize(fdt) > BPI_SIG_MAX_SIZE) {
+		result(o, BP_FIT_CHECK_FAIL, "%s: the devicetree is %u bytes; U-Boot checks no "
+		       "signature of a FIT over %u bytes (CONFIG_FIT_SIGNATURE_MAX_SIZE)",
+		       BPI_ESC(o->node), fdt_totalsize(fdt), BPI_SIG_MAX_SIZE);
+		return false;
+	}
 	if (!o->algo) {
 		result(o, BP_FIT_CHECK_FAIL, "%s: no 'algo' string", BPI_ESC(o->node));
 		return false;
@@ -578,8 +584,9 @@ static void conf_policy(struct conf_check *c, const struct sig_result *res, size
 	}
 	if (sv->any_mode && !satisfied) {
 		required_names(sv, BP_KEY_REQUIRED_CONF, names, sizeof(names));
-		snprintf(msg, sizeof(msg), "%s by any of the required keys (required-mode "
-			 "\"any\"): %s", n ? "not signed" : "not signed at all, nor", names);
+		snprintf(msg, sizeof(msg), n ? "not signed by any of the required keys "
+			 "(required-mode \"any\"): %s" : "not signed, and one of the required "
+			 "keys is needed (required-mode \"any\"): %s", names);
 		fn(ctx, BP_FIT_CHECK_FAIL, c->name, NULL, NULL, NULL, false, msg);
 	}
 }

@@ -776,6 +776,33 @@ static void test_external(void **state)
 	bp_key_close(k);
 }
 
+/* required-mode: "all" (the default) wants every required key, "any" one of them. */
+static void test_required_mode(void **state)
+{
+	struct bp_fit_verify_stats st;
+	struct findings f;
+
+	(void)state;
+	write_its("s.its", "dev", "sha256,rsa2048", NULL);
+	run("cd %s && mkimage -f s.its -k . m.fit >/dev/null", dir);
+	make_control("c.dtb");
+	key_add("c.dtb", "dev", BP_KEY_REQUIRED_CONF);
+	key_add("c.dtb", "other", BP_KEY_REQUIRED_CONF);
+	verify("m.fit", "c.dtb", &f, &st);
+	assert_int_equal(f.fail, 2);
+	assert_true(has(&f, "FAIL conf-1 [-|-|other]: not signed by required key 'other'"));
+	run("cd %s && fdtput -t s c.dtb /signature required-mode any", dir);
+	verify("m.fit", "c.dtb", &f, &st);
+	assert_int_equal(f.fail, 0);
+	assert_int_equal(st.n_signatures_ok, 2);
+	/* Not signed by either: one failure naming both. */
+	write_its("u.its", NULL, NULL, NULL);
+	run("cd %s && mkimage -f u.its u.fit >/dev/null", dir);
+	verify("u.fit", "c.dtb", &f, &st);
+	assert_true(has(&f, "FAIL conf-2 [-|-|-]: not signed, and one of the required keys "
+			"is needed (required-mode \"any\"): 'other', 'dev'"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_algorithms_and_images),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_external),
+		cmocka_unit_test(test_required_mode),
 		cmocka_unit_test(test_hostile_sig_nodes),
 	};
 
