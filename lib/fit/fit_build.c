@@ -236,7 +236,8 @@ static int build_signed(struct build *b, const struct bp_sink *out, struct bp_fi
 		ret = bpi_output_open_sink(&w, out, false, b->d);
 	if (!ret) {
 		ret = bpi_fit_sign_mem(mem.data, mem.len, out->name ? out->name : "output",
-				       o->sign_key, o->sign_opts ? o->sign_opts : &so, true, &w, NULL,
+				       o->sign_key, o->sign_opts ? o->sign_opts : &so, true, false, &w,
+				       NULL,
 				       sizes, b->d);
 		if (ret)
 			bpi_output_abort(&w);

@@ -22,15 +22,45 @@
 #include "fdt_region.h"
 #include "fit_internal.h"
 #include "fit_sign.h"
+#include "hash/hasher.h"
 #include "sig/sig.h"
 #include "util/esc.h"
 #include "util/util.h"
+
+/* A mapped image's hashes a piece at a time, each piece dropped once hashed. */
+static int hash_pieces(struct sg_image *im, struct bp_diag *d)
+{
+	const uint64_t piece = (uint64_t)8 << 20;
+	struct bpi_hasher *hs = calloc(im->n_hashes + 1, sizeof(*hs));
+	int ret = hs ? 0 : BP_ERR_NOMEM;
+
+	for (size_t h = 0; h < im->n_hashes && !ret; h++)
+		if (im->hashes[h].compute)
+			ret = bpi_hasher_init(&hs[h], im->hashes[h].algo, d);
+	for (uint64_t at = 0; at < im->size && !ret; at += piece) {
+		size_t k = (size_t)(im->size - at < piece ? im->size - at : piece);
+
+		for (size_t h = 0; h < im->n_hashes && !ret; h++)
+			if (im->hashes[h].compute)
+				ret = bpi_hasher_update(&hs[h], im->data + at, k, d);
+		bpi_drop_mapped(im->data + at, k);
+	}
+	for (size_t h = 0; h < im->n_hashes && !ret; h++)
+		if (im->hashes[h].compute)
+			ret = bpi_hasher_final(&hs[h], im->hashes[h].value, d);
+	for (size_t h = 0; hs && h < im->n_hashes; h++)
+		bpi_hasher_free(&hs[h]);
+	free(hs);
+	return ret;
+}
 
 static int hash_job(void *ctx, size_t i)
 {
 	struct sg_plan *p = ctx;
 	struct sg_image *im = &p->img[i];
 
+	if (p->mapped)
+		return hash_pieces(im, &p->job_diag[i]);
 	for (size_t h = 0; h < im->n_hashes; h++)
 		if (im->hashes[h].compute &&
 		    bp_hash(im->hashes[h].algo, im->data, (size_t)im->size, im->hashes[h].value,
@@ -175,7 +205,8 @@ static int write_out(struct sg_plan *p, struct bpi_output *out)
 	}
 	p->sizes[0] = total + tail_len;
 	p->sizes[1] = total;
-	return bpi_sg_tree_write(t, (uint32_t)total, p->file + old_total, tail_len, out, p->d);
+	return bpi_sg_tree_write(t, (uint32_t)total, p->file + old_total, tail_len, p->mapped, out,
+				 p->d);
 }
 
 static const size_t opts_v1 = BPI_SIZE_V1(struct bp_fit_sign_opts, jobs);
@@ -241,12 +272,12 @@ static int setup(struct sg_plan *p, const struct bp_fit_sign_opts *o)
 }
 
 int bpi_fit_sign_mem(const uint8_t *file, size_t len, const char *path, const struct bp_key *k,
-		     const struct bp_fit_sign_opts *o, bool trust_hashes,
+		     const struct bp_fit_sign_opts *o, bool trust_hashes, bool mapped,
 		     struct bpi_output *out, struct bp_fit_sign_stats *st, uint64_t sizes[2],
 		     struct bp_diag *d)
 {
 	struct sg_plan p = { .file = file, .len = len, .path = path, .k = k, .d = d,
-			  .trust_hashes = trust_hashes,
+			  .trust_hashes = trust_hashes, .mapped = mapped,
 			  .st = BP_FIT_SIGN_STATS_INIT };
 	int ret = bpi_struct_out_check(st, stats_v1, "bp_fit_sign_stats", d);
 
@@ -276,28 +307,37 @@ int bpi_fit_sign_mem(const uint8_t *file, size_t len, const char *path, const st
 	return ret;
 }
 
+/*
+ * The input is mapped when it is a regular file: the images are hashed and
+ * copied from the mapping and their pages dropped once used, so signing a
+ * large FIT takes little memory. Anything else (a pipe) is read in.
+ */
 int bp_fit_sign(const char *in_path, const struct bp_key *k, const struct bp_fit_sign_opts *o,
 		const char *out_path, struct bp_fit_sign_stats *st, struct bp_diag *d)
 {
 	struct bp_buf file = BP_BUF_INIT;
+	const uint8_t *map = NULL;
+	size_t map_len = 0;
 	struct bpi_output out;
 	int ret;
 
 	bp_diag_clear(d);
 	if (!in_path || !out_path)
 		return bp_diag_set(d, BP_ERR_INVALID, "", "input and output paths are required");
-	ret = bpi_read_file(in_path, BP_FIT_READ_MAX, &file, d);
+	ret = bpi_map_file(in_path, BP_FIT_READ_MAX, &map, &map_len, d);
+	if (ret == BP_ERR_UNSUPPORTED)
+		ret = bpi_read_file(in_path, BP_FIT_READ_MAX, &file, d);
 	if (!ret)
 		ret = bpi_output_open(&out, out_path, d);
-	if (ret) {
-		bp_buf_free(&file);
-		return ret;
+	if (!ret) {
+		ret = bpi_fit_sign_mem(map ? map : file.data, map ? map_len : file.len, in_path, k,
+				       o, false, map != NULL, &out, st, NULL, d);
+		if (ret)
+			bpi_output_abort(&out);
+		else
+			ret = bpi_output_commit(&out, d);
 	}
-	ret = bpi_fit_sign_mem(file.data, file.len, in_path, k, o, false, &out, st, NULL, d);
-	if (ret)
-		bpi_output_abort(&out);
-	else
-		ret = bpi_output_commit(&out, d);
+	bpi_unmap(map, map_len);
 	bp_buf_free(&file);
 	return ret;
 }

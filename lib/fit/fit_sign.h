@@ -72,20 +72,22 @@ struct bpi_output;
 
 /*
  * Write the FIT: the skeleton with its data put back, zeros up to
- * totalsize @total, then @tail (the external data, placed by the caller).
+ * totalsize @total, then @tail (the external data, placed by the caller); @mapped:
+ * data and tail are pages of a file mapping, dropped once written.
  */
 int bpi_sg_tree_write(struct sg_tree *t, uint32_t total, const uint8_t *tail, uint64_t tail_len,
-		      struct bpi_output *out, struct bp_diag *d);
+		      bool mapped, struct bpi_output *out, struct bp_diag *d);
 
 /*
  * Sign the FIT held in memory at @file (@len bytes, named @path in
  * messages) into @out (opened by the caller, committed or aborted by it).
  * @trust_hashes: the hash values are known right (a FIT just built), so
- * they are not computed again. @sizes (may be NULL) gets the bytes written
+ * they are not computed again. @mapped: @file is a file mapping
+ * (bpi_map_file), whose pages are dropped once used. @sizes (may be NULL) gets the bytes written
  * and the devicetree's totalsize.
  */
 int bpi_fit_sign_mem(const uint8_t *file, size_t len, const char *path, const struct bp_key *k,
-		     const struct bp_fit_sign_opts *o, bool trust_hashes,
+		     const struct bp_fit_sign_opts *o, bool trust_hashes, bool mapped,
 		     struct bpi_output *out, struct bp_fit_sign_stats *st, uint64_t sizes[2],
 		     struct bp_diag *d);
 
@@ -140,6 +142,7 @@ struct sg_plan {
 	struct bp_fit_sign_opts o;
 	const char *key_name;
 	bool trust_hashes;
+	bool mapped;               /* the file is mapped: drop pages once used */
 	struct bp_diag *d;
 	struct sg_image *img;
 	size_t n_img;
