@@ -101,19 +101,18 @@ static bool add_tok(struct bpi_fdt_index *ix, uint32_t off, uint32_t next, uint8
 /* The node's path as U-Boot builds it: "/" + name at the top, "/images" below the root. */
 static bool add_node(struct bpi_fdt_index *ix, int32_t parent, const char *name, size_t len)
 {
-	const struct node *p = parent >= 0 ? &ix->node[parent] : NULL;
-	size_t plen = p ? p->path_len : 0, at = ix->paths_len;
+	size_t plen = parent >= 0 ? ix->node[parent].path_len : 0, at = ix->paths_len;
+	size_t ppath = parent >= 0 ? ix->node[parent].path : 0;
 	bool slash = plen != 1;
 	size_t need = plen + slash + len + 1;
 
 	/* What U-Boot checks before adding the name to its 200-byte path buffer. */
-	if (plen + 2 + len >= BPI_SIG_PATH_MAX || (!p && len))
+	if (plen + 2 + len >= BPI_SIG_PATH_MAX || (parent < 0 && len))
 		ix->walk_fails = true;
 	if (!grow((void **)&ix->node, &ix->cap_node, ix->n_node + 1, sizeof(*ix->node)) ||
 	    !grow((void **)&ix->paths, &ix->paths_cap, at + need, 1))
 		return false;
-	if (p)
-		memcpy(ix->paths + at, ix->paths + p->path, plen);
+	memcpy(ix->paths + at, ix->paths + ppath, plen);
 	if (slash)
 		ix->paths[at + plen] = '/';
 	memcpy(ix->paths + at + plen + slash, name, len);

@@ -18,6 +18,7 @@
 #include <bootpack/buf.h>
 #include <bootpack/error.h>
 #include <bootpack/sign.h>
+#include <string.h>
 
 #define SG_MAX_PROPS 12
 
@@ -70,21 +71,111 @@ void bpi_sg_tree_free(struct sg_tree *t);
 struct bpi_output;
 
 /*
- * Write the FIT: the skeleton with its data put back, its totalsize
- * @total, then the bytes of @file from @tail_from on (external data),
- * which land at @total + (@tail_from - @old_total)... see fit_sign.c.
+ * Write the FIT: the skeleton with its data put back, zeros up to
+ * totalsize @total, then @tail (the external data, placed by the caller); @mapped:
+ * data and tail are pages of a file mapping, dropped once written.
  */
 int bpi_sg_tree_write(struct sg_tree *t, uint32_t total, const uint8_t *tail, uint64_t tail_len,
-		      struct bpi_output *out, struct bp_diag *d);
+		      bool mapped, struct bpi_output *out, struct bp_diag *d);
 
 /*
  * Sign the FIT held in memory at @file (@len bytes, named @path in
  * messages) into @out (opened by the caller, committed or aborted by it).
  * @trust_hashes: the hash values are known right (a FIT just built), so
- * they are not computed again.
+ * they are not computed again. @mapped: @file is a file mapping
+ * (bpi_map_file), whose pages are dropped once used. @sizes (may be NULL) gets the bytes written
+ * and the devicetree's totalsize.
  */
 int bpi_fit_sign_mem(const uint8_t *file, size_t len, const char *path, const struct bp_key *k,
-		     const struct bp_fit_sign_opts *o, bool trust_hashes,
-		     struct bpi_output *out, struct bp_fit_sign_stats *st, struct bp_diag *d);
+		     const struct bp_fit_sign_opts *o, bool trust_hashes, bool mapped,
+		     struct bpi_output *out, struct bp_fit_sign_stats *st, uint64_t sizes[2],
+		     struct bp_diag *d);
+
+/* ---- Shared by fit_sign.c, fit_sign_read.c and fit_sign_plan.c ---- */
+
+#include <bootpack/hash.h>
+
+#include "fdt_region.h"
+#include "sig/sig.h"
+
+struct sg_hash {
+	int off;                   /* the hash node, or -1 for the one added */
+	enum bp_hash_algo algo;
+	bool compute;              /* its value is (re)computed */
+	uint8_t value[BP_HASH_MAX_LEN];
+};
+
+struct sg_image {
+	const char *name;
+	int off;
+	const uint8_t *data;
+	uint64_t size;
+	struct sg_hash *hashes;
+	size_t n_hashes;
+	bool added_hash;           /* hashes[0] is a hash-1 node bootpack adds */
+	char path[BPI_SIG_PATH_MAX];
+};
+
+/* One signature to make. */
+struct sg_sign {
+	bool config;
+	size_t index;              /* the image or configuration */
+	struct bpi_sig_algo algo;
+	struct sg_prop *value;
+	char *nodes;               /* config: hashed-nodes, a stringlist */
+	size_t nodes_len, n_nodes;
+	uint8_t strings[8];        /* hashed-strings: 0, then the strings size signed */
+	uint32_t strings_size;
+	char *sign_images;         /* a sign-images list bootpack writes */
+};
+
+struct img_name {
+	const char *name;
+	size_t index;
+};
+
+struct sg_plan {
+	const uint8_t *file;
+	size_t len;
+	const char *path;
+	const struct bp_key *k;
+	struct bp_fit_sign_opts o;
+	const char *key_name;
+	bool trust_hashes;
+	bool mapped;               /* the file is mapped: drop pages once used */
+	struct bp_diag *d;
+	struct sg_image *img;
+	size_t n_img;
+	struct img_name *img_sorted; /* image names, sorted, for lookups by name */
+	struct sg_edit **edits;    /* every edit of an input node */
+	size_t n_edits, cap_edits;
+	struct sg_edit **added;    /* added nodes, to free */
+	size_t n_added, cap_added;
+	struct sg_sign **signs;    /* each allocated once: properties point into them */
+	size_t n_signs, cap_signs;
+	struct bp_buf strings;     /* the output strings block as it grows */
+	uint8_t timestamp[4];
+	const char *signer_name, *signer_version;
+	struct sg_tree tree;
+	struct bpi_fdt_index *ix;
+	struct bp_fit_sign_stats st;
+	struct bp_diag *job_diag;  /* one per job */
+	uint64_t sizes[2];         /* bytes written, devicetree totalsize */
+};
+
+static inline bool sg_starts_with(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* BP_ERR_FORMAT with "cannot sign: " and the message. */
+int bpi_sg_fail(struct sg_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* fit_sign_read.c: refuse what U-Boot refuses; the images, their data and hash nodes. */
+int bpi_sg_read(struct sg_plan *p);
+struct sg_image *bpi_sg_find_image(const struct sg_plan *p, const char *name);
+
+/* fit_sign_plan.c: every change, in mkimage's order; p->edits sorted by offset. */
+int bpi_sg_plan(struct sg_plan *p);
 
 #endif

@@ -283,8 +283,27 @@ void bpi_sg_tree_free(struct sg_tree *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* Write @n bytes of a file mapping in pieces, each dropped once written: memory stays small. */
+static int write_mapped(struct bpi_output *out, const uint8_t *p, uint64_t n, bool mapped,
+			struct bp_diag *d)
+{
+	const uint64_t piece = (uint64_t)8 << 20;
+	int ret = 0;
+
+	while (n && !ret) {
+		size_t k = (size_t)(n < piece ? n : piece);
+
+		ret = bpi_output_write(out, p, k, d);
+		if (mapped)
+			bpi_drop_mapped(p, k);
+		p += k;
+		n -= k;
+	}
+	return ret;
+}
+
 int bpi_sg_tree_write(struct sg_tree *t, uint32_t total, const uint8_t *tail, uint64_t tail_len,
-		      struct bpi_output *out, struct bp_diag *d)
+		      bool mapped, struct bpi_output *out, struct bp_diag *d)
 {
 	uint8_t *b = t->blob.data;
 	uint8_t hdr[HDR_SIZE], len[4];
@@ -307,7 +326,7 @@ int bpi_sg_tree_write(struct sg_tree *t, uint32_t total, const uint8_t *tail, ui
 		if (!ret)
 			ret = bpi_output_write(out, b + x->hdr + 8, 4, d);
 		if (!ret)
-			ret = bpi_output_write(out, x->src, x->len, d);
+			ret = write_mapped(out, x->src, x->len, mapped, d);
 		if (!ret)
 			ret = bpi_output_zero(out, BPI_ALIGN_UP(x->len, 4) - x->len, d);
 		pos = x->hdr + 12;
@@ -317,6 +336,6 @@ int bpi_sg_tree_write(struct sg_tree *t, uint32_t total, const uint8_t *tail, ui
 	if (!ret && total > size)
 		ret = bpi_output_zero(out, (size_t)(total - size), d);
 	if (!ret && tail_len)
-		ret = bpi_output_write(out, tail, (size_t)tail_len, d);
+		ret = write_mapped(out, tail, tail_len, mapped, d);
 	return ret;
 }
