@@ -91,43 +91,40 @@ static const char *const level_names[] = { "ok", "warning", "failure" };
 
 static void json_check(struct sink *s, const struct bp_fit_check *c)
 {
+	bool sig = c->size >= offsetof(struct bp_fit_check, key_name) + sizeof(c->key_name);
+
 	printf("%s\n    {\"level\": \"%s\", \"node\": ", s->n ? "," : "", level_names[c->level]);
 	json_str(stdout, c->node);
 	printf(", \"message\": ");
 	json_str(stdout, c->msg);
 	printf(", \"signature\": ");
-	json_str(stdout, c->signature);
+	json_str(stdout, sig ? c->signature : NULL);
 	printf(", \"algo\": ");
-	json_str(stdout, c->algo);
+	json_str(stdout, sig ? c->algo : NULL);
 	printf(", \"key\": ");
-	json_str(stdout, c->key_name);
+	json_str(stdout, sig ? c->key_name : NULL);
 	putchar('}');
 }
 
 /*
- * The node name and signature fields come from the file; the message is the
- * library's, escaped already. A signature finding reads
- * "conf-1: signature-1: MESSAGE".
+ * The node name comes from the file; the message is the library's, escaped
+ * already (a signature finding's starts with the signature node's name).
  */
 static void on_check(void *ctx, const struct bp_fit_check *c)
 {
 	struct sink *s = ctx;
 	const char *sep = *c->node ? ": " : "";
-	bool sig = c->size >= offsetof(struct bp_fit_check, signature) + sizeof(c->signature) &&
-		   c->signature;
 
 	if (s->json) {
 		json_check(s, c);
 	} else if (c->level == BP_FIT_CHECK_OK) {
 		if (!s->quiet)
-			printf("%s%s%s%s%s\n", CLI_ESC(c->node), sep,
-			       sig ? CLI_ESC(c->signature) : "", sig ? ": " : "", CLI_MSG(c->msg));
+			printf("%s%s%s\n", CLI_ESC(c->node), sep, CLI_MSG(c->msg));
 	} else {
 		/* The "bootpack: 'PATH': ..." form, with the node first. */
 		fflush(stdout);
-		cli_error(s->path, "%s%s%s%s%s%s", c->level == BP_FIT_CHECK_WARN ? "warning: " : "",
-			  CLI_ESC(c->node), sep, sig ? CLI_ESC(c->signature) : "", sig ? ": " : "",
-			  CLI_MSG(c->msg));
+		cli_error(s->path, "%s%s%s%s", c->level == BP_FIT_CHECK_WARN ? "warning: " : "",
+			  CLI_ESC(c->node), sep, CLI_MSG(c->msg));
 	}
 	s->n++;
 }

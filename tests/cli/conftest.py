@@ -82,7 +82,8 @@ def pytest_sessionfinish(session, exitstatus):
 # Inputs are never modified: hash them around every bootpack run.
 
 _real_run = subprocess.run
-OUTPUT_OPTIONS = ("-o", "--output")
+# --key-out: the control devicetree fit sign adds its key to (an output, in place).
+OUTPUT_OPTIONS = ("-o", "--output", "--key-out")
 
 
 def _is_bootpack(argv0):

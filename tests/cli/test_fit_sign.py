@@ -19,6 +19,7 @@ Tampering after signing fails verification (exit 1).
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -178,7 +179,8 @@ def test_mkimage_ecdsa_with_bootpack_key_node(bootpack, its_fits, sign_keys, ws)
     """mkimage's ECDSA FIT against a control DTB whose key bootpack wrote."""
     fit, _ = its_fits.signed("sha256,ecdsa256", "ec")
     ctl = copy(sign_keys.control(), ws / "ctl-bp-ec.dtb")
-    ok(bp(bootpack, "fit", "key", "add", ctl, "--key", sign_keys.ec(), "--required", "conf"))
+    ok(bp(bootpack, "fit", "key", "add", ctl, "-o", ctl, "--key", sign_keys.ec(), "--required",
+          "conf"))
     proc, rep = verify_json(bootpack, fit, ctl)
     assert proc.returncode == 0, (err(proc), rep)
     assert [c["key"] for c in sig_checks(rep[0], "ok")] == ["ec", "ec"], rep
@@ -212,7 +214,7 @@ def test_key_node_equals_mkimage(bootpack, its_fits, sign_keys, ws, name, algo, 
     _, mk_ctl = its_fits.signed(algo, name, None)
     ctl = copy(sign_keys.control(), ws / f"ctl-{name}-{source}.dtb")
     key = sign_keys.by_name(name)
-    ok(bp(bootpack, "fit", "key", "add", ctl, "--key", key.with_suffix(f".{source}"),
+    ok(bp(bootpack, "fit", "key", "add", ctl, "-o", ctl, "--key", key.with_suffix(f".{source}"),
           "--algo", algo, "--required", "conf"))
     want = key_node(mk_ctl, f"/signature/key-{name}")
     got = key_node(ctl, f"/signature/key-{name}")
@@ -227,7 +229,8 @@ def test_ecdsa_key_node_point_equals_mkimage(bootpack, its_fits, sign_keys, ws):
     bootpack writes U-Boot's /signature/key-NAME with them, same point."""
     _, mk_ctl = its_fits.signed("sha256,ecdsa256", "ec")
     ctl = copy(sign_keys.control(), ws / "ctl-ec.dtb")
-    ok(bp(bootpack, "fit", "key", "add", ctl, "--key", sign_keys.ec(), "--required", "conf"))
+    ok(bp(bootpack, "fit", "key", "add", ctl, "-o", ctl, "--key", sign_keys.ec(), "--required",
+          "conf"))
     mk = key_node(mk_ctl, "/signature/ec")
     got = key_node(ctl, "/signature/key-ec")
     assert set(mk) == {"ecdsa,curve", "ecdsa,x-point", "ecdsa,y-point"}
@@ -317,12 +320,17 @@ def test_signature_nodes_as_mkimage_writes_them(bootpack, its_fits, signed):
     fit, _ = signed
     a = sig_nodes(mk, "/configurations/conf-1")["signature-1"]
     b = sig_nodes(fit, "/configurations/conf-1")["signature-1"]
-    assert b.prop_names() == a.prop_names()
+    # What mkimage adds comes first, in its order; then the properties the
+    # .its author wrote (algo, key-name-hint, sign-images), in the author's.
+    assert b.prop_names()[:6] == a.prop_names()[:6] == [
+        "hashed-strings", "hashed-nodes", "timestamp", "signer-version", "signer-name", "value"]
+    assert sorted(b.prop_names()[6:]) == sorted(a.prop_names()[6:])
     assert b.get_str("signer-name") == "bootpack"
     assert b.get("timestamp") == int(EPOCH).to_bytes(4, "big")
-    assert b.get("hashed-nodes") == (b"/\0/configurations/conf-1\0/images/fdt-1\0"
-                                     b"/images/fdt-1/hash-1\0/images/kernel\0"
-                                     b"/images/kernel/hash-1\0")
+    assert b.get("hashed-nodes") == (b"/\0/configurations/conf-1\0/images/kernel\0"
+                                     b"/images/kernel/hash-1\0/images/fdt-1\0"
+                                     b"/images/fdt-1/hash-1\0")
+    assert b.get("sign-images") == b"kernel\0fdt\0"
 
 
 # --------------------------------------------------------------------------
@@ -370,12 +378,18 @@ def test_sign_in_place(bootpack, its_fits, sign_keys, signed, tmp_path):
 
 
 def test_resign_replaces_same_key(bootpack, sign_keys, signed, tmp_path):
+    """Re-signing replaces the node; as with mkimage -F, hashed-strings then
+    covers the whole strings block, so the first re-signing changes the value
+    and the next ones do not."""
     fit, ctl = signed
-    again = tmp_path / "again.fit"
+    again, third = tmp_path / "again.fit", tmp_path / "third.fit"
     proc = ok(bp(bootpack, "fit", "sign", fit, "-o", again, "--key", sign_keys.rsa(), "-v"))
-    assert again.read_bytes() == fit.read_bytes()
     assert out(proc) == (f"{again}: 2 signatures (sha256,rsa2048, key 'dev'), 2 replaced, "
                          "0 hash nodes added\n")
+    assert list(sig_nodes(again, "/configurations/conf-1")) == ["signature-1"]
+    ok(verify(bootpack, again, ctl))
+    ok(bp(bootpack, "fit", "sign", again, "-o", third, "--key", sign_keys.rsa()))
+    assert third.read_bytes() == again.read_bytes()
 
 
 def test_second_key_adds_a_signature(bootpack, sign_keys, signed, tmp_path):
@@ -385,9 +399,19 @@ def test_second_key_adds_a_signature(bootpack, sign_keys, signed, tmp_path):
     nodes = sig_nodes(two, "/configurations/conf-1")
     assert sorted((n, s.get_str("key-name-hint")) for n, s in nodes.items()) == \
         [("signature-1", "dev"), ("signature-2", "ec")]
-    # dev is required and still verifies; ec is unknown to this control DTB.
-    proc, rep = verify_json(bootpack, two, ctl)
-    assert [c["key"] for c in sig_checks(rep[0], "ok")] == ["dev", "dev"], rep
+    # U-Boot 2023.01 hashes the begin and end tags of a signed configuration's
+    # subnodes, signature nodes included: a signature added later changes the
+    # regions of the ones before it. So signature-2 (ec) verifies and dev's
+    # signature-1 no longer does, as U-Boot would find.
+    both = copy(ctl, tmp_path / "both.dtb")
+    ok(bp(bootpack, "fit", "key", "add", both, "-o", both, "--key", sign_keys.ec()))
+    proc, rep = verify_json(bootpack, two, both)
+    assert proc.returncode == 1
+    checks = [(c["node"], c["signature"], c["level"], c["key"]) for c in sig_checks(rep[0])]
+    assert checks == [("conf-1", "signature-1", "failure", "dev"),
+                      ("conf-1", "signature-2", "ok", "ec"),
+                      ("conf-2", "signature-1", "failure", "dev"),
+                      ("conf-2", "signature-2", "ok", "ec")], rep
 
 
 def test_sign_selected_configs(bootpack, its_fits, sign_keys, tmp_path):
@@ -457,10 +481,10 @@ def test_algo_hash_only(bootpack, its_fits, sign_keys, tmp_path):
         "sha384,ecdsa256"
 
 
-def test_sign_adds_hash_nodes(bootpack, samples, sign_keys, tmp_path):
+def test_sign_adds_hash_nodes(bootpack, samples, its_fits, sign_keys, tmp_path):
     """A FIT without hash nodes gets sha256 ones, as U-Boot needs."""
     plain = tmp_path / "plain.fit"
-    ok(bp(bootpack, "fit", "build", "-o", plain, *ARCH_ARGS, "-k", samples / "demo-c.dtb",
+    ok(bp(bootpack, "fit", "build", "-o", plain, *ARCH_ARGS, "-k", its_fits.kernel,
           samples / "demo-a.dtb"))
     assert Raw(plain).subnodes("/images/kernel") == []
     fit = tmp_path / "hashed.fit"
@@ -474,9 +498,9 @@ def test_sign_adds_hash_nodes(bootpack, samples, sign_keys, tmp_path):
     ok(verify(bootpack, fit, ctl))
 
 
-def test_sign_external_data(bootpack, samples, sign_keys, tmp_path):
+def test_sign_external_data(bootpack, samples, its_fits, sign_keys, tmp_path):
     ext = tmp_path / "ext.fit"
-    ok(bp(bootpack, "fit", "build", "-o", ext, *ARCH_ARGS, "-k", samples / "demo-c.dtb", "-E",
+    ok(bp(bootpack, "fit", "build", "-o", ext, *ARCH_ARGS, "-k", its_fits.kernel, "-E",
           "--hash", "sha256", samples / "demo-a.dtb", samples / "demo-b.dtb"))
     fit = tmp_path / "ext-signed.fit"
     ctl = copy(sign_keys.control(), tmp_path / "ctl.dtb")
@@ -488,22 +512,22 @@ def test_sign_external_data(bootpack, samples, sign_keys, tmp_path):
         assert Raw(fit).stored(img) == Raw(ext).stored(img)
 
 
-def test_build_sign(bootpack, samples, sign_keys, tmp_path):
-    """fit build --sign equals fit build followed by fit sign."""
-    common = ["-o", None, *ARCH_ARGS, "-k", samples / "demo-c.dtb", "-c", "gzip",
-              samples / "demo-a.dtb", samples / "demo-b.dtb"]
+def test_build_sign(bootpack, samples, its_fits, sign_keys, tmp_path):
+    """fit build --sign equals fit build --hash sha256 followed by fit sign."""
+    common = ["-o", None, *ARCH_ARGS, "-k", its_fits.kernel, "-c", "gzip", "--load-address",
+              "40200000", samples / "demo-a.dtb", samples / "demo-b.dtb"]
     built = tmp_path / "built.fit"
     common[1] = built
     ok(bp(bootpack, "fit", "build", *common, "--sign", sign_keys.rsa(), "--key-name", "prod"))
     plain = tmp_path / "plain.fit"
     common[1] = plain
-    ok(bp(bootpack, "fit", "build", *common))
+    ok(bp(bootpack, "fit", "build", *common, "--hash", "sha256"))
     after = tmp_path / "after.fit"
     ok(bp(bootpack, "fit", "sign", plain, "-o", after, "--key", sign_keys.rsa(),
           "--key-name", "prod"))
     assert built.read_bytes() == after.read_bytes()
     ctl = copy(sign_keys.control(), tmp_path / "ctl.dtb")
-    ok(bp(bootpack, "fit", "key", "add", ctl, "--key", sign_keys.crt(), "--key-name", "prod",
+    ok(bp(bootpack, "fit", "key", "add", ctl, "-o", ctl, "--key", sign_keys.crt(), "--key-name", "prod",
           "--required", "conf"))
     proc, rep = verify_json(bootpack, built, ctl)
     assert proc.returncode == 0, rep
@@ -825,4 +849,4 @@ def test_verify_json_keys_documented_in_man_page(bootpack, signed, tmp_path):
     man = man.replace("\\-", "-")
     section = man[man.index('.SS "bootpack fit verify"'):man.index('.SS "bootpack fit sign"')]
     for key in sorted(keys):
-        assert f"\n.B {key}" in section or f" {key} " in section or f"\n.BR {key}" in section, key
+        assert re.search(rf"^\.BR? .*\b{key}\b", section, re.M), f"JSON key {key} is not documented"

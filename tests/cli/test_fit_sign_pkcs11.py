@@ -64,9 +64,9 @@ def test_token_key_add_equals_file(bootpack, softhsm_token, sign_keys, tmp_path)
     t = softhsm_token
     a = control(sign_keys, tmp_path / "a.dtb")
     b = control(sign_keys, tmp_path / "b.dtb")
-    ok(bp(bootpack, t, "fit", "key", "add", a, "--key", t.uri("dev"), "--pin", t.pin,
+    ok(bp(bootpack, t, "fit", "key", "add", a, "-o", a, "--key", t.uri("dev"), "--pin", t.pin,
           "--required", "conf"))
-    ok(bp(bootpack, t, "fit", "key", "add", b, "--key", t.public_pem("dev"), "--key-name", "dev",
+    ok(bp(bootpack, t, "fit", "key", "add", b, "-o", b, "--key", t.public_pem("dev"), "--key-name", "dev",
           "--required", "conf"))
     assert a.read_bytes() == b.read_bytes()
 
@@ -97,13 +97,14 @@ def test_token_pin_in_uri(bootpack, softhsm_token, its_fits, tmp_path):  # noqa:
     assert value(fit) is not None
 
 
-def test_token_build_sign(bootpack, softhsm_token, samples, sign_keys, tmp_path):  # noqa: F811
+def test_token_build_sign(bootpack, softhsm_token, samples, its_fits, sign_keys,  # noqa: F811
+                          tmp_path):
     t = softhsm_token
     fit = tmp_path / "b.fit"
     ctl = control(sign_keys, tmp_path / "ctl.dtb")
-    ok(bp(bootpack, t, "fit", "build", "-o", fit, *ARCH_ARGS, "-k", samples / "demo-c.dtb",
+    ok(bp(bootpack, t, "fit", "build", "-o", fit, *ARCH_ARGS, "-k", its_fits.kernel,
           "--sign", t.uri("dev"), "--pin", t.pin, samples / "demo-a.dtb", samples / "demo-b.dtb"))
-    ok(bp(bootpack, t, "fit", "key", "add", ctl, "--key", t.public_pem("dev"), "--key-name", "dev",
+    ok(bp(bootpack, t, "fit", "key", "add", ctl, "-o", ctl, "--key", t.public_pem("dev"), "--key-name", "dev",
           "--required", "conf"))
     assert verified(bootpack, t, fit, ctl) == [("conf-1", "dev"), ("conf-2", "dev")]
 
