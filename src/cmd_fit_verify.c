@@ -164,6 +164,21 @@ static void text_summary(const char *path, const struct bp_fit_info *info,
 	printf("%zu warning%s)\n", st->n_warnings, st->n_warnings == 1 ? "" : "s");
 }
 
+/*
+ * Problems in the FIT are findings; a malformed input bp_fit_verify() fails
+ * on is the control devicetree, which the library knows by no name.
+ */
+static void blame_keys(int ret, const struct verify_args *a, struct bp_diag *d)
+{
+	static const char prefix[] = "control devicetree: ";
+
+	if (ret != BP_ERR_FORMAT || !a->keys || d->path[0])
+		return;
+	snprintf(d->path, sizeof(d->path), "%s", a->keys);
+	if (!strncmp(d->msg, prefix, sizeof(prefix) - 1))
+		memmove(d->msg, d->msg + sizeof(prefix) - 1, strlen(d->msg) - sizeof(prefix) + 2);
+}
+
 static int verify_file(const char *path, const struct verify_args *a, size_t index)
 {
 	struct sink s = { path, a->quiet, a->json, 0 };
@@ -187,6 +202,8 @@ static int verify_file(const char *path, const struct verify_args *a, size_t ind
 	}
 	ret = bp_fit_verify(fit, &a->o, on_check, &s, &st, &d);
 	info = bp_fit_get_info(fit);
+	if (ret)
+		blame_keys(ret, a, &d);
 	if (ret) {
 		if (a->json) {
 			printf("\n   ], \"ok\": false, \"error\": ");

@@ -1132,33 +1132,37 @@ KEY = "/signature/key-dev"
 
 
 def sig_failed(c, fit, ctl, msg):
-    return Expect(c.verify_key(fit, ctl), failed(fit, msg), [fit, ctl])
+    """conf-1's only signature is unusable: that, then the policy's verdict."""
+    return Expect(c.verify_key(fit, ctl), failed(fit, f"conf-1: signature-1: {msg}",
+                                                 "conf-1: not signed by required key 'dev'"),
+                  [fit, ctl])
 
 
 @row
 def row_sig_algo_unknown(c):
     fit = c.edit("signed", lambda f: f.setprop_str(node(f, SIG), "algo", "sha256,rsa1024"))
-    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: unknown signature algorithm "
-                      "'sha256,rsa1024' (expected sha1|sha256|sha384|sha512 , "
-                      "rsa2048|rsa3072|rsa4096|ecdsa256|ecdsa384)")
+    return sig_failed(c, fit, c.ctl(), "unknown signature algorithm 'sha256,rsa1024' (expected "
+                      "sha1, sha256, sha384 or sha512, a comma, and rsa2048, rsa3072, rsa4096, "
+                      "ecdsa256 or ecdsa384, e.g. sha256,rsa2048)")
 
 
 @row
 def row_sig_algo_unterminated(c):
     fit = c.edit("signed", setprop_raw(SIG, "algo", b"sha256,rsa2048"))
-    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+    return sig_failed(c, fit, c.ctl(), "no 'algo' string")
 
 
 @row
 def row_sig_value_wrong_length(c):
     fit = c.edit("signed", setprop_raw(SIG, "value", bytes(255)))
-    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+    return sig_failed(c, fit, c.ctl(), "sha256,rsa2048 signature does not verify with key "
+                      "'dev' (sha256,rsa2048 signature value of 255 bytes, expected 256)")
 
 
 @row
 def row_sig_value_missing(c):
     fit = c.edit("signed", delprop(SIG, "value"))
-    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+    return sig_failed(c, fit, c.ctl(), "sha256,rsa2048 signature has no 'value'")
 
 
 @row
@@ -1166,7 +1170,8 @@ def row_sig_hashed_nodes_missing_path(c):
     nodes = b"/\0/configurations/conf-1\0/images/fdt-1\0/images/fdt-1/hash-1\0" \
             b"/images/kernel\0/images/kernel/hash-1\0/images/nothere\0"
     fit = c.edit("signed", setprop_raw(SIG, "hashed-nodes", nodes))
-    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+    return sig_failed(c, fit, c.ctl(), "'hashed-nodes' names '/images/nothere', which is "
+                      "not in the FIT")
 
 
 @row
@@ -1174,19 +1179,21 @@ def row_sig_hashed_nodes_duplicate_path(c):
     nodes = b"/\0/configurations/conf-1\0/images/fdt-1\0/images/fdt-1/hash-1\0" \
             b"/images/kernel\0/images/kernel\0/images/kernel/hash-1\0"
     fit = c.edit("signed", setprop_raw(SIG, "hashed-nodes", nodes))
-    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+    return sig_failed(c, fit, c.ctl(), "'hashed-nodes' names '/images/kernel' twice")
 
 
 @row
 def row_sig_hashed_strings_past_block(c):
     fit = c.edit("signed", setprop_raw(SIG, "hashed-strings", struct.pack(">II", 0, 1 << 20)))
-    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+    size = header(fit.read_bytes())["size_dt_strings"]
+    return sig_failed(c, fit, c.ctl(), f"'hashed-strings' (1048576 bytes) runs past the "
+                      f"strings block ({size} bytes)")
 
 
 @row
 def row_sig_hashed_strings_wrong_length(c):
     fit = c.edit("signed", setprop_raw(SIG, "hashed-strings", bytes(4)))
-    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+    return sig_failed(c, fit, c.ctl(), "'hashed-strings' is 4 bytes, not two cells")
 
 
 def key_row(c, fn, msg):
@@ -1197,12 +1204,16 @@ def key_row(c, fn, msg):
 
 @row
 def row_key_algo_unknown(c):
-    return key_row(c, lambda f: f.setprop_str(node(f, KEY), "algo", "sha256,dsa2048"), "TBD")
+    return key_row(c, lambda f: f.setprop_str(node(f, KEY), "algo", "sha256,dsa2048"),
+                   "key node 'key-dev': unknown signature algorithm 'sha256,dsa2048' "
+                   "(expected sha1, sha256, sha384 or sha512, a comma, and rsa2048, rsa3072, "
+                   "rsa4096, ecdsa256 or ecdsa384, e.g. sha256,rsa2048)")
 
 
 @row
 def row_key_required_without_algo(c):
-    return key_row(c, delprop(KEY, "algo"), "TBD")
+    return key_row(c, delprop(KEY, "algo"),
+                   "key node 'key-dev' is required but has no 'algo' (U-Boot cannot use it)")
 
 
 @row
