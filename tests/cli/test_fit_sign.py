@@ -412,6 +412,13 @@ def test_second_key_adds_a_signature(bootpack, sign_keys, signed, tmp_path):
                       ("conf-1", "signature-2", "ok", "ec"),
                       ("conf-2", "signature-1", "failure", "dev"),
                       ("conf-2", "signature-2", "ok", "ec")], rep
+    # Signing with dev once more (the node's tags stay as they are) makes both good.
+    three = tmp_path / "three.fit"
+    ok(bp(bootpack, "fit", "sign", two, "-o", three, "--key", sign_keys.rsa()))
+    proc, rep = verify_json(bootpack, three, both)
+    assert proc.returncode == 0, rep
+    assert [(c["node"], c["key"]) for c in sig_checks(rep[0], "ok")] == \
+        [("conf-1", "dev"), ("conf-1", "ec"), ("conf-2", "dev"), ("conf-2", "ec")]
 
 
 def test_sign_selected_configs(bootpack, its_fits, sign_keys, tmp_path):
