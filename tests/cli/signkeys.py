@@ -211,6 +211,15 @@ def its_fits(samples, sign_keys, tmp_path_factory, tools):
     return ItsFits(d, kernel, [samples / "demo-a.dtb", samples / "demo-b.dtb"], sign_keys)
 
 
+def pkcs11_env(env):
+    """@env for a bootpack run that loads the pkcs11 engine: under ASan,
+    libp11's own leaks suppressed (libp11-lsan.supp), nothing else."""
+    supp = Path(__file__).resolve().parent / "libp11-lsan.supp"
+    lsan = env.get("LSAN_OPTIONS", "")
+    return dict(env, LSAN_OPTIONS=f"{lsan}:" * bool(lsan) +
+                f"suppressions={supp}:fast_unwind_on_malloc=0:print_suppressions=0")
+
+
 def real_run(*args, **kwargs):
     """subprocess.run without conftest's input guard (for in-place edits)."""
     import conftest

@@ -12,14 +12,14 @@ import pytest
 
 from conftest import ARCH_ARGS
 from fitcompare import Fit
-from signkeys import EPOCH, its_fits, sign_keys  # noqa: F401
+from signkeys import EPOCH, its_fits, pkcs11_env, sign_keys  # noqa: F401
 from softhsm import softhsm_token  # noqa: F401
 
 ENV_SDE = {"SOURCE_DATE_EPOCH": EPOCH}
 
 
 def bp(bootpack, token, *args):
-    env = dict(token.env, **ENV_SDE)
+    env = pkcs11_env(dict(token.env, **ENV_SDE))
     return subprocess.run([str(bootpack), *map(str, args)], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, env=env, check=False, timeout=120)
 

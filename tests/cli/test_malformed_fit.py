@@ -31,7 +31,7 @@ import libfdt
 import pytest
 
 from conftest import ARCH_ARGS, run
-from signkeys import sign_keys  # noqa: F401
+from signkeys import pkcs11_env, sign_keys  # noqa: F401
 from test_fit_inspect import Builder, Raw, recompute_hashes
 
 MiB = 1 << 20
@@ -48,6 +48,7 @@ class Expect(NamedTuple):
     status: int = 1
     stdout: bytes = b""
     max_rss: int = 0                  # limit on peak RSS in bytes (0: not checked)
+    env: dict = None                  # the environment, if not the tests' own
 
 
 # Peak RSS survives fork and exec, so a child of this (large) Python process
@@ -65,10 +66,10 @@ sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
 """
 
 
-def run_bootpack(bootpack, args, cwd, measure=False):
+def run_bootpack(bootpack, args, cwd, measure=False, env=None):
     """Run bootpack in @cwd; with @measure, proc.max_rss is its peak RSS in bytes."""
     if not measure:
-        return run([bootpack, *args], cwd=cwd, check=False, timeout=60)
+        return run([bootpack, *args], cwd=cwd, check=False, timeout=60, env=env)
     with tempfile.NamedTemporaryFile() as rss:
         proc = run([sys.executable, "-c", RSS_PROBE, rss.name, bootpack, *args], cwd=cwd,
                    check=False, timeout=60)
@@ -79,7 +80,7 @@ def run_bootpack(bootpack, args, cwd, measure=False):
 def check(bootpack, workdir, e):
     before = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in e.inputs}
     listing = sorted(os.listdir(workdir))
-    proc = run_bootpack(bootpack, e.args, workdir, measure=bool(e.max_rss))
+    proc = run_bootpack(bootpack, e.args, workdir, measure=bool(e.max_rss), env=e.env)
     err = proc.stderr.decode(errors="replace")
     assert proc.returncode == e.status, (proc.returncode, err)
     assert err == "".join(line + "\n" for line in e.err)
@@ -1267,11 +1268,11 @@ def row_key_r_squared_wrong(c):
                    "key node 'key-dev': rsa,r-squared does not match rsa,modulus")
 
 
-def sign_row(c, key, msg, *extra):
+def sign_row(c, key, msg, *extra, env=None):
     """fit sign with a bad key: one line, exit 1, no output."""
     fit = c.fit("none")
     return Expect(["fit", "sign", fit, "-o", c.out, "--key", key, *extra], [msg],
-                  [fit] + ([key] if isinstance(key, Path) else []))
+                  [fit] + ([key] if isinstance(key, Path) else []), env=env)
 
 
 @row
@@ -1301,7 +1302,7 @@ def row_sign_pkcs11_uri_unresolved(c):
     uri = "pkcs11:token=bootpack-no-such-token;object=dev;type=private"
     return sign_row(c, uri, f"bootpack: '{uri}': no private key found in a token for this URI "
                             "(token, object, id or PIN wrong?): failed loading private key",
-                    "--pin", "1234")
+                    "--pin", "1234", env=pkcs11_env(dict(os.environ)))
 
 
 @row
