@@ -1268,6 +1268,53 @@ def row_key_r_squared_wrong(c):
                    "key node 'key-dev': rsa,r-squared does not match rsa,modulus")
 
 
+ECKEY = "/signature/key-ec"
+
+
+def ec_key_row(c, fn, msg):
+    """The control DTB with an EC P-256 key added (bootpack fit key add), then damaged."""
+    ctl = c.ctl()
+    run([c.bootpack, "fit", "key", "add", ctl, "-o", ctl, "--key", c.keys.ec()])
+    data = ctl.read_bytes()
+    fdt = libfdt.Fdt(bytearray(data))
+    fdt.resize(len(data) + 4096)
+    fn(fdt)
+    fdt.pack()
+    ctl.write_bytes(bytes(fdt.as_bytearray()))
+    fit = c.fit("signed")
+    return Expect(c.verify_key(fit, ctl), one(ctl, msg), [fit, ctl])
+
+
+@row
+def row_key_ec_curve_unknown(c):
+    return ec_key_row(c, lambda f: f.setprop_str(node(f, ECKEY), "ecdsa,curve", "secp256k1"),
+                      "key node 'key-ec': unknown ecdsa,curve 'secp256k1' (expected prime256v1 "
+                      "or secp384r1)")
+
+
+@row
+def row_key_ec_point_wrong_length(c):
+    return ec_key_row(c, setprop_raw(ECKEY, "ecdsa,x-point", bytes(31)),
+                      "key node 'key-ec': 'ecdsa,x-point' is 31 bytes, expected 32")
+
+
+@row
+def row_key_ec_point_off_curve(c):
+    def fn(f):
+        y = bytearray(f.getprop(node(f, ECKEY), "ecdsa,y-point"))
+        y[-1] ^= 1
+        f.setprop(node(f, ECKEY), "ecdsa,y-point", bytes(y))
+    return ec_key_row(c, fn, "key node 'key-ec': (ecdsa,x-point, ecdsa,y-point) is not a point "
+                             "on prime256v1")
+
+
+@row
+def row_key_ec_curve_disagrees_with_algo(c):
+    return ec_key_row(c, lambda f: f.setprop_str(node(f, ECKEY), "algo", "sha256,ecdsa384"),
+                      "key node 'key-ec': algo 'sha256,ecdsa384' does not match ecdsa,curve "
+                      "prime256v1")
+
+
 def sign_row(c, key, msg, *extra, env=None):
     """fit sign with a bad key: one line, exit 1, no output."""
     fit = c.fit("none")
