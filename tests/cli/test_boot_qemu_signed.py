@@ -15,7 +15,6 @@ The signer under test is set by SIGNER below: mkimage 2023.01 (`-k KEYDIR
 
 import hashlib
 import os
-import re
 from pathlib import Path
 
 import libfdt
