@@ -151,11 +151,12 @@ class Series:
 
 
 class Failed(Exception):
-    """A command of the bench failed or ran out of time (see run_once)."""
+    """A command of the bench failed or ran out of time (see run_once):
+    what happened, the start of its stderr, the seconds it ran."""
 
-    def __init__(self, what, tail):
+    def __init__(self, what, stderr, wall):
         super().__init__(what)
-        self.what, self.tail = what, tail
+        self.what, self.stderr, self.wall = what, stderr, wall
 
 
 def run_once(cmd, check=True, timeout=None):
@@ -170,7 +171,7 @@ def run_once(cmd, check=True, timeout=None):
     (make_fit.py's compressors and mkimage); %U + %S is the CPU of all.
 
     A failure stops the bench, unless check=False: then it raises Failed
-    (exit status or "timed out after N s", and the stderr tail). With
+    (exit status or "timed out after N s", and its stderr). With
     `timeout` seconds the command's process group is killed when it runs
     longer."""
     wflags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
@@ -201,11 +202,11 @@ def run_once(cmd, check=True, timeout=None):
     code = os.waitstatus_to_exitcode(status)
     if code != 0 or timed_out:
         with open(cmd.errfile, 'rb') as f:
-            tail = f.read()[-2000:].decode(errors='replace')
+            err = f.read(1 << 16).decode(errors='replace')
         what = f'timed out after {timeout:.0f} s' if timed_out else f'exit {code}'
         if check:
-            die(f'command failed ({what}): {" ".join(cmd.argv)}\n{tail}')
-        raise Failed(what, tail)
+            die(f'command failed ({what}): {" ".join(cmd.argv)}\n{err[-2000:]}')
+        raise Failed(what, err, wall)
     with open(tfile, encoding='ascii') as f:
         rss, user, system = f.read().split('\n')[-2].split()
     return wall, int(rss), float(user) + float(system)
@@ -285,15 +286,15 @@ def make_synthetic(count, workdir):
     return paths
 
 
-def growth_exponent(lower, upper, base, value, floor):
-    """k in cost ~ (DTB bytes)^k between two runs, for the cost above the
-    N=0 run. Taken between the two largest counts: a quadratic term that is
-    small at 500 DTBs dominates there, and a fit over all counts would
-    average it away. `floor` keeps a difference that is mostly noise from
-    inflating k."""
+def growth_exponent(lower, upper, base, value, floor, size=lambda r: r['dtb_bytes']):
+    """k in cost ~ size^k between two runs (size: DTB bytes unless told),
+    for the cost above the baseline run. Taken between the two largest
+    counts: a quadratic term that is small at 500 DTBs dominates there, and
+    a fit over all counts would average it away. `floor` keeps a difference
+    that is mostly noise from inflating k."""
     dy_lower = max(value(lower) - value(base), floor)
     dy_upper = max(value(upper) - value(base), floor)
-    return math.log(dy_upper / dy_lower) / math.log(upper['dtb_bytes'] / lower['dtb_bytes'])
+    return math.log(dy_upper / dy_lower) / math.log(size(upper) / size(lower))
 
 
 def verdict(ok):
