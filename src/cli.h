@@ -25,7 +25,7 @@ struct cli_opt {
 
 struct cli_cmd {
 	const char *object;   /* "fit" */
-	const char *command;  /* "build" */
+	const char *command;  /* "build", or "key add": the command parses the second word */
 	const char *summary;
 	int (*run)(int argc, char **argv);
 };
@@ -106,6 +106,8 @@ int cmd_fit_build(int argc, char **argv);
 int cmd_fit_list(int argc, char **argv);
 int cmd_fit_extract(int argc, char **argv);
 int cmd_fit_verify(int argc, char **argv);
+int cmd_fit_sign(int argc, char **argv);
+int cmd_fit_key(int argc, char **argv);
 int cmd_pe_info(int argc, char **argv);
 int cmd_pe_verify(int argc, char **argv);
 int cmd_pe_add_section(int argc, char **argv);

@@ -16,10 +16,12 @@
 
 #include "argfile.h"
 #include "cli.h"
+#include "keyopts.h"
 
 #define CMD "fit build"
 
-enum { OPT_HELP = 'h', OPT_HASH = 256, OPT_DEFAULT_CONFIG, OPT_LOAD, OPT_ENTRY, OPT_LEVEL };
+enum { OPT_HELP = 'h', OPT_HASH = 256, OPT_DEFAULT_CONFIG, OPT_LOAD, OPT_ENTRY, OPT_LEVEL,
+       OPT_SIGN, OPT_KEY_NAME, OPT_ALGO, OPT_PADDING, OPT_PIN };
 
 static const struct cli_opt opts[] = {
 	{ "output", required_argument, 'o', "FILE",
@@ -50,6 +52,14 @@ static const struct cli_opt opts[] = {
 	  "boots a compressed kernel only that way" },
 	{ "entry-address", required_argument, OPT_ENTRY, "ADDR",
 	  "kernel entry point (default: the load address)" },
+	{ "sign", required_argument, OPT_SIGN, "KEY",
+	  "sign every configuration with KEY (a PEM private\nkey or a pkcs11: URI); images lacking a hash\nget a sha256 one" },
+	{ "key-name", required_argument, OPT_KEY_NAME, "NAME",
+	  "with --sign: the key-name-hint (default: KEY's\nfile name without .key/.pem, or the URI's object)" },
+	{ "algo", required_argument, OPT_ALGO, "ALGO",
+	  "with --sign: HASH or HASH,CIPHER as U-Boot names\nit (default sha256 and KEY's type)" },
+	{ "padding", required_argument, OPT_PADDING, "PAD", "with --sign: pkcs-1.5 (default) or pss" },
+	{ "pin", required_argument, OPT_PIN, "PIN", "with --sign: the PKCS#11 token's user PIN" },
 	{ "verbose", no_argument, 'v', NULL, "print sizes and counts when done" },
 	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
 };
@@ -64,6 +74,7 @@ struct build_args {
 	bool verbose;
 	struct argv_list dtbs;
 	enum bp_hash_algo hashes[BP_HASH_COUNT];
+	const char *sign, *key_name, *algo, *padding, *pin;
 };
 
 static void help(void)
@@ -92,19 +103,16 @@ static bool parse_u32(const char *s, int base, uint32_t *out)
 	return true;
 }
 
+/* SOURCE_DATE_EPOCH, else the clock: make_fit.py's root timestamp. */
 static int timestamp(uint32_t *out)
 {
-	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	bool set;
 	time_t now;
 
-	if (sde) {
-		if (!parse_u32(sde, 10, out)) {
-			cli_error(NULL, "SOURCE_DATE_EPOCH='%s' is not a number of seconds "
-				  "between 0 and 4294967295", CLI_ESC(sde));
-			return EXIT_FAIL;
-		}
+	if (keyopts_source_date_epoch(&set, out))
+		return EXIT_FAIL;
+	if (set)
 		return 0;
-	}
 	now = time(NULL);
 	*out = now < 0 ? 0 : (uint32_t)now;
 	return 0;
@@ -188,6 +196,17 @@ static int set_option(struct build_args *a, int key, const char *val)
 		return parse_hashes(a, val);
 	case OPT_DEFAULT_CONFIG: a->o.default_config = val; break;
 	case OPT_LEVEL: a->level = val; break;
+	case OPT_SIGN: a->sign = val; break;
+	case OPT_PIN: a->pin = val; break;
+	case OPT_KEY_NAME:
+		a->key_name = val;
+		return keyopts_key_name(CMD, val);
+	case OPT_ALGO:
+		a->algo = val;
+		return keyopts_algo(CMD, val);
+	case OPT_PADDING:
+		a->padding = val;
+		return keyopts_padding(CMD, val);
 	case OPT_LOAD:
 		if (!parse_addr(val, &a->o.load_address))
 			return cli_usage_error(CMD, "--load-address '%s': expected an address "
@@ -244,6 +263,9 @@ static int parse(int argc, char **argv, struct build_args *a)
 	}
 	if (a->o.has_entry_address && !a->o.has_load_address)
 		return cli_usage_error(CMD, "--entry-address needs --load-address");
+	if (!a->sign && (a->key_name || a->algo || a->padding || a->pin))
+		return cli_usage_error(CMD, "%s needs --sign", a->key_name ? "--key-name" :
+				       a->algo ? "--algo" : a->padding ? "--padding" : "--pin");
 	return 0;
 }
 
@@ -311,10 +333,33 @@ static int check_stdout(const char *output)
 			       "regular file or give -o FILE");
 }
 
+/* --sign: the key and the signature options; the timestamp is the root's. */
+static int open_sign_key(struct build_args *a, struct bp_fit_sign_opts *so, char *algo,
+			 struct bp_key **k)
+{
+	int ret = keyopts_open(a->sign, a->pin, false, k);
+
+	if (!ret)
+		ret = keyopts_resolve_algo(*k, a->algo, algo, KEYOPTS_ALGO_MAX, &so->algo);
+	if (ret)
+		return ret;
+	so->padding = a->padding;
+	so->key_name = a->key_name;
+	so->has_timestamp = true;
+	so->timestamp = a->o.timestamp;
+	so->jobs = a->o.jobs;
+	a->o.sign_key = *k;
+	a->o.sign_opts = so;
+	return 0;
+}
+
 int cmd_fit_build(int argc, char **argv)
 {
 	struct build_args a = { .o = BP_FIT_BUILD_OPTS_INIT, .compress = "none" };
 	struct bp_fit_build_stats st = BP_FIT_BUILD_STATS_INIT;
+	struct bp_fit_sign_opts so = BP_FIT_SIGN_OPTS_INIT;
+	char algo[KEYOPTS_ALGO_MAX];
+	struct bp_key *key = NULL;
 	struct bp_sink out;
 	struct bp_diag d;
 	int ret;
@@ -337,6 +382,8 @@ int cmd_fit_build(int argc, char **argv)
 	ret = parse_level(&a);
 	if (!ret)
 		ret = timestamp(&a.o.timestamp);
+	if (!ret && a.sign)
+		ret = open_sign_key(&a, &so, algo, &key);
 	if (ret)
 		goto out;
 	a.o.dtbs = (const char *const *)a.dtbs.v;
@@ -352,6 +399,8 @@ int cmd_fit_build(int argc, char **argv)
 	if (a.verbose)
 		report(&a, &st);
 out:
+	if (key)
+		bp_key_close(key);
 	argv_free(&a.dtbs);
 	return ret;
 }

@@ -12,7 +12,11 @@ static const struct cli_cmd commands[] = {
 	  cmd_fit_build },
 	{ "fit", "list", "show the images and configurations of a FIT", cmd_fit_list },
 	{ "fit", "extract", "write one image of a FIT to a file", cmd_fit_extract },
-	{ "fit", "verify", "check a FIT's hashes, data bounds and references", cmd_fit_verify },
+	{ "fit", "verify", "check a FIT's hashes, data bounds, references and signatures",
+	  cmd_fit_verify },
+	{ "fit", "sign", "sign a FIT's configurations or images for U-Boot verified boot",
+	  cmd_fit_sign },
+	{ "fit", "key add", "put a public key into U-Boot's control devicetree", cmd_fit_key },
 	{ "pe", "info", "show a PE/COFF (EFI) image, its zboot header and problems", cmd_pe_info },
 	{ "pe", "verify", "check a PE/COFF image for what EDK2 would refuse", cmd_pe_verify },
 	{ "pe", "add-section", "add a section (e.g. kexec's .bpf) to a PE image",
@@ -58,6 +62,14 @@ static bool is_help(const char *arg)
 	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
 }
 
+/* @arg names @command, or its first word ("key" of "key add", which parses the rest). */
+static bool names_command(const char *arg, const char *command)
+{
+	size_t n = strcspn(command, " ");
+
+	return strlen(arg) == n && !strncmp(arg, command, n);
+}
+
 static int dispatch_object(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -70,7 +82,7 @@ static int dispatch_object(int argc, char **argv)
 		return EXIT_OK;
 	}
 	for (size_t j = 0; j < N_COMMANDS; j++)
-		if (!strcmp(argv[1], commands[j].object) && !strcmp(argv[2], commands[j].command))
+		if (!strcmp(argv[1], commands[j].object) && names_command(argv[2], commands[j].command))
 			return commands[j].run(argc - 2, argv + 2);
 	cli_error(NULL, "unknown command '%s %s'", argv[1], CLI_ESC(argv[2]));
 	fprintf(stderr, "Try 'bootpack %s --help' for the list of its commands.\n", argv[1]);

@@ -15,7 +15,14 @@
  * Signatures are reproducible: RSA PKCS#1 v1.5 is deterministic, RSA-PSS is
  * written with a zero-length salt (U-Boot verifies any salt length), and
  * ECDSA uses RFC 6979 deterministic nonces. Keys held in a PKCS#11 token
- * sign with whatever the token does (ECDSA and PSS there are randomised).
+ * sign with whatever the token does: ECDSA there is randomised; PSS asks the
+ * token for a zero-length salt too (SoftHSM2 honours it).
+ *
+ * A PKCS#11 URI must name its key (object= or id=). The module is the
+ * pkcs11 engine's: $PKCS11_MODULE_PATH, else p11-kit's proxy. A login lasts
+ * as long as the process keeps the module loaded (PKCS#11 logins are per
+ * application), so a second key of a token already logged in opens without
+ * its PIN being checked again.
  *
  * Growth rules: those at the top of <bootpack/fit.h>.
  */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fit_build.h"
+#include "fit_sign.h"
 #include "util/esc.h"
 #include "util/util.h"
 
@@ -187,7 +188,9 @@ static int check_opts(const struct bp_fit_build_opts *o, const struct bp_sink *o
 static const size_t opts_v1 = BPI_SIZE_V1(struct bp_fit_build_opts, entry_address);
 static const size_t stats_v1 = BPI_SIZE_V1(struct bp_fit_build_stats, fdt_size);
 
-static int build(struct build *b, const struct bp_sink *out, struct bp_fit_build_stats *st)
+/* Gather and write into @to; @out is where the FIT ends up (@to itself unless signing). */
+static int build(struct build *b, const struct bp_sink *out, const struct bp_sink *to,
+		 struct bp_fit_build_stats *st)
 {
 	int ret = bpi_fit_gather(b);
 
@@ -203,7 +206,50 @@ static int build(struct build *b, const struct bp_sink *out, struct bp_fit_build
 	st->n_configs = b->n_cfg;
 	for (size_t i = 0; i < b->n_img; i++)
 		st->input_bytes += b->img[i].input_len;
-	return bpi_fit_pack_write(b, out, st);
+	return bpi_fit_pack_write(b, to, st);
+}
+
+/*
+ * Signing while building: the FIT is built in memory (hashes included, so
+ * they are not computed again), then signed into the output, so nothing
+ * reaches it unless both succeed.
+ */
+static int build_signed(struct build *b, const struct bp_sink *out, struct bp_fit_build_stats *st)
+{
+	static const enum bp_hash_algo sha256[] = { BP_HASH_SHA256 };
+	struct bp_fit_build_opts *o = (struct bp_fit_build_opts *)b->o;
+	struct bp_fit_sign_opts so = BP_FIT_SIGN_OPTS_INIT;
+	struct bp_buf mem = BP_BUF_INIT;
+	struct bp_sink ms = BP_SINK_BUF_INIT(&mem, out->name);
+	struct bpi_output w;
+	uint64_t sizes[2];
+	int ret;
+
+	/* U-Boot checks a signed configuration's images through their hashes. */
+	if (!o->n_hashes) {
+		o->hashes = sha256;
+		o->n_hashes = 1;
+	}
+	so.jobs = o->jobs;
+	ret = build(b, out, &ms, st);
+	if (!ret)
+		ret = bpi_output_open_sink(&w, out, false, b->d);
+	if (!ret) {
+		ret = bpi_fit_sign_mem(mem.data, mem.len, out->name ? out->name : "output",
+				       o->sign_key, o->sign_opts ? o->sign_opts : &so, true, false, &w,
+				       NULL,
+				       sizes, b->d);
+		if (ret)
+			bpi_output_abort(&w);
+		else
+			ret = bpi_output_commit(&w, b->d);
+	}
+	if (!ret) {
+		st->fit_size = sizes[0];
+		st->fdt_size = sizes[1];
+	}
+	bp_buf_free(&mem);
+	return ret;
 }
 
 int bp_fit_build_to(const struct bp_fit_build_opts *opts, const struct bp_sink *out,
@@ -226,7 +272,7 @@ int bp_fit_build_to(const struct bp_fit_build_opts *opts, const struct bp_sink *
 	if (!ret)
 		ret = check_opts(&o, &s, d);
 	if (!ret)
-		ret = build(&b, &s, &stats);
+		ret = o.sign_key ? build_signed(&b, &s, &stats) : build(&b, &s, &s, &stats);
 	release(&b);
 	if (!ret)
 		bpi_struct_out(st, &stats, sizeof(stats));

@@ -90,6 +90,13 @@ int bpi_fdt_check(const void *p, size_t len, const char *path, struct bp_diag *d
 int bpi_decompose_dtb(const char *dtb_path, char ***files, struct bp_diag *d);
 void bpi_strv_free(char **v);
 
+/* The whole file of @fit (its devicetree first), checked by bpi_fdt_check(). */
+const uint8_t *bpi_fit_file(const struct bp_fit *fit, size_t *len);
+
+/* The configuration properties that name images, as U-Boot 2023.01 loads them. */
+extern const char *const bpi_fit_image_props[];
+#define BPI_FIT_N_IMAGE_PROPS 8
+
 /* The path (or name) a FIT was opened under, and whether it names a file. */
 const char *bpi_fit_name(const struct bp_fit *fit);
 bool bpi_fit_from_file(const struct bp_fit *fit);

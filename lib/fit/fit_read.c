@@ -547,6 +547,12 @@ void bp_fit_close(struct bp_fit *fit)
 	free(fit);
 }
 
+const uint8_t *bpi_fit_file(const struct bp_fit *fit, size_t *len)
+{
+	*len = fit->file.len;
+	return fit->file.data;
+}
+
 const char *bpi_fit_name(const struct bp_fit *fit)
 {
 	return fit->name;

@@ -16,6 +16,7 @@
 #include <bootpack/pe.h>
 
 #include "fit_internal.h"
+#include "fit_sig_verify.h"
 #include "util/esc.h"
 #include "util/util.h"
 
@@ -41,7 +42,19 @@ struct verify {
 	bp_fit_check_fn fn;
 	void *ctx;
 	struct bp_fit_verify_stats *st;
+	struct bpi_sigv *sv;           /* keyed verification, when a control devicetree is given */
+	bool *conf_wanted;             /* the configurations to check */
+	bool *img_wanted;              /* images they name (the image key policy applies to) */
 };
+
+static void count(struct verify *v, enum bp_fit_check_level level)
+{
+	switch (level) {
+	case BP_FIT_CHECK_OK: v->st->n_ok++; break;
+	case BP_FIT_CHECK_WARN: v->st->n_warnings++; break;
+	case BP_FIT_CHECK_FAIL: v->st->n_failures++; break;
+	}
+}
 
 static void __attribute__((format(printf, 4, 5)))
 report(struct verify *v, enum bp_fit_check_level level, const char *node, const char *fmt, ...)
@@ -49,11 +62,7 @@ report(struct verify *v, enum bp_fit_check_level level, const char *node, const 
 	char msg[MSG_MAX];
 	va_list ap;
 
-	switch (level) {
-	case BP_FIT_CHECK_OK: v->st->n_ok++; break;
-	case BP_FIT_CHECK_WARN: v->st->n_warnings++; break;
-	case BP_FIT_CHECK_FAIL: v->st->n_failures++; break;
-	}
+	count(v, level);
 	if (!v->fn)
 		return;
 	va_start(ap, fmt);
@@ -61,6 +70,25 @@ report(struct verify *v, enum bp_fit_check_level level, const char *node, const 
 	va_end(ap);
 	v->fn(v->ctx, &(struct bp_fit_check){ .size = sizeof(struct bp_fit_check), .level = level,
 					       .node = node, .msg = msg });
+}
+
+/* A finding of the keyed checks (fit_sig_verify.c). */
+static void report_sig(void *ctx, enum bp_fit_check_level level, const char *node,
+		       const char *sig, const char *algo, const char *key, bool counted,
+		       const char *msg)
+{
+	struct verify *v = ctx;
+
+	count(v, level);
+	if (counted && level == BP_FIT_CHECK_OK)
+		v->st->n_signatures_ok++;
+	else if (counted)
+		v->st->n_signatures_bad++;
+	if (v->fn)
+		v->fn(v->ctx, &(struct bp_fit_check){ .size = sizeof(struct bp_fit_check),
+						       .level = level, .node = node, .msg = msg,
+						       .signature = sig, .algo = algo,
+						       .key_name = key });
 }
 
 /*
@@ -131,6 +159,8 @@ static int verify_one(void *ctx, size_t i)
 	enum bp_hash_algo a;
 	enum bp_codec c;
 
+	if (v->sv && bpi_sigv_image_check(v->sv, i))
+		return BP_ERR_NOMEM;
 	if (!im->data)
 		return 0;
 	for (size_t h = 0; h < im->n_hashes; h++) {
@@ -243,15 +273,21 @@ static void check_image(struct verify *v, size_t i)
 		       "compressed (%s) kernel_noload image: U-Boot before v2024.04 does not "
 		       "decompress it and fails with \"Bad Linux ARM64 Image magic!\"; "
 		       "rebuild with --load-address to boot on older U-Boot", BPI_ESC(im->compression));
-	if (!im->data)
+	if (!im->data) {
+		if (v->sv)
+			bpi_sigv_image_report(v->sv, i, v->img_wanted[i], report_sig, v);
 		return;
+	}
 	if (!im->n_hashes)
 		report(v, BP_FIT_CHECK_OK, im->name, "no hash nodes: data not checked");
 	for (size_t h = 0; h < im->n_hashes; h++)
 		report_hash(v, i, bp_fit_hash_at(v->fit, i, h), r->computed[h]);
-	for (size_t s = 0; s < im->n_signatures; s++)
-		report(v, BP_FIT_CHECK_WARN, im->name,
-		       "signature node present: signatures are not checked by bootpack");
+	if (v->sv)
+		bpi_sigv_image_report(v->sv, i, v->img_wanted[i], report_sig, v);
+	else
+		for (size_t s = 0; s < im->n_signatures; s++)
+			report(v, BP_FIT_CHECK_WARN, im->name, "signature node present: not "
+			       "checked without a control devicetree's keys");
 	if (r->decompressed && r->decomp_err)
 		report(v, BP_FIT_CHECK_FAIL, im->name, "cannot decompress %s data: %s",
 		       BPI_ESC(im->compression), r->decomp_msg);
@@ -288,8 +324,9 @@ static void check_ref(struct verify *v, const struct bp_fit_config *c, const cha
 	       BPI_ESC(im->type));
 }
 
-static void check_config(struct verify *v, const struct bp_fit_config *c)
+static int check_config(struct verify *v, size_t ci)
 {
+	const struct bp_fit_config *c = bp_fit_config_at(v->fit, ci);
 	static const char *const kernels[] = { "kernel", "kernel_noload", NULL };
 	static const char *const fdts[] = { "flat_dt", NULL };
 	static const char *const ramdisks[] = { "ramdisk", NULL };
@@ -307,30 +344,34 @@ static void check_config(struct verify *v, const struct bp_fit_config *c)
 		check_ref(v, c, "loadables", c->loadables[i], NULL);
 	if (!c->kernel && !c->n_loadables)
 		report(v, BP_FIT_CHECK_WARN, c->name, "names no kernel and no loadables");
-	for (size_t s = 0; s < c->n_signatures; s++)
-		report(v, BP_FIT_CHECK_WARN, c->name,
-		       "signature node present: signatures are not checked by bootpack");
+	if (!v->sv)
+		for (size_t s = 0; s < c->n_signatures; s++)
+			report(v, BP_FIT_CHECK_WARN, c->name, "signature node present: not "
+			       "checked without a control devicetree's keys");
 	if (c->n_hashes)
 		report(v, BP_FIT_CHECK_WARN, c->name,
 		       "hash nodes in a configuration are ignored by U-Boot (only signature "
 		       "nodes are checked there)");
 	if (v->st->n_failures == fails)
 		report(v, BP_FIT_CHECK_OK, c->name, "references resolve");
+	return v->sv ? bpi_sigv_config(v->sv, ci, report_sig, v) : 0;
 }
 
-static void check_configs(struct verify *v)
+static int check_configs(struct verify *v)
 {
 	const struct bp_fit_info *info = v->info;
 	bool found = false;
+	int ret = 0;
 
+	/* With keys this is a signature check U-Boot fails, not a mere risk. */
 	if (info->unit_address_node)
-		report(v, BP_FIT_CHECK_WARN, "", "node '%s' has a unit address ('@'): U-Boot built "
-		       "with FIT signature support (as Debian's is) refuses such a FIT",
-		       BPI_ESC(info->unit_address_node));
+		report(v, v->sv ? BP_FIT_CHECK_FAIL : BP_FIT_CHECK_WARN, "", "node '%s' has a unit "
+		       "address ('@'): U-Boot built with FIT signature support (as Debian's is) "
+		       "refuses such a FIT", BPI_ESC(info->unit_address_node));
 	if (!info->has_configurations) {
 		report(v, BP_FIT_CHECK_WARN, "", "no /configurations node: bootm needs an explicit "
 		       "image name");
-		return;
+		return 0;
 	}
 	if (!info->n_configs)
 		report(v, BP_FIT_CHECK_WARN, "", "/configurations is empty");
@@ -341,8 +382,55 @@ static void check_configs(struct verify *v)
 			report(v, BP_FIT_CHECK_FAIL, "", "default configuration '%s' does not exist",
 			       BPI_ESC(info->default_config));
 	}
+	for (size_t i = 0; i < info->n_configs && !ret; i++)
+		if (v->conf_wanted[i])
+			ret = check_config(v, i);
+	return ret;
+}
+
+/* The configurations asked for (all by default) and the images they name. */
+static int select_configs(struct verify *v, struct bp_diag *d)
+{
+	const struct bp_fit_info *info = v->info;
+	const struct bp_fit_verify_opts *o = v->o;
+
+	v->conf_wanted = calloc(info->n_configs + 1, sizeof(bool));
+	v->img_wanted = calloc(info->n_images + 1, sizeof(bool));
+	if (!v->conf_wanted || !v->img_wanted)
+		return bp_diag_set(d, BP_ERR_NOMEM, "", "out of memory");
+	if (o->n_configs && !o->configs)
+		return bp_diag_set(d, BP_ERR_INVALID, "", "configuration list is NULL");
 	for (size_t i = 0; i < info->n_configs; i++)
-		check_config(v, bp_fit_config_at(v->fit, i));
+		v->conf_wanted[i] = !o->configs;
+	for (size_t i = 0; o->configs && i < o->n_configs; i++) {
+		int at = o->configs[i] ? bp_fit_find_config(v->fit, o->configs[i]) : -1;
+
+		if (at < 0)
+			return bp_diag_set(d, BP_ERR_NOTFOUND, bpi_fit_name(v->fit),
+					   "configuration '%s' does not exist",
+					   BPI_ESC(o->configs[i]));
+		v->conf_wanted[at] = true;
+	}
+	for (size_t i = 0; i < info->n_images; i++)
+		v->img_wanted[i] = !o->configs;
+	for (size_t i = 0; o->configs && i < info->n_configs; i++) {
+		const struct bp_fit_config *c = bp_fit_config_at(v->fit, i);
+		int at;
+
+		if (!v->conf_wanted[i])
+			continue;
+		if (c->kernel && (at = bp_fit_find_image(v->fit, c->kernel)) >= 0)
+			v->img_wanted[at] = true;
+		if (c->ramdisk && (at = bp_fit_find_image(v->fit, c->ramdisk)) >= 0)
+			v->img_wanted[at] = true;
+		for (size_t j = 0; j < c->n_fdts; j++)
+			if ((at = bp_fit_find_image(v->fit, c->fdts[j])) >= 0)
+				v->img_wanted[at] = true;
+		for (size_t j = 0; j < c->n_loadables; j++)
+			if ((at = bp_fit_find_image(v->fit, c->loadables[j])) >= 0)
+				v->img_wanted[at] = true;
+	}
+	return 0;
 }
 
 static const size_t opts_v1 = BPI_SIZE_V1(struct bp_fit_verify_opts, jobs);
@@ -363,11 +451,24 @@ int bp_fit_verify(const struct bp_fit *fit, const struct bp_fit_verify_opts *o,
 	ret = BPI_STRUCT_IN(&opts, opts_v1, o, "bp_fit_verify_opts", d);
 	if (!ret)
 		ret = bpi_struct_out_check(st, stats_v1, "bp_fit_verify_stats", d);
-	if (ret)
+	if (!ret && opts.pad_1_1)
+		ret = bp_diag_set(d, BP_ERR_INVALID, "", "bp_fit_verify_opts: pad_1_1 must be 0");
+	if (!ret && opts.keys_fdt_len && !opts.keys_fdt)
+		ret = bp_diag_set(d, BP_ERR_INVALID, "", "control devicetree is NULL");
+	if (!ret)
+		ret = select_configs(&v, d);
+	if (!ret && opts.keys_fdt)
+		ret = bpi_sigv_open(fit, opts.keys_fdt, opts.keys_fdt_len, &v.sv, d);
+	if (ret) {
+		free(v.conf_wanted);
+		free(v.img_wanted);
 		return ret;
+	}
 	v.res = calloc(info->n_images ? info->n_images : 1, sizeof(*v.res));
-	if (!v.res)
-		return bp_diag_set(d, BP_ERR_NOMEM, "", "out of memory");
+	if (!v.res) {
+		ret = bp_diag_set(d, BP_ERR_NOMEM, "", "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < info->n_images && !ret; i++) {
 		size_t n = bp_fit_image_at(fit, i)->n_hashes;
 
@@ -390,11 +491,17 @@ int bp_fit_verify(const struct bp_fit *fit, const struct bp_fit_verify_opts *o,
 			report(&v, BP_FIT_CHECK_FAIL, "", "/images holds no images");
 		for (size_t i = 0; i < info->n_images; i++)
 			check_image(&v, i);
-		check_configs(&v);
+		ret = check_configs(&v);
+		if (ret)
+			bp_diag_set(d, ret, "", "%s", bp_strerror(ret));
 	}
 	for (size_t i = 0; i < info->n_images; i++)
 		free(v.res[i].computed);
 	free(v.res);
+out:
+	bpi_sigv_close(v.sv);
+	free(v.conf_wanted);
+	free(v.img_wanted);
 	if (!ret)
 		bpi_struct_out(st, &stats, sizeof(stats));
 	return ret;

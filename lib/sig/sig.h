@@ -82,7 +82,12 @@ void bpi_pubkey_free(struct bpi_pubkey *k);
 
 /*
  * 0 when @value is @k's signature with @a over the regions;
- * BP_ERR_SIGNATURE when it is not (wrong length included).
+ * BP_ERR_SIGNATURE when it is not (wrong length included). As U-Boot's
+ * rsa_verify_with_keynode, an RSA key must have an "algo" equal to the
+ * signature's (a sha256,rsa2048 key never verifies a sha1,rsa2048
+ * signature); ECDSA keys need none (mkimage 2023.01 writes none). PSS
+ * signatures verify with any salt length (mkimage signs with OpenSSL's
+ * default, the longest).
  */
 int bpi_sig_verify(const struct bpi_pubkey *k, const struct bpi_sig_algo *a,
 		   const struct bpi_region *r, size_t n, const uint8_t *value, size_t len,
@@ -91,7 +96,13 @@ int bpi_sig_verify(const struct bpi_pubkey *k, const struct bpi_sig_algo *a,
 /*
  * Add (or replace) /signature/key-@name in @fdt (open, with room; BP_ERR_TOOBIG
  * asks the caller to grow it and retry) holding @k's public key for @a, with
- * key-name-hint @name and "required" as @req says.
+ * key-name-hint @name (NULL: bp_key_name(@k)) and "required" as @req says.
+ * A replaced node is emptied first, so nothing of an older key stays. After
+ * BP_ERR_TOOBIG the tree may hold part of the node; growing that same tree
+ * and calling again gives the bytes a single call with room gives. RSA
+ * nodes equal mkimage -K's (same properties, order and values); ECDSA nodes
+ * have mkimage's ecdsa,curve/x-point/y-point plus key-name-hint, algo and
+ * required (mkimage 2023.01 writes only the point, at /signature/NAME).
  */
 int bpi_pubkey_write(void *fdt, const struct bp_key *k, const char *name,
 		     const struct bpi_sig_algo *a, enum bp_key_required req, struct bp_diag *d);

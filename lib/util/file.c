@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,6 +84,54 @@ int bp_buf_read_file(struct bp_buf *out, const char *path, uint64_t max, struct 
 	if (ret)
 		out->len = 0;
 	return ret;
+}
+
+int bpi_map_file(const char *path, uint64_t max, const uint8_t **p, size_t *len,
+		 struct bp_diag *d)
+{
+	struct stat st;
+	void *m;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*p = NULL;
+	*len = 0;
+	if (fd < 0)
+		return bp_diag_set(d, BP_ERR_IO, path, "cannot open: %s", strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+		close(fd);
+		return BP_ERR_UNSUPPORTED;
+	}
+	if ((uint64_t)st.st_size > max || (uint64_t)st.st_size > SIZE_MAX) {
+		close(fd);
+		return bp_diag_set(d, BP_ERR_TOOBIG, path, "file is %llu bytes, over the %llu-byte "
+				   "limit", (unsigned long long)st.st_size, (unsigned long long)max);
+	}
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return BP_ERR_UNSUPPORTED;
+	*p = m;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+void bpi_unmap(const uint8_t *p, size_t len)
+{
+	if (p)
+		munmap((void *)p, len);
+}
+
+void bpi_drop_mapped(const void *p, size_t n)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p, b = a + n;
+
+	if (page <= 0)
+		return;
+	a = (a + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+	b = b / (uintptr_t)page * (uintptr_t)page;
+	if (b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 char *bpi_dot_sibling(const char *path, const char *suffix)

@@ -67,6 +67,22 @@ int bpi_read_file(const char *path, uint64_t max, struct bp_buf *out, struct bp_
 int bpi_read_fd(int fd, const char *path, uint64_t max, struct bp_buf *out, struct bp_diag *d);
 
 /*
+ * Map all of the regular file @path read-only (private) into *@p, *@len;
+ * BP_ERR_UNSUPPORTED for what cannot be mapped (a pipe, an empty file: read
+ * it instead), BP_ERR_TOOBIG past @max. A large input then costs no memory
+ * of its own: see bpi_drop_mapped(). Release with bpi_unmap().
+ */
+int bpi_map_file(const char *path, uint64_t max, const uint8_t **p, size_t *len,
+		 struct bp_diag *d);
+void bpi_unmap(const uint8_t *p, size_t len);
+/*
+ * Let the kernel drop the pages wholly inside [@p, @p + @n) of such a
+ * mapping once they have been used: touched again, they are read again
+ * from the file. Never on other memory (anonymous pages would be zeroed).
+ */
+void bpi_drop_mapped(const void *p, size_t n);
+
+/*
  * "DIR/.BASE" + @suffix for @path "DIR/BASE": the hidden sibling files used
  * for Kbuild's .cmd files and our temporary outputs. Caller frees; NULL on
  * allocation failure.

@@ -283,7 +283,7 @@ def test_bad_command_message(bootpack, args, msg, hint):
 
 
 OBJECT_COMMANDS = {
-    "fit": ["build", "list", "extract", "verify"],
+    "fit": ["build", "list", "extract", "verify", "sign", "key add"],
     "pe": ["info", "verify", "add-section", "replace-section", "remove-section"],
     "zboot": ["extract"],
 }
@@ -298,7 +298,7 @@ def test_object_help_lists_its_commands(bootpack, obj, flag):
     text = p.stdout.decode()
     assert text.startswith(f"Usage: bootpack {obj} COMMAND [OPTION]... [ARG]...\n")
     top = bp(bootpack, "--help").stdout.decode()
-    listed = re.findall(r"^  (\S+) +(.+)$", text, re.M)
+    listed = re.findall(r"^  (\S+(?: \S+)?)  +(.+)$", text, re.M)
     assert [c for c, _ in listed] == OBJECT_COMMANDS[obj]
     for command, summary in listed:
         assert re.search(rf"^  {obj} {re.escape(command)} +{re.escape(summary)}$", top, re.M)
@@ -342,7 +342,8 @@ def test_help_and_version(bootpack):
 
 
 @pytest.mark.parametrize("command", [
-    "fit build", "fit list", "fit extract", "fit verify", "pe info", "pe verify",
+    "fit build", "fit list", "fit extract", "fit verify", "fit sign", "fit key add",
+    "pe info", "pe verify",
     "pe add-section", "pe replace-section", "pe remove-section", "zboot extract"])
 def test_help_options_documented_in_man_page(bootpack, command):
     """--help comes from the option table; the man page must cover each option,
@@ -355,7 +356,7 @@ def test_help_options_documented_in_man_page(bootpack, command):
                 "align", "decompose-dtbs", "files-from", "jobs", "verbose", "hash",
                 "default-config", "load-address", "entry-address"} <= set(longs)
     man = (REPO / "doc" / "bootpack.1").read_text().replace("\\-", "-")
-    obj, cmd = command.split()
+    obj, cmd = command.split(maxsplit=1)
     assert re.search(rf'^\.SS "bootpack {obj} [^"]*\b{cmd}\b', man, re.M), \
         f"no .SS section for {command}"
     for opt in longs:

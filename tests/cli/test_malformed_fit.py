@@ -31,6 +31,7 @@ import libfdt
 import pytest
 
 from conftest import ARCH_ARGS, run
+from signkeys import sign_keys  # noqa: F401
 from test_fit_inspect import Builder, Raw, recompute_hashes
 
 MiB = 1 << 20
@@ -395,9 +396,25 @@ def base(bootpack, samples, tmp_path_factory, tools):
     }
 
 
+@pytest.fixture(scope="module")
+def signed_base(base, bootpack, sign_keys):
+    """base["none"] signed with dev (RSA-2048), and a control DTB holding dev
+    as required for configurations."""
+    d = base["dir"]
+    fit, ctl = d / "signed.fit", d / "ctl.dtb"
+    if not fit.is_file():
+        ctl.write_bytes(sign_keys.control().read_bytes())
+        env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+        run([bootpack, "fit", "sign", base["none"], "-o", fit, "--key", sign_keys.rsa(),
+             "--key-out", ctl, "--required", "conf"], env=env)
+    return {"signed": fit, "ctl": ctl, "keys": sign_keys}
+
+
 @pytest.fixture
-def ctx(base, bootpack, samples, tmp_path):
-    return Ctx(base, bootpack, samples, tmp_path)
+def ctx(base, bootpack, samples, tmp_path, request):
+    c = Ctx(base, bootpack, samples, tmp_path)
+    c.request = request
+    return c
 
 
 class Ctx:
@@ -407,8 +424,35 @@ class Ctx:
         self.out = tmp / "out"
 
     def src(self, which):
-        """A base FIT: "none", "ext", "load" (bootpack), "mk-embedded", "mk-position"."""
+        """A base FIT: "none", "ext", "load" (bootpack), "mk-embedded", "mk-position",
+        "signed" (signed_base)."""
+        if which == "signed":
+            return self.signed["signed"]
         return Path(self.base["mk"][which[3:]] if which.startswith("mk-") else self.base[which])
+
+    @property
+    def signed(self):
+        return self.request.getfixturevalue("signed_base")
+
+    @property
+    def keys(self):
+        return self.request.getfixturevalue("sign_keys")
+
+    def ctl(self, fn=None):
+        """ctl.dtb: a copy of the signed FIT's control DTB, with fn(fdt) applied."""
+        path = self.tmp / "ctl.dtb"
+        data = self.signed["ctl"].read_bytes()
+        if fn:
+            fdt = libfdt.Fdt(bytearray(data))
+            fdt.resize(len(data) + 4096)
+            fn(fdt)
+            fdt.pack()
+            data = bytes(fdt.as_bytearray())
+        path.write_bytes(data)
+        return path
+
+    def verify_key(self, fit, ctl):
+        return ["fit", "verify", "-q", "--key", ctl, fit]
 
     def fit(self, which="none", data=None):
         """A private copy of a base FIT (optionally with other bytes) as f.fit."""
@@ -1077,6 +1121,186 @@ def row_verify_report_around_bad_algo(c):
     return Expect(["fit", "verify", fit], failed(
         fit, "fdt-1: hash-1: property 'algo' is not a NUL-terminated string"), [fit],
         stdout=stdout.encode())
+
+
+# --------------------------------------------------------------------------
+# 6. signatures and keys (issue 15, point 7): signature nodes in the FIT,
+# key nodes in the control DTB, key files and URIs given to fit sign / key add
+
+SIG = "/configurations/conf-1/signature-1"
+KEY = "/signature/key-dev"
+
+
+def sig_failed(c, fit, ctl, msg):
+    return Expect(c.verify_key(fit, ctl), failed(fit, msg), [fit, ctl])
+
+
+@row
+def row_sig_algo_unknown(c):
+    fit = c.edit("signed", lambda f: f.setprop_str(node(f, SIG), "algo", "sha256,rsa1024"))
+    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: unknown signature algorithm "
+                      "'sha256,rsa1024' (expected sha1|sha256|sha384|sha512 , "
+                      "rsa2048|rsa3072|rsa4096|ecdsa256|ecdsa384)")
+
+
+@row
+def row_sig_algo_unterminated(c):
+    fit = c.edit("signed", setprop_raw(SIG, "algo", b"sha256,rsa2048"))
+    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+
+
+@row
+def row_sig_value_wrong_length(c):
+    fit = c.edit("signed", setprop_raw(SIG, "value", bytes(255)))
+    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+
+
+@row
+def row_sig_value_missing(c):
+    fit = c.edit("signed", delprop(SIG, "value"))
+    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+
+
+@row
+def row_sig_hashed_nodes_missing_path(c):
+    nodes = b"/\0/configurations/conf-1\0/images/fdt-1\0/images/fdt-1/hash-1\0" \
+            b"/images/kernel\0/images/kernel/hash-1\0/images/nothere\0"
+    fit = c.edit("signed", setprop_raw(SIG, "hashed-nodes", nodes))
+    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+
+
+@row
+def row_sig_hashed_nodes_duplicate_path(c):
+    nodes = b"/\0/configurations/conf-1\0/images/fdt-1\0/images/fdt-1/hash-1\0" \
+            b"/images/kernel\0/images/kernel\0/images/kernel/hash-1\0"
+    fit = c.edit("signed", setprop_raw(SIG, "hashed-nodes", nodes))
+    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+
+
+@row
+def row_sig_hashed_strings_past_block(c):
+    fit = c.edit("signed", setprop_raw(SIG, "hashed-strings", struct.pack(">II", 0, 1 << 20)))
+    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+
+
+@row
+def row_sig_hashed_strings_wrong_length(c):
+    fit = c.edit("signed", setprop_raw(SIG, "hashed-strings", bytes(4)))
+    return sig_failed(c, fit, c.ctl(), "conf-1: signature-1: TBD")
+
+
+def key_row(c, fn, msg):
+    fit = c.fit("signed")
+    ctl = c.ctl(fn)
+    return Expect(c.verify_key(fit, ctl), one(ctl, msg), [fit, ctl])
+
+
+@row
+def row_key_algo_unknown(c):
+    return key_row(c, lambda f: f.setprop_str(node(f, KEY), "algo", "sha256,dsa2048"), "TBD")
+
+
+@row
+def row_key_required_without_algo(c):
+    return key_row(c, delprop(KEY, "algo"), "TBD")
+
+
+@row
+def row_key_num_bits_absurd(c):
+    return key_row(c, setprop_raw(KEY, "rsa,num-bits", struct.pack(">I", 0xffffffff)),
+                   "key node 'key-dev': rsa,num-bits is 4294967295, expected 2048, 3072 or 4096")
+
+
+@row
+def row_key_num_bits_disagrees(c):
+    return key_row(c, setprop_raw(KEY, "rsa,num-bits", struct.pack(">I", 4096)),
+                   "key node 'key-dev': algo 'sha256,rsa2048' does not match rsa,num-bits 4096")
+
+
+@row
+def row_key_modulus_wrong_length(c):
+    return key_row(c, setprop_raw(KEY, "rsa,modulus", bytes(255)),
+                   "key node 'key-dev': 'rsa,modulus' is 255 bytes, expected 256")
+
+
+@row
+def row_key_modulus_even(c):
+    def fn(f):
+        mod = bytearray(f.getprop(node(f, KEY), "rsa,modulus"))
+        mod[-1] &= 0xfe
+        f.setprop(node(f, KEY), "rsa,modulus", bytes(mod))
+    return key_row(c, fn, "key node 'key-dev': rsa,modulus is even")
+
+
+@row
+def row_key_exponent_zero(c):
+    return key_row(c, setprop_raw(KEY, "rsa,exponent", bytes(8)),
+                   "key node 'key-dev': rsa,exponent 0 is not an odd number above 1")
+
+
+@row
+def row_key_exponent_even(c):
+    return key_row(c, setprop_raw(KEY, "rsa,exponent", struct.pack(">Q", 65536)),
+                   "key node 'key-dev': rsa,exponent (even) is not an odd number above 1")
+
+
+@row
+def row_key_n0_inverse_wrong(c):
+    return key_row(c, setprop_raw(KEY, "rsa,n0-inverse", struct.pack(">I", 1)),
+                   "key node 'key-dev': rsa,n0-inverse does not match rsa,modulus")
+
+
+@row
+def row_key_r_squared_wrong(c):
+    return key_row(c, setprop_raw(KEY, "rsa,r-squared", bytes(255) + b"\1"),
+                   "key node 'key-dev': rsa,r-squared does not match rsa,modulus")
+
+
+def sign_row(c, key, msg, *extra):
+    """fit sign with a bad key: one line, exit 1, no output."""
+    fit = c.fit("none")
+    return Expect(["fit", "sign", fit, "-o", c.out, "--key", key, *extra], [msg],
+                  [fit] + ([key] if isinstance(key, Path) else []))
+
+
+@row
+def row_sign_key_is_certificate(c):
+    crt = c.keys.crt()
+    return sign_row(c, crt, f"bootpack: '{crt}': a certificate, not a private key: signing "
+                            "needs the private key")
+
+
+@row
+def row_sign_key_is_garbage(c):
+    key = c.tmp / "garbage.key"
+    key.write_bytes(b"\x00\xffnot a key at all\n" * 20)
+    return sign_row(c, key, f"bootpack: '{key}': not a PEM private key (expected an RSA or EC "
+                            "private key or a pkcs11: URI)")
+
+
+@row
+def row_sign_key_public_only(c):
+    pub = c.keys.pub()
+    return sign_row(c, pub, f"bootpack: '{pub}': a public key, not a private key: signing needs "
+                            "the private key")
+
+
+@row
+def row_sign_pkcs11_uri_unresolved(c):
+    uri = "pkcs11:token=bootpack-no-such-token;object=dev;type=private"
+    return sign_row(c, uri, f"bootpack: '{uri}': no private key found in a token for this URI "
+                            "(token, object, id or PIN wrong?): failed loading private key",
+                    "--pin", "1234")
+
+
+@row
+def row_key_add_garbage(c):
+    ctl = c.keys.control()
+    key = c.tmp / "garbage.crt"
+    key.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    return Expect(["fit", "key", "add", ctl, "--key", key, "-o", c.out],
+                  one(key, "no PEM key or certificate found (expected an RSA or EC private "
+                           "key, public key or X.509 certificate)"), [ctl, key])
 
 
 # --------------------------------------------------------------------------

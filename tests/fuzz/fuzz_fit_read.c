@@ -2,7 +2,10 @@
 /*
  * Fuzz target: the FIT reader behind fit list/verify/extract. The input is
  * opened from memory, every field listed, verified (decompressing, with a
- * small cap) and each image extracted, decoded and raw.
+ * small cap) and each image extracted, decoded and raw. Then it is verified
+ * again with itself as the control devicetree (fit verify --key): the signed
+ * seed (make-signed-seed) carries its public keys in /signature, so one
+ * input exercises signature nodes, key nodes and the policy together.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +55,23 @@ static size_t walk(const struct bp_fit *fit)
 	return n;
 }
 
+/* Signatures checked against the keys in @data itself. */
+static void verify_keyed(const struct bp_fit *fit, const uint8_t *data, size_t size)
+{
+	struct bp_fit_verify_opts o = { .size = sizeof(o), .jobs = 1, .keys_fdt = data,
+					.keys_fdt_len = size };
+	struct bp_fit_verify_stats st = BP_FIT_VERIFY_STATS_INIT;
+	struct bp_diag d;
+	size_t findings = 0;
+	int ret = bp_fit_verify(fit, &o, count, &findings, &st, &d);
+
+	if (ret == 0 && (findings != st.n_ok + st.n_warnings + st.n_failures ||
+			 st.n_signatures_ok + st.n_signatures_bad > findings))
+		abort();
+	if (ret && !d.msg[0])
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct bp_fit_verify_opts vo = { .size = sizeof(vo), .decompress = true, .max_decompressed = 1 << 20,
@@ -74,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (bp_fit_verify(fit, &vo, count, &findings, &st, &d) == 0 &&
 	    findings != st.n_ok + st.n_warnings + st.n_failures)
 		abort();
+	verify_keyed(fit, data, size);
 	if (!mkdtemp(dir))
 		abort();
 	snprintf(out, sizeof(out), "%s/out", dir);
