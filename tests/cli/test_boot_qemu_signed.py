@@ -9,11 +9,14 @@ to QEMU with -dtb. One FIT boots to the kernel's banner; each refused
 case stops in U-Boot (the kernel never starts) and must also fail
 `bootpack fit verify --key` on the same file.
 
-The signer under test is set by SIGNER below: mkimage 2023.01 (`-k KEYDIR
--K CONTROL.dtb -r`) until bootpack signs. Keys are generated at test time.
+FITs are signed and keys added by bootpack (`fit sign`, `fit build --sign`,
+`fit key add --required conf`); one test crosses over with Debian's mkimage
+2023.01 (`-f ITS -k KEYDIR -K CONTROL.dtb -r`) both ways. Keys are generated
+at test time.
 """
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -21,7 +24,7 @@ import libfdt
 import pytest
 
 import qemu_uboot as qu
-from conftest import run
+from conftest import ARCH_ARGS, bootpack_path, run
 
 pytestmark = pytest.mark.corpus
 
@@ -147,7 +150,47 @@ class MkimageSigner:
         return out
 
 
-SIGNER = MkimageSigner
+class BootpackSigner:
+    """FITs from `bootpack fit build`, signed by `bootpack fit sign` (or
+    `fit build --sign`), the control DTB's key node by `bootpack fit key add
+    --required conf`."""
+
+    name = "bootpack"
+
+    def __init__(self, work, kernel, virt_dtb):
+        self.work, self.kernel, self.virt_dtb = work, kernel, virt_dtb
+        self.base = None
+
+    def _build(self, out, *extra):
+        # -c none: kernel_noload with load/entry 0, as the .its above.
+        run([bootpack_path(), "fit", "build", "-o", out, *ARCH_ARGS, "-k", self.kernel,
+             "-c", "none", *extra, self.virt_dtb], env=ENV)
+        return out
+
+    def unsigned(self, out):
+        return self._build(out, "--hash", "sha256")
+
+    def signed(self, out, key, control=None, algo=ALGO, padding=None, build=False):
+        """Sign with `key` (its file name gives the key name); with
+        `control`, also write the QEMU DTB with the public key added there,
+        required for configurations. build=True: in one run with
+        `fit build --sign`."""
+        opts = ["--algo", algo] + (["--padding", padding] if padding else [])
+        if build:
+            self._build(out, "--sign", key, *opts)
+        else:
+            if self.base is None:
+                self.base = self.unsigned(self.work / "bootpack-unsigned.fit")
+            run([bootpack_path(), "fit", "sign", self.base, "-o", out, "--key", key, *opts],
+                env=ENV)
+        if control:
+            # Into a new file: in place would count as modifying an input here.
+            run([bootpack_path(), "fit", "key", "add", self.virt_dtb, "-o", control,
+                 "--key", key, "--algo", algo, "--required", "conf"])
+        return out
+
+
+SIGNER = BootpackSigner
 
 
 # --------------------------------------------------------------------------
@@ -231,7 +274,7 @@ class Setup:
         elif name == "unsigned":
             self.signer.unsigned(out)
         elif name == "other-key-same-name":
-            self.signer.signed(out, self.other_key)
+            self.signer.signed(out, self.other_key, build=True)
         elif name == "config-changed":
             edit_fit(self.fit, out, change_config_description)
         elif name == "extra-image-swapped-in":
@@ -269,6 +312,24 @@ def assert_in_order(text, lines, result):
         at = found + len(line)
 
 
+def bootpack_verify(setup, fit, control=None):
+    """`bootpack fit verify --json --key CONTROL FIT`: (exit status, the
+    file's report)."""
+    proc = run([bootpack_path(), "fit", "verify", "--json", "--key", control or setup.control,
+                fit], check=False)
+    reports = json.loads(proc.stdout)
+    assert len(reports) == 1, proc.stdout.decode()
+    print(f"bootpack fit verify --key {fit.name}: exit {proc.returncode}, " + "; ".join(
+        f"{c['level']} {c['node']}: {c['message']}" for c in reports[0]["checks"]
+        if c["level"] != "ok" or c["signature"]))
+    return proc.returncode, reports[0]
+
+
+def signature_checks(rep):
+    return [(c["level"], c["node"], c["signature"], c["algo"], c["key"])
+            for c in rep["checks"] if c["signature"]]
+
+
 def key_node(control):
     fdt = libfdt.FdtRo(Path(control).read_bytes())
     return node_props(fdt, fdt.path_offset(f"/signature/key-{KEY_NAME}"))
@@ -291,6 +352,30 @@ def test_signed_fit_boots(setup):
         "Verifying Hash Integrity ... sha256+ OK",
         "## Loading fdt from FIT Image", SIG_OK, "Trying 'fdt-1' fdt subimage",
         "Verifying Hash Integrity ... sha256+ OK"], result)
+
+    status, rep = bootpack_verify(setup, setup.fit)
+    assert status == 0 and rep["ok"] and rep["signatures_ok"] == 1, rep
+    assert signature_checks(rep) == [("ok", "conf-1", "signature-1", ALGO, KEY_NAME)], rep
+
+
+def test_mkimage_crosscheck(setup):
+    """Debian's mkimage and bootpack, crossed: mkimage's signed FIT under
+    bootpack's key node, and bootpack's signed FIT under mkimage's
+    (-K -r). U-Boot accepts both (it is stopped as it jumps to the kernel,
+    whose boot test_signed_fit_boots shows); bootpack verifies both."""
+    mk = MkimageSigner(setup.work, setup.signer.kernel, setup.virt_dtb)
+    mk_control = setup.work / "mkimage-control.dtb"
+    mk_control.write_bytes(setup.virt_dtb.read_bytes())
+    mk_fit = mk.signed(setup.work / "mkimage-signed.fit", setup.key, mk_control)
+    assert key_node(mk_control) == key_node(setup.control), \
+        "mkimage -K -r and bootpack fit key add wrote different key nodes"
+    for name, fit, control in (("mkimage-fit", mk_fit, setup.control),
+                               ("mkimage-control", setup.fit, mk_control)):
+        result = boot(setup, fit, name, dtb=control, stop_at_kernel=True)
+        assert result.started, f"{name}: U-Boot refused\n{result.describe()}"
+        assert result.uboot.count(SIG_OK) == 2, result.describe()
+        status, rep = bootpack_verify(setup, fit, control)
+        assert status == 0 and rep["signatures_ok"] == 1, rep
 
 
 # name: what U-Boot prints, in order, before it gives up on the kernel.
@@ -315,6 +400,18 @@ REFUSED = {
 }
 
 
+# What `bootpack fit verify --key` must fail on, per case: (node, start of
+# the message), in order.
+BAD_SIGNATURE = [
+    ("conf-1", f"signature-1: {ALGO} signature does not verify with key '{KEY_NAME}'"),
+    ("conf-1", f"not signed by required key '{KEY_NAME}'")]
+BOOTPACK_REFUSED = {
+    # As in U-Boot, the signature itself holds.
+    "flipped-kernel-byte": [("kernel", "hash-1: sha256 hash does not match the data")],
+    "unsigned": [("conf-1", f"not signed, and key '{KEY_NAME}' is required")],
+}
+
+
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_refused(setup, name):
     fit = setup.case(name)
@@ -322,6 +419,17 @@ def test_refused(setup, name):
     assert result.refused and not result.started, \
         f"U-Boot was expected to refuse {name}\n{result.describe()}"
     assert_in_order(result.uboot, REFUSED[name] + [NO_KERNEL], result)
+
+    # bootpack's check finds what U-Boot found, and nothing else.
+    status, rep = bootpack_verify(setup, fit)
+    assert status == 1 and not rep["ok"], rep
+    failures = [(c["node"], c["message"]) for c in rep["checks"] if c["level"] == "failure"]
+    want = BOOTPACK_REFUSED.get(name, BAD_SIGNATURE)
+    assert len(failures) == len(want) and all(
+        node == w_node and msg.startswith(w_msg)
+        for (node, msg), (w_node, w_msg) in zip(failures, want)), (failures, want)
+    if name == "flipped-kernel-byte":
+        assert signature_checks(rep) == [("ok", "conf-1", "signature-1", ALGO, KEY_NAME)], rep
     if name == "unsigned":
         # Without the key in its control DTB U-Boot boots the same file:
         # the refusal above is the required key's doing.
@@ -357,3 +465,7 @@ def test_uboot_cannot_verify(setup, algo, padding, kind):
         f"Verifying Hash Integrity ... {algo}:{KEY_NAME}-  error!",
         "Unknown signature algorithm for '<NULL>' hash node in 'conf-1' config node",
         BAD_DATA_HASH, NO_KERNEL], result)
+    # The FIT and key node are sound: bootpack verifies them.
+    status, rep = bootpack_verify(setup, fit, control)
+    assert status == 0 and signature_checks(rep) == \
+        [("ok", "conf-1", "signature-1", algo, KEY_NAME)], rep
