@@ -18,6 +18,7 @@ at test time.
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import libfdt
@@ -190,9 +191,6 @@ class BootpackSigner:
         return out
 
 
-SIGNER = BootpackSigner
-
-
 # --------------------------------------------------------------------------
 # Tampering: each takes the signed FIT's tree and changes it in place.
 
@@ -247,7 +245,7 @@ def swap_in_extra_image(fdt):
 def qemu():
     missing = qu.missing_prerequisites()
     for tool in ("mkimage", "openssl"):
-        if not __import__("shutil").which(tool):
+        if not shutil.which(tool):
             missing.append(f"{tool} (apt-get install u-boot-tools openssl)")
     if missing:
         pytest.fail("cannot boot FITs; missing: " + "; ".join(missing))
@@ -261,9 +259,8 @@ class Setup:
         self.virt_dtb = qu.dump_virt_dtb(work / "qemu-virt.dtb")
         self.key = gen_key(work / "keys")
         self.other_key = gen_key(work / "other-keys")      # same name, other key
-        self.signer = SIGNER(work, corpus / "Image", self.virt_dtb)
+        self.signer = BootpackSigner(work, corpus / "Image", self.virt_dtb)
         self.control = work / "control.dtb"
-        self.control.write_bytes(self.virt_dtb.read_bytes())
         self.fit = self.signer.signed(work / "signed.fit", self.key, self.control)
 
     def case(self, name):
@@ -279,7 +276,7 @@ class Setup:
             edit_fit(self.fit, out, change_config_description)
         elif name == "extra-image-swapped-in":
             edit_fit(self.fit, out, swap_in_extra_image,
-                     grow=(self.work / "signed.fit").stat().st_size)
+                     grow=self.fit.stat().st_size)
         else:
             raise KeyError(name)
         return out
@@ -456,7 +453,6 @@ def test_uboot_cannot_verify(setup, algo, padding, kind):
     name = algo.split(",")[1] + (f"-{padding}" if padding else "")
     key = gen_key(setup.work / f"keys-{name}", kind=kind)
     control = setup.work / f"control-{name}.dtb"
-    control.write_bytes(setup.virt_dtb.read_bytes())
     fit = setup.signer.signed(setup.work / f"{name}.fit", key, control, algo=algo,
                               padding=padding)
     result = boot(setup, fit, name, dtb=control, stop_at_kernel=True)
