@@ -12,7 +12,7 @@
 #   make fuzz    only the fuzzing (FUZZ_SECONDS=N per target; scripts/fuzz)
 #   make bench   compare against the kernel's make_fit.py on the real corpus,
 #                then FIT signing against mkimage (bench/README.md; about
-#                9 + N minutes)
+#                9 + 2 minutes)
 
 BUILD ?= build
 CHECK_BUILD ?= build-check
