@@ -10,8 +10,9 @@
 #                the background meanwhile. Ends with a per-stage timing table
 #                and one verdict line.
 #   make fuzz    only the fuzzing (FUZZ_SECONDS=N per target; scripts/fuzz)
-#   make bench   compare against the kernel's make_fit.py on the real corpus
-#                (bench/README.md; about 9 minutes)
+#   make bench   compare against the kernel's make_fit.py on the real corpus,
+#                then FIT signing against mkimage (bench/README.md; about
+#                9 + 2 minutes)
 
 BUILD ?= build
 CHECK_BUILD ?= build-check
@@ -47,6 +48,7 @@ bench:
 		meson setup $(BUILD)-release --buildtype=release
 	ninja -C $(BUILD)-release
 	bench/make_fit_vs_bootpack $(BUILD)-release/src/bootpack $(BUILD)-release/bench/codec_limit
+	bench/fit_sign_vs_mkimage $(BUILD)-release/src/bootpack
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(BUILD)-release build-fuzz

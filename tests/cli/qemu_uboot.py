@@ -88,8 +88,10 @@ def _opt(value):
     return str(value).replace(",", ",,")
 
 
-def qemu_command(fit):
-    return [QEMU, "-M", MACHINE, *MACHINE_ARGS,
+def qemu_command(fit, dtb=None):
+    """QEMU's command line; `dtb` replaces the DTB QEMU generates (U-Boot's
+    control DTB on qemu_arm64, e.g. with a /signature key node)."""
+    return [QEMU, "-M", MACHINE, *MACHINE_ARGS, *(["-dtb", str(dtb)] if dtb else []),
             "-device", f"loader,file={_opt(fit)},addr={FIT_ADDR:#x},force-raw=on",
             "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot"]
 
@@ -298,14 +300,19 @@ class BootResult:
                 f"--- console tail ---\n{tail(self.raw, lines)}")
 
 
-def boot_fit(fit, bootm_arg=None, bootargs=BOOTARGS, log_path=None, timeout=240):
+def boot_fit(fit, bootm_arg=None, bootargs=BOOTARGS, log_path=None, timeout=240,
+             dtb=None, stop_at_kernel=False):
     """Boot `fit` with `bootm FIT_ADDR[bootm_arg]` (e.g. "#conf-2").
+
+    `dtb`: U-Boot's control DTB, given to QEMU with -dtb. `stop_at_kernel`:
+    end QEMU as soon as U-Boot jumps to the kernel (all U-Boot checks are
+    done by then; result.started says it got that far).
 
     Raises QemuError if U-Boot's prompt is never reached; anything after
     that is reported in the returned BootResult (never raised), so a test
     can assert on exactly what U-Boot and the kernel printed.
     """
-    cmd = qemu_command(fit)
+    cmd = qemu_command(fit, dtb)
     result = BootResult(cmd, log_path)
     t0 = time.monotonic()
     deadline = t0 + timeout
@@ -348,6 +355,8 @@ def boot_fit(fit, bootm_arg=None, bootargs=BOOTARGS, log_path=None, timeout=240)
             else:
                 result.started = True
                 result.kernel_at = con.pos
+                if stop_at_kernel:
+                    return result
                 t_kernel = time.monotonic()
                 i, why = con.expect([BANNER], left(TO_BANNER))
                 if i is None:
