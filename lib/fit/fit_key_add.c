@@ -5,6 +5,7 @@
  * (bpi_pubkey_write); this file reads the devicetree (untrusted: checked
  * first), gives it room, and writes the result atomically.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,13 @@ static int add(const struct bp_buf *in, const char *path, const struct bp_key *k
 	ret = bpi_sig_algo_parse(algo, NULL, &a, &ld);
 	if (ret)
 		return bp_diag_set(d, ret, path, "%s", ld.msg);
+	/* libfdt offsets are int: the grown tree must stay below 2 GiB. */
+	if (in->len > INT32_MAX - KEY_ROOM)
+		return bp_diag_set(d, BP_ERR_TOOBIG, path, "the devicetree is %zu bytes: no room "
+				   "for a key below libfdt's 2 GiB limit", in->len);
+	ret = BP_ERR_TOOBIG;
+	snprintf(ld.msg, sizeof(ld.msg), "the devicetree has no room for the key below libfdt's "
+		 "2 GiB limit");
 	for (size_t room = in->len + KEY_ROOM; room <= INT32_MAX; room *= 2) {
 		if (bp_buf_reserve(out, room))
 			return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
@@ -77,7 +85,8 @@ int bp_fit_key_add(const char *dtb_in, const struct bp_key *k, const struct bp_f
 	    opts.required != BP_KEY_REQUIRED_IMAGE)
 		return bp_diag_set(d, BP_ERR_INVALID, "", "unknown 'required' value %d",
 				   (int)opts.required);
-	ret = bpi_read_file(dtb_in, INT32_MAX, &in, d);
+	/* Refused before reading: the tree and the key node stay below libfdt's 2 GiB. */
+	ret = bpi_read_file(dtb_in, INT32_MAX - KEY_ROOM, &in, d);
 	if (!ret)
 		ret = bpi_fdt_check(in.data, in.len, dtb_in, d);
 	if (!ret)

@@ -201,7 +201,8 @@ static const char *get_str(const void *fdt, int node, const char *name)
 static bool sig_basics(const void *fdt, int node, struct sig_result *o, struct bpi_sig_algo *a,
 		       const uint8_t **value, int *vlen)
 {
-	const char *padding = get_str(fdt, node, "padding");
+	int plen;
+	const char *padding = fdt_getprop(fdt, node, "padding", &plen);
 	struct bp_diag why;
 
 	o->node = fdt_get_name(fdt, node, NULL);
@@ -215,6 +216,12 @@ static bool sig_basics(const void *fdt, int node, struct sig_result *o, struct b
 	}
 	if (!o->algo) {
 		result(o, BP_FIT_CHECK_FAIL, "%s: no 'algo' string", BPI_ESC(o->node));
+		return false;
+	}
+	/* U-Boot looks a present "padding" up by name: "" or garbage is no padding it knows. */
+	if (padding && (plen <= 0 || padding[plen - 1] || !padding[0])) {
+		result(o, BP_FIT_CHECK_FAIL, "%s: 'padding' is %s: U-Boot knows no such padding",
+		       BPI_ESC(o->node), plen <= 0 || !padding[0] ? "empty" : "not NUL-terminated");
 		return false;
 	}
 	if (bpi_sig_algo_parse(o->algo, padding, a, &why)) {

@@ -180,12 +180,14 @@ static int set_sig_props(struct sg_plan *p, struct sg_edit *e, struct sg_sign *s
 static int set_padding(struct sg_plan *p, struct sg_edit *e, const struct sg_sign *s, bool added)
 {
 	const char *want = s->algo.pss ? "pss" : "pkcs-1.5";
-	int len;
+	int len = 0;
 	const char *has = added ? NULL : fdt_getprop(p->file, e->in_off, "padding", &len);
+	bool valid = has && len > 0 && !has[len - 1];
 
 	if (s->algo.kind != BPI_SIG_RSA)
 		return 0;
-	if (has ? !strcmp(has, want) : !s->algo.pss)
+	/* A malformed one (empty, unterminated) is rewritten: U-Boot would refuse it. */
+	if (valid ? !strcmp(has, want) : !has && !s->algo.pss)
 		return 0;
 	return set_str(p, e, "padding", want) ? 0 : BP_ERR_NOMEM;
 }

@@ -50,7 +50,11 @@ static int cmp_cstr(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Two subnodes of one name would both be signed and only the first used: refuse. */
+/*
+ * Two subnodes of one name would both be signed and only the first used
+ * (and a hashed-nodes list naming one path twice is one U-Boot's region
+ * walk and bootpack's verify refuse): refuse.
+ */
 static int check_unique(struct sg_plan *p, int parent, const char *what)
 {
 	const void *fdt = p->file;
@@ -68,7 +72,7 @@ static int check_unique(struct sg_plan *p, int parent, const char *what)
 	qsort(names, n, sizeof(*names), cmp_cstr);
 	for (i = 1; i < n && !ret; i++)
 		if (!strcmp(names[i - 1], names[i]))
-			ret = bpi_sg_fail(p, "two %s nodes are called '%s'", what, BPI_ESC(names[i]));
+			ret = bpi_sg_fail(p, "two %s are called '%s'", what, BPI_ESC(names[i]));
 	free(names);
 	return ret;
 }
@@ -129,8 +133,12 @@ static int read_image(struct sg_plan *p, struct sg_image *im)
 {
 	const void *fdt = p->file;
 	size_t n = 0;
+	char what[BPI_ESC_MAX + 32];
 	int sub, ret = image_data(p, im);
 
+	snprintf(what, sizeof(what), "subnodes of image '%s'", BPI_ESC(im->name));
+	if (!ret)
+		ret = check_unique(p, im->off, what);
 	if (ret)
 		return ret;
 	fdt_for_each_subnode(sub, fdt, im->off)
@@ -183,7 +191,7 @@ static int read_images(struct sg_plan *p)
 
 	if (images < 0)
 		return bpi_sg_fail(p, "not a FIT image: the devicetree has no /images node");
-	ret = check_unique(p, images, "image");
+	ret = check_unique(p, images, "image nodes");
 	if (ret)
 		return ret;
 	fdt_for_each_subnode(sub, fdt, images)
@@ -225,6 +233,6 @@ int bpi_sg_read(struct sg_plan *p)
 	int ret = check_tree(p);
 
 	if (!ret && confs >= 0)
-		ret = check_unique(p, confs, "configuration");
+		ret = check_unique(p, confs, "configuration nodes");
 	return ret ? ret : read_images(p);
 }

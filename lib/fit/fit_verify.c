@@ -360,9 +360,15 @@ static int check_config(struct verify *v, size_t ci)
 static int check_configs(struct verify *v)
 {
 	const struct bp_fit_info *info = v->info;
+	size_t len;
 	bool found = false;
 	int ret = 0;
 
+	/* fit_check_format() refuses it before any signature is looked at. */
+	if (!fdt_getprop(bpi_fit_file(v->fit, &len), 0, "description", NULL))
+		report(v, v->sv ? BP_FIT_CHECK_FAIL : BP_FIT_CHECK_WARN, "", "the root node has no "
+		       "'description': U-Boot refuses the FIT (\"Wrong FIT format: no "
+		       "description\")");
 	/* With keys this is a signature check U-Boot fails, not a mere risk. */
 	if (info->unit_address_node)
 		report(v, v->sv ? BP_FIT_CHECK_FAIL : BP_FIT_CHECK_WARN, "", "node '%s' has a unit "

@@ -757,6 +757,88 @@ def test_verify_key_not_a_dtb(bootpack, signed, tmp_path):
     assert err(proc).count("\n") == 1, err(proc)
 
 
+def test_sign_refuses_repeated_hash_node_name(bootpack, its_fits, sign_keys, tmp_path):
+    """Two hash nodes of one name would both land in hashed-nodes under one
+    path, which U-Boot's region walk and fit verify refuse: refuse to sign."""
+    def twin(fdt):
+        kern = fdt.path_offset("/images/kernel")
+        new = fdt.add_subnode(kern, "hash-2")
+        fdt.setprop_str(new, "algo", "sha1")
+        fdt.set_name(new, "hash-1")
+    src = edit(its_fits.unsigned(), twin, tmp_path / "twin.fit")
+    assert Fit.load(src).node("/images/kernel").children[-1].name == "hash-1"
+    proc = bp(bootpack, "fit", "sign", src, "-o", tmp_path / "x.fit", "--key", sign_keys.rsa())
+    assert_fails(proc, src, "two subnodes of image 'kernel' are called 'hash-1'")
+    assert listing(tmp_path) == ["twin.fit"]
+
+
+def test_verify_root_without_description(bootpack, signed, tmp_path):
+    """U-Boot's fit_check_format() refuses a FIT with no root description:
+    a failure under keys (a warning without)."""
+    fit, ctl = signed
+    bad = edit(fit, lambda f: f.delprop(0, "description"), tmp_path / "nodesc.fit")
+    proc, rep = verify_json(bootpack, bad, ctl)
+    assert proc.returncode == 1
+    root = [c for c in rep[0]["checks"] if "no 'description'" in c["message"]]
+    assert [(c["node"], c["level"]) for c in root] == [("", "failure")], rep
+    proc, rep = verify_json(bootpack, bad, ctl, "--config", "conf-2")
+    assert proc.returncode == 1
+    proc = bp(bootpack, "fit", "verify", "--json", bad)
+    root = [c for c in json.loads(proc.stdout)[0]["checks"]
+            if "no 'description'" in c["message"]]
+    assert [c["level"] for c in root] == ["warning"]
+
+
+@pytest.mark.parametrize("raw,why", [(b"", "empty"), (b"\0", "empty"),
+                                     (b"pkcs-1.5", "not NUL-terminated")])
+def test_verify_malformed_padding_fails(bootpack, signed, tmp_path, raw, why):
+    """U-Boot looks a present 'padding' up by name and refuses what it does
+    not know; an empty or unterminated one is not the default."""
+    fit, ctl = signed
+    bad = edit(fit, lambda f: f.setprop(
+        f.path_offset("/configurations/conf-1/signature-1"), "padding", raw),
+        tmp_path / "pad.fit")
+    proc, rep = verify_json(bootpack, bad, ctl)
+    assert proc.returncode == 1
+    assert [(c["node"], c["level"]) for c in sig_checks(rep[0], "failure")] == \
+        [("conf-1", "failure")], rep
+    assert f"'padding' is {why}" in sig_checks(rep[0], "failure")[0]["message"]
+
+
+@pytest.mark.parametrize("raw", [b"", b"pss", b"p"])
+def test_resign_rewrites_malformed_padding(bootpack, sign_keys, signed, tmp_path, raw):
+    """Re-signing with the same key writes a padding U-Boot can read."""
+    fit, ctl = signed
+    bad = edit(fit, lambda f: f.setprop(
+        f.path_offset("/configurations/conf-1/signature-1"), "padding", raw),
+        tmp_path / "pad.fit")
+    again = tmp_path / "again.fit"
+    ok(bp(bootpack, "fit", "sign", bad, "-o", again, "--key", sign_keys.rsa()))
+    node = Fit.load(again).node("/configurations/conf-1/signature-1")
+    assert node.get_str("padding") == "pkcs-1.5"
+    ok(verify(bootpack, again, ctl))
+
+
+def test_key_add_devicetree_at_libfdt_limit(bootpack, sign_keys, tmp_path):
+    """A control devicetree too close to 2 GiB for a key node to fit: one
+    error line, nothing written (it once crashed). Sparse file."""
+    small = libfdt.Fdt(bytearray(sign_keys.control().read_bytes()))
+    blob = bytearray(small.as_bytearray())
+    size = 2**31 - 1024
+    blob[4:8] = size.to_bytes(4, "big")  # totalsize: the rest is free space
+    big = tmp_path / "big.dtb"
+    with open(big, "wb") as f:
+        f.write(blob)
+        f.truncate(size)
+    try:
+        proc = bp(bootpack, "fit", "key", "add", big, "--key", sign_keys.pub(),
+                  "-o", tmp_path / "out.dtb")
+        assert_fails(proc, big, f"file is {size} bytes, more than the limit of {2**31 - 1 - 4096}")
+        assert listing(tmp_path) == ["big.dtb"]
+    finally:
+        big.unlink()
+
+
 def test_verify_key_missing(bootpack, signed, tmp_path):
     fit, _ = signed
     ctl = tmp_path / "nothing.dtb"
