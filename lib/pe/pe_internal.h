@@ -68,6 +68,12 @@ struct bp_pe {
 	bool sigs_lock_ready;
 };
 
+/*
+ * qsort_r() order of section indices (uint32_t) by PointerToRawData, then
+ * index; @ctx is the section array.
+ */
+int bpi_pe_cmp_raw_offset(const void *a, const void *b, void *ctx);
+
 /* bp_pe_open_mem() taking over @b's bytes (left empty) instead of copying them. */
 int bpi_pe_open_buf(struct bp_buf *b, const char *name, struct bp_pe **out, struct bp_diag *d);
 

@@ -418,7 +418,7 @@ static void check_section_raw(struct bp_pe *pe, uint32_t i)
 			"is not FileAlignment-aligned", i, s->name, s->raw_offset, s->raw_size);
 }
 
-static int cmp_raw_offset(const void *a, const void *b, void *ctx)
+int bpi_pe_cmp_raw_offset(const void *a, const void *b, void *ctx)
 {
 	const struct bp_pe_section *s = ctx;
 	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
@@ -445,7 +445,7 @@ static int check_raw_overlaps(struct bp_pe *pe)
 	for (uint32_t i = 0; i < pe->info.n_sections; i++)
 		if (sec[i].raw_size)
 			order[n++] = i;
-	qsort_r(order, n, sizeof(*order), cmp_raw_offset, (void *)sec);
+	qsort_r(order, n, sizeof(*order), bpi_pe_cmp_raw_offset, (void *)sec);
 	for (uint32_t k = 0; k < n; k++) {
 		const struct bp_pe_section *s = &sec[order[k]], *t = &sec[far];
 		uint64_t end = (uint64_t)s->raw_offset + s->raw_size;

@@ -72,6 +72,18 @@ static uint8_t *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* Two outputs must be the same bytes. */
+static void assert_same_file(const char *a, const char *b)
+{
+	size_t al, bl;
+	uint8_t *x = slurp(a, &al), *y = slurp(b, &bl);
+
+	assert_int_equal(al, bl);
+	assert_memory_equal(x, y, al);
+	free(x);
+	free(y);
+}
+
 /* Keys and certificates, made once. */
 enum { KEY_A, KEY_B, KEY_EC, KEY_ROOT, KEY_MID, KEY_LEAF, N_KEYS };
 static EVP_PKEY *keys[N_KEYS];
@@ -501,22 +513,15 @@ static void test_sign_reproducible(void **state)
 	o.overlay = 5;
 	make(&im, &o);
 	for (size_t i = 0; i < 2; i++) {
-		uint8_t *x, *y;
-		size_t xl, yl;
 		struct bp_pe *pe;
 		struct checks ck;
 
 		sign_ok(im.pe, keyset[i], BP_PE_SIGN_NEW, path_of("r1.efi"));
 		sign_ok(im.pe, keyset[i], BP_PE_SIGN_NEW, path_of("r2.efi"));
-		x = slurp(path_of("r1.efi"), &xl);
-		y = slurp(path_of("r2.efi"), &yl);
-		assert_int_equal(xl, yl);
-		assert_memory_equal(x, y, xl);
+		assert_same_file(path_of("r1.efi"), path_of("r2.efi"));
 		pe = open_path(path_of("r1.efi"));
 		assert_int_equal(verify(pe, &ck, keyset[i], -1), 1);
 		bp_pe_close(pe);
-		free(x);
-		free(y);
 	}
 	drop(&im);
 }
@@ -621,12 +626,7 @@ static void test_append_replace(void **state)
 	/* Replacing both with B gives exactly what signing the unsigned image with B gives. */
 	sign_ok(two, KEY_B, BP_PE_SIGN_REPLACE, path_of("rep.efi"));
 	sign_ok(im.pe, KEY_B, BP_PE_SIGN_NEW, path_of("b.efi"));
-	x = slurp(path_of("rep.efi"), &xl);
-	y = slurp(path_of("b.efi"), &yl);
-	assert_int_equal(xl, yl);
-	assert_memory_equal(x, y, xl);
-	free(x);
-	free(y);
+	assert_same_file(path_of("rep.efi"), path_of("b.efi"));
 	pe = open_path(path_of("rep.efi"));
 	assert_int_equal(n_sigs(pe), 1);
 	assert_string_equal(bp_pe_signature_at(pe, 0)->signer, "CN=b, O=bootpack tests");
@@ -993,8 +993,6 @@ static void test_edit_sign(void **state)
 	struct bp_pe *signed_pe, *out, *stripped;
 	struct checks ck;
 	struct bp_diag d;
-	uint8_t *x, *y;
-	size_t xl, yl;
 
 	(void)state;
 	pe_gen_defaults(&o);
@@ -1026,12 +1024,7 @@ static void test_edit_sign(void **state)
 		fail_msg("bp_pe_edit: %s", d.msg);
 	stripped = open_path(path_of("ed.efi"));
 	assert_int_equal(bp_pe_sign(stripped, k, &so, path_of("two-step.efi"), &d), 0);
-	x = slurp(path_of("es.efi"), &xl);
-	y = slurp(path_of("two-step.efi"), &yl);
-	assert_int_equal(xl, yl);
-	assert_memory_equal(x, y, xl);
-	free(x);
-	free(y);
+	assert_same_file(path_of("es.efi"), path_of("two-step.efi"));
 	bp_pe_close(stripped);
 	bp_pe_close(out);
 	bp_pe_close(signed_pe);
