@@ -419,6 +419,31 @@ static void test_digest_refusals(void **state)
 	drop(&im);
 }
 
+/* The CheckSum (summed in one pass, folded once) against the generator's word-by-word fold. */
+static void test_checksum(void **state)
+{
+	static uint8_t buf[4099];
+	uint32_t x = 12345;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245 + 12345;
+		buf[i] = (uint8_t)(x >> 16);
+	}
+	/* All 0xff words make the sum a multiple of 0xffff: the 0 / 0xffff edge. */
+	memset(buf + 2048, 0xff, 1024);
+	for (size_t len = 0; len < 80; len++)
+		for (size_t off = 0; off < len + 6; off++)
+			assert_int_equal(bp_pe_checksum(buf, len, off), pe_gen_checksum(buf, len, off));
+	for (size_t off = 0; off < 12; off++) {
+		assert_int_equal(bp_pe_checksum(buf, sizeof(buf), off * 333),
+				 pe_gen_checksum(buf, sizeof(buf), off * 333));
+		assert_int_equal(bp_pe_checksum(buf + 2048, 1024, off),
+				 pe_gen_checksum(buf + 2048, 1024, off));
+	}
+	assert_int_equal(bp_pe_checksum(buf, 77, SIZE_MAX - 1), pe_gen_checksum(buf, 77, SIZE_MAX - 1));
+}
+
 /* ---- signing ---- */
 
 static void test_sign_roundtrip(void **state)
@@ -1169,6 +1194,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_digest_layouts),
 		cmocka_unit_test(test_digest_refusals),
+		cmocka_unit_test(test_checksum),
 		cmocka_unit_test(test_sign_roundtrip),
 		cmocka_unit_test(test_sign_reproducible),
 		cmocka_unit_test(test_signing_time),
