@@ -1057,6 +1057,102 @@ static void test_edit_sign(void **state)
 	drop(&im);
 }
 
+/* ---- keys on a PKCS#11 token (SoftHSM2, made by tests/cli/softhsm.py) ---- */
+
+static void make_token(void)
+{
+	const char *src = getenv("BOOTPACK_SRC");
+	char cmd[1024], line[512];
+	FILE *p;
+
+	if (!src)
+		fail_msg("BOOTPACK_SRC is not set (run through meson test)");
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s/tests/cli/softhsm.py' '%s/hsm'", src, dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *eq = strchr(line, '=');
+
+		line[strcspn(line, "\n")] = '\0';
+		assert_non_null(eq);
+		*eq = '\0';
+		assert_int_equal(setenv(line, eq + 1, 1), 0);
+	}
+	if (pclose(p))
+		fail_msg("%s failed", cmd);
+}
+
+/* A certificate for the token's key @name, from the PEM copy the token was loaded from. */
+static void token_cert(const char *name, const char *out)
+{
+	FILE *f = fopen(path_of(name), "r");
+	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	X509 *x;
+
+	assert_non_null(k);
+	fclose(f);
+	x = make_cert(k, "token", NULL, NULL, false, 0, 3600, 77);
+	f = fopen(out, "w");
+	assert_non_null(f);
+	assert_true(PEM_write_X509(f, x));
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+static void test_pkcs11(void **state)
+{
+	static const char *const names[] = { "dev", "ec" };
+	struct pe_gen_opts o;
+	struct image im;
+	struct bp_pe_sign_opts so = BP_PE_SIGN_OPTS_INIT;
+	char crt[128], uri[128];
+	struct bp_key *tok, *file;
+	struct bp_pe *pe;
+	struct checks ck;
+	struct bp_diag d;
+
+	(void)state;
+	make_token();
+	pe_gen_defaults(&o);
+	make(&im, &o);
+	for (int i = 0; i < 2; i++) {
+		snprintf(crt, sizeof(crt), "%s/token-%s.crt", dir, names[i]);
+		snprintf(uri, sizeof(uri), "pkcs11:token=bootpack;object=%s", names[i]);
+		token_cert(i ? "hsm/ec.key" : "hsm/dev.key", crt);
+		if (bp_key_open(uri, "1234", &tok, &d))
+			fail_msg("bp_key_open %s: %s", uri, d.msg);
+		so.cert = crt;
+		if (bp_pe_sign(im.pe, tok, &so, path_of("tok.efi"), &d))
+			fail_msg("bp_pe_sign with %s: %s", uri, d.msg);
+		bp_key_close(tok);
+		pe = open_path(path_of("tok.efi"));
+		memset(&ck, 0, sizeof(ck));
+		{
+			const char *files[] = { crt };
+			struct bp_pe_verify_opts vo = BP_PE_VERIFY_OPTS_INIT;
+			size_t good = 0;
+
+			vo.certs = files;
+			vo.n_certs = 1;
+			assert_int_equal(bp_pe_verify(pe, &vo, collect, &ck, &good, &d), 0);
+			assert_int_equal(good, 1);
+		}
+		bp_pe_close(pe);
+	}
+	/* RSA PKCS#1 v1.5 on the token gives the bytes the same key in a file gives. */
+	assert_int_equal(bp_key_open(path_of("hsm/dev.key"), NULL, &file, &d), 0);
+	snprintf(crt, sizeof(crt), "%s/token-dev.crt", dir);
+	so.cert = crt;
+	assert_int_equal(bp_pe_sign(im.pe, file, &so, path_of("file.efi"), &d), 0);
+	assert_int_equal(bp_key_open("pkcs11:token=bootpack;object=dev", "1234", &tok, &d), 0);
+	assert_int_equal(bp_pe_sign(im.pe, tok, &so, path_of("tok.efi"), &d), 0);
+	assert_same_file(path_of("file.efi"), path_of("tok.efi"));
+	bp_key_close(tok);
+	bp_key_close(file);
+	drop(&im);
+}
+
 /* ---- zboot: the inner Image ---- */
 
 static size_t gzip(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
@@ -1204,6 +1300,7 @@ int main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_hostile_tables),
 		cmocka_unit_test(test_edit_sign),
+		cmocka_unit_test(test_pkcs11),
 		cmocka_unit_test(test_zboot_inner),
 	};
 
