@@ -415,6 +415,21 @@ static void test_digest_refusals(void **state)
 	assert_int_equal(bp_pe_digest(pe, BP_HASH_SHA256, md, &d), BP_ERR_FORMAT);
 	assert_non_null(strstr(d.msg, "extends past the end of the file"));
 	bp_pe_close(pe);
+	/* One that ends the file but starts inside .data, and one inside the headers. */
+	wr32(p + sec, im.lay.sect_raw_ptr[1]);
+	wr32(p + sec + 4, (uint32_t)im.len - im.lay.sect_raw_ptr[1]);
+	pe = open_bytes(p, im.len);
+	assert_int_equal(bp_pe_digest(pe, BP_HASH_SHA256, md, &d), BP_ERR_FORMAT);
+	assert_non_null(strstr(d.msg, "section 1 '.data' (raw data 0x"));
+	assert_non_null(strstr(d.msg, "runs past the start of the certificate table"));
+	bp_pe_close(pe);
+	wr32(p + sec, 0x100);
+	wr32(p + sec + 4, (uint32_t)im.len - 0x100);
+	pe = open_bytes(p, im.len);
+	assert_int_equal(bp_pe_digest(pe, BP_HASH_SHA256, md, &d), BP_ERR_FORMAT);
+	if (!strstr(d.msg, "is past the certificate table (0x100)"))
+		fail_msg("%s", d.msg);
+	bp_pe_close(pe);
 	free(p);
 	drop(&im);
 }
