@@ -45,7 +45,8 @@ struct bpi_pe_sigs;
 
 struct bp_pe {
 	char *name;
-	struct bp_buf file;
+	struct bp_buf file;         /* the image; read-only */
+	bool mapped;                /* @file is a file mapping (bpi_map_file), not a buffer */
 	struct bp_pe_info info;
 	struct bp_pe_section *sections;
 	struct bp_pe_problem *problems;

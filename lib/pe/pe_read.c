@@ -653,13 +653,27 @@ static int finish_open(struct bp_pe *pe, const char *name, struct bp_pe **out,
 int bp_pe_open(const char *path, struct bp_pe **out, struct bp_diag *d)
 {
 	struct bp_pe *pe = calloc(1, sizeof(*pe));
+	const uint8_t *map = NULL;
+	size_t map_len = 0;
 	int ret;
 
 	bp_diag_clear(d);
 	*out = NULL;
 	if (!pe)
 		return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
-	ret = bpi_read_file(path, BP_PE_READ_MAX, &pe->file, d);
+	/*
+	 * A regular file is mapped, not read: copying a 30 MiB kernel into fresh
+	 * memory costs more than parsing, hashing and signing it. What cannot be
+	 * mapped (a pipe, an empty file) is read.
+	 */
+	ret = bpi_map_file(path, BP_PE_READ_MAX, &map, &map_len, d);
+	if (!ret) {
+		pe->file.data = (uint8_t *)map;
+		pe->file.len = map_len;
+		pe->mapped = true;
+	} else if (ret == BP_ERR_UNSUPPORTED) {
+		ret = bpi_read_file(path, BP_PE_READ_MAX, &pe->file, d);
+	}
 	if (ret) {
 		bp_pe_close(pe);
 		return ret;
@@ -721,7 +735,10 @@ void bp_pe_close(struct bp_pe *pe)
 		pthread_mutex_destroy(&pe->sigs_lock);
 	free(pe->sections);
 	free(pe->problems);
-	bp_buf_free(&pe->file);
+	if (pe->mapped)
+		bpi_unmap(pe->file.data, pe->file.len);
+	else
+		bp_buf_free(&pe->file);
 	free(pe->name);
 	free(pe);
 }
