@@ -3,6 +3,7 @@
 #ifndef BP_PE_INTERNAL_H
 #define BP_PE_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include <bootpack/buf.h>
@@ -40,9 +41,12 @@
 #define ZBOOT_COMP_NAME_MAX 32
 #define LINUX_PE_MAGIC_OFFSET 0x38
 
+struct bpi_pe_sigs;
+
 struct bp_pe {
 	char *name;
-	struct bp_buf file;
+	struct bp_buf file;         /* the image; read-only */
+	bool mapped;                /* @file is a file mapping (bpi_map_file), not a buffer */
 	struct bp_pe_info info;
 	struct bp_pe_section *sections;
 	struct bp_pe_problem *problems;
@@ -55,7 +59,48 @@ struct bp_pe {
 	/* The first thing wrong with the zboot header, for bp_zboot_extract(). */
 	int zboot_err;
 	char zboot_msg[sizeof(((struct bp_pe_problem *)0)->msg)];
+	/*
+	 * The certificate table, parsed on first use (win_cert.c) under
+	 * @sigs_lock, so that the const accessors may be called from several
+	 * threads.
+	 */
+	struct bpi_pe_sigs *sigs;
+	pthread_mutex_t sigs_lock;
+	bool sigs_lock_ready;
 };
+
+/*
+ * qsort_r() order of section indices (uint32_t) by PointerToRawData, then
+ * index; @ctx is the section array.
+ */
+int bpi_pe_cmp_raw_offset(const void *a, const void *b, void *ctx);
+
+/*
+ * The PE CheckSum over pieces given in file order: 16-bit little-endian
+ * words across piece boundaries, an odd last byte zero-extended; the sum
+ * cannot overflow for files below 2^48 bytes. bp_pe_checksum() in pieces.
+ */
+struct bpi_pe_csum {
+	uint64_t sum, len;
+};
+
+void bpi_pe_csum_add(struct bpi_pe_csum *c, const uint8_t *p, size_t n);
+uint32_t bpi_pe_csum_final(const struct bpi_pe_csum *c);
+
+/*
+ * Large passes over a mapped image go BPI_PE_CHUNK bytes at a time and let
+ * go of each piece when done with it (bpi_pe_release: the kernel drops the
+ * pages, a later read maps them again from the page cache), so memory use
+ * does not grow with the image. A no-op for an image read into memory.
+ */
+#define BPI_PE_CHUNK (4u << 20)
+void bpi_pe_release(const struct bp_pe *pe, uint64_t off, uint64_t len);
+
+/* bp_pe_open_mem() taking over @b's bytes (left empty) instead of copying them. */
+int bpi_pe_open_buf(struct bp_buf *b, const char *name, struct bp_pe **out, struct bp_diag *d);
+
+/* Release what win_cert.c parsed (NULL is fine). */
+void bpi_pe_sigs_free(struct bpi_pe_sigs *s);
 
 /*
  * The bounds gate. Every read of image bytes in lib/pe/ goes through
