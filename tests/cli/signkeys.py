@@ -230,3 +230,39 @@ def ensure_tool(name):
     if subprocess.run(["sh", "-c", f"command -v {name}"], stdout=subprocess.DEVNULL,
                       check=False).returncode:
         pytest.fail(f"{name} is not installed (scripts/install-deps)")
+
+
+# --------------------------------------------------------------------------
+# Certificates for Authenticode (PE) signing: each made once per session.
+
+def other_crt(keys):
+    """A self-signed certificate for keys.other() (CN=other): a signer the
+    tests do not trust."""
+    key = keys.other()
+    return produce_once(key.with_suffix(".crt"), lambda tmp: _openssl(
+        "req", "-batch", "-new", "-x509", "-key", key, "-out", tmp, "-days", "3650",
+        "-subj", "/CN=other"))
+
+
+def code_signing_chain(keys):
+    """(CA certificate, signer key, signer certificate): a CA-issued code
+    signing certificate, as a UEFI db holding only the CA sees one."""
+    d = keys.dir / "chain"
+    d.mkdir(exist_ok=True)
+    ca_key = keys._rsa(d / "ca.key", 2048)
+    ca_crt = produce_once(d / "ca.crt", lambda tmp: _openssl(
+        "req", "-batch", "-new", "-x509", "-key", ca_key, "-out", tmp, "-days", "3650",
+        "-subj", "/CN=bootpack test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign"))
+    key = keys._rsa(d / "signer.key", 2048)
+
+    def make_crt(tmp):
+        csr, ext = tmp.with_suffix(".csr"), tmp.with_suffix(".ext")
+        ext.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=codeSigning\n")
+        _openssl("req", "-batch", "-new", "-key", key, "-out", csr,
+                 "-subj", "/CN=bootpack test signer")
+        _openssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-set_serial", "2",
+                 "-days", "3650", "-extfile", ext, "-out", tmp)
+        csr.unlink()
+        ext.unlink()
+    return ca_crt, key, produce_once(d / "signer.crt", make_crt)
