@@ -230,13 +230,15 @@ static void report(const char *path, const struct bp_pe *pe, const struct verify
 		pe_inner_json(stdout, v->has_inner ? &v->inner : NULL);
 		json_problems(pe);
 		putchar('}');
-		return;
+	} else {
+		print_problems(path, pe);
+		print_checks(path, pe, cs, ok, a->quiet);
 	}
-	print_problems(path, pe);
-	print_checks(path, pe, cs, ok, a->quiet);
+	/* A warning, on stderr in either mode: JSON readers see "inner_image". */
 	if (v->has_inner)
 		pe_inner_warn(path, &v->inner);
-	text_verdict(path, pe, v, a->quiet);
+	if (!a->json)
+		text_verdict(path, pe, v, a->quiet);
 }
 
 /*
