@@ -26,7 +26,7 @@ from typing import NamedTuple
 import pytest
 
 from conftest import bootpack_path, produce_once, run, session_dir
-from signkeys import code_signing_chain, ensure_tool, other_crt, sign_keys  # noqa: F401
+from signkeys import Pki, ensure_tool, sign_keys  # noqa: F401
 
 TOOLS = ("sbsign", "sbverify", "pesign", "certutil", "pk12util", "osslsigncode", "openssl")
 
@@ -201,20 +201,25 @@ def pesign_list(path):
 # Fixtures
 
 class Kit:
-    """Keys, certificates, the NSS database pesign signs from, and the signed
-    images, each made once per session."""
+    """Keys and certificates (signkeys.Pki, shared with test_pe_sign.py), the
+    NSS database pesign signs from, and the signed images, each made once per
+    session: db and other are self-signed (as in a UEFI db), leaf is issued by
+    inter-ca under root-ca."""
 
-    def __init__(self, keys, work, nss):
-        self.key, self.crt = keys.rsa("dev"), keys.crt("dev")
-        self.other_key, self.other_crt = keys.other(), other_crt(keys)
-        self.ca, self.chain_key, self.chain_crt = code_signing_chain(keys)
+    def __init__(self, pki, work, nss):
+        self.key, self.crt = pki.self_signed("db")
+        self.other_key, self.other_crt = pki.self_signed("other")
+        _, self.ca = pki.self_signed("root-ca", ca=True)
+        pki.issued("inter-ca", "root-ca", ca=True, serial=0x1234)
+        self.inter = pki.crt("inter-ca")
+        self.leaf_key, self.leaf_crt = pki.issued("leaf", "inter-ca", serial=0xabcdef)
         self.work, self.nss = work, nss
 
     def signer(self, who):
-        return {"dev": (self.key, self.crt), "other": (self.other_key, self.other_crt),
-                "chain": (self.chain_key, self.chain_crt)}[who]
+        return {"db": (self.key, self.crt), "other": (self.other_key, self.other_crt),
+                "leaf": (self.leaf_key, self.leaf_crt)}[who]
 
-    def sign(self, tool, src, tag, who="dev", extra=(), variant=""):
+    def sign(self, tool, src, tag, who="db", extra=(), variant=""):
         """@src signed by @tool with @who's key and @extra options, as
         WORK/TAG.TOOL-WHO[VARIANT].efi (@variant names what @extra does)."""
         key, crt = self.signer(who)
@@ -225,8 +230,8 @@ class Kit:
             elif tool == "sbsign":
                 run(["sbsign", "--key", key, "--cert", crt, *extra, "--output", tmp, src])
             elif tool == "pesign":
-                assert who == "dev" and not extra, "the NSS database holds the dev key only"
-                run(["pesign", "-s", "-n", self.nss, "-c", "dev", "-i", src, "-o", tmp])
+                assert who == "db" and not extra, "the NSS database holds the db key only"
+                run(["pesign", "-s", "-n", self.nss, "-c", "db", "-i", src, "-o", tmp])
             elif tool == "osslsigncode":
                 opts = list(extra) if "-h" in extra else ["-h", "sha256", *extra]
                 run(["osslsigncode", "sign", *opts, "-certs", crt, "-key", key,
@@ -237,11 +242,11 @@ class Kit:
 
 
 def make_nssdb(d, key, crt):
-    """A throw-away NSS database with @key under the nickname dev, for pesign."""
+    """A throw-away NSS database with @key under the nickname db, for pesign."""
     d.mkdir()
-    p12 = d / "dev.p12"
+    p12 = d / "db.p12"
     run(["certutil", "-N", "-d", f"sql:{d}", "--empty-password"])
-    run(["openssl", "pkcs12", "-export", "-inkey", key, "-in", crt, "-name", "dev",
+    run(["openssl", "pkcs12", "-export", "-inkey", key, "-in", crt, "-name", "db",
          "-passout", "pass:", "-out", p12])
     run(["pk12util", "-i", p12, "-d", f"sql:{d}", "-W", ""])
     return d
@@ -253,9 +258,9 @@ def kit(sign_keys, tmp_path_factory):  # noqa: F811
         ensure_tool(t)
     work = session_dir(tmp_path_factory) / "pe-interop"
     work.mkdir(exist_ok=True)
-    key, crt = sign_keys.rsa("dev"), sign_keys.crt("dev")
-    nss = make_nssdb(tmp_path_factory.mktemp("nss") / "db", key, crt)
-    return Kit(sign_keys, work, nss)
+    pki = Pki(sign_keys)
+    key, crt = pki.self_signed("db")
+    return Kit(pki, work, make_nssdb(tmp_path_factory.mktemp("nss") / "db", key, crt))
 
 
 def image(request, name):
@@ -285,7 +290,7 @@ def test_bootpack_signature_accepted_by_others(request, kit, name):
     cur, calc = ossl_digests(out)
     assert cur == calc == bp_hash(signed)
 
-    assert pesign_list(signed) == ["dev"]
+    assert pesign_list(signed) == ["db"]
 
 
 # --------------------------------------------------------------------------
@@ -299,16 +304,16 @@ def test_others_signature_verified_by_bootpack(request, kit, tool, name):
 
     proc = bootpack("pe", "verify", signed, "--cert", kit.crt)
     [line] = entry_lines(text(proc))
-    assert "CN=dev" in line and is_trusted(line), line
+    assert "CN=db" in line and is_trusted(line), line
 
     # Sound but not trusted: said so, and the image fails.
     proc = bootpack("pe", "verify", signed, "--cert", kit.other_crt, check=False)
     assert proc.returncode == 1, text(proc)
     [line] = entry_lines(text(proc))
-    assert "CN=dev" in line and "digest matches, signature valid, NOT trusted" in line, line
+    assert "CN=db" in line and "digest matches, signature valid, NOT trusted" in line, line
 
     [sig] = pe_info_json(signed)["signatures"]
-    assert "CN=dev" in sig["signer"] and sig["digest_matches"] is True, sig
+    assert "CN=db" in sig["signer"] and sig["digest_matches"] is True, sig
     assert (sig["digest_algo"], sig["digest"]) == ("sha256", bp_hash(signed))
 
     # pe hash is the digest the tool signed (pesign -h of the signed image).
@@ -343,7 +348,7 @@ def test_sha384_sha512_with_osslsigncode(request, kit, algo):
     rc, out = ossl_verify(ours, kit.crt)
     assert rc == 0 and f"Message digest algorithm  : {algo.upper()}" in out, out
     assert ossl_digests(out) == (bp_hash(ours, algo),) * 2
-    assert pesign_list(ours) == ["dev"]
+    assert pesign_list(ours) == ["db"]
 
     theirs = kit.sign("osslsigncode", src, name, extra=("-h", algo), variant=f"-{algo}")
     bootpack("pe", "verify", theirs, "--cert", kit.crt)
@@ -353,18 +358,23 @@ def test_sha384_sha512_with_osslsigncode(request, kit, algo):
 # --------------------------------------------------------------------------
 # A CA-issued signer: the CA is the trust anchor
 
-def test_chain_to_ca(request, kit):
+def test_chain_to_root_ca(request, kit):
+    """leaf, issued by inter-ca under root-ca: each signer carries inter-ca,
+    each verifier trusts root-ca only."""
     name = "linuxaa64.efi.stub"
     src = image(request, name)
-    ca = str(kit.ca)
-    ours = kit.sign("bootpack", src, name, who="chain", extra=("--chain", ca))
+    ca, inter = str(kit.ca), str(kit.inter)
+    ours = kit.sign("bootpack", src, name, who="leaf", extra=("--chain", inter))
+    [sig] = pe_info_json(ours)["signatures"]
+    assert sig["certificates"] == 2, sig
     assert sbverify(ours, ca)[0] == 0
     rc, out = ossl_verify(ours, ca)
     assert rc == 0 and "Succeeded" in out, out
 
-    for theirs in (kit.sign("sbsign", src, name, who="chain", extra=("--addcert", ca)),
-                   kit.sign("osslsigncode", src, name, who="chain", extra=("-ac", ca))):
-        bootpack("pe", "verify", theirs, "--cert", ca)
+    for theirs in (kit.sign("sbsign", src, name, who="leaf", extra=("--addcert", inter)),
+                   kit.sign("osslsigncode", src, name, who="leaf", extra=("-ac", inter))):
+        [line] = entry_lines(text(bootpack("pe", "verify", theirs, "--cert", ca)))
+        assert "CN=leaf" in line and is_trusted(line), line
         proc = bootpack("pe", "verify", theirs, "--cert", kit.crt, check=False)
         assert proc.returncode == 1, text(proc)
 
@@ -387,7 +397,7 @@ def test_appended_signatures(request, kit):
             entries = cert_table(img)
             assert len(entries) == 2, what
             assert entries[0] == cert_table(once)[0], f"{what}: first entry changed"
-            assert pesign_list(img) == ["dev", "other"], what
+            assert pesign_list(img) == ["db", "other"], what
             for crt in (kit.crt, kit.other_crt):
                 rc, out = sbverify(img, crt)
                 assert rc == 0, f"{what}: sbverify --cert {crt.name}:\n{out}"
@@ -402,7 +412,7 @@ def test_appended_signatures(request, kit):
 
 
 def check_two_entries(img, kit, what):
-    """bootpack verify on an image signed by dev then other: each entry
+    """bootpack verify on an image signed by db then other: each entry
     trusted only under its own certificate, and said so."""
     for crt, trusted in ((kit.crt, 0), (kit.other_crt, 1)):
         proc = bootpack("pe", "verify", img, "--cert", crt, check=False)
@@ -410,7 +420,7 @@ def check_two_entries(img, kit, what):
         lines = entry_lines(text(proc))
         assert len(lines) == 2, f"{what}: {text(proc)}"
         for i, line in enumerate(lines):
-            assert ("CN=dev" if i == 0 else "CN=other") in line, line
+            assert ("CN=db" if i == 0 else "CN=other") in line, line
             assert is_trusted(line) == (i == trusted), f"{what}, --cert {crt.name}: {line}"
     proc = bootpack("pe", "verify", img, "--cert", kit.ca, check=False)
     assert proc.returncode == 1, f"{what}: {text(proc)}"
@@ -433,7 +443,7 @@ def tamper_points(data):
            "end of headers": lay.size_of_headers - 1}
     end = lay.size_of_headers
     for n, (sname, ptr, size) in enumerate(lay.sections):
-        pts[f"section {n} {sname} (middle)"] = ptr + size // 2
+        pts[f"section {n} {sname} (first byte)"] = ptr
         pts[f"section {n} {sname} (last byte)"] = ptr + size - 1
         end = ptr + size
     if end < lay.table:
@@ -444,28 +454,32 @@ def tamper_points(data):
 
 @pytest.mark.parametrize("name", ["systemd-bootx64.efi", "zboot-6.12-gzip"])
 def test_tamper(request, kit, name, tmp_path):
+    """One flipped bit at each point: bootpack's signature fails bootpack's
+    and sbverify's check, sbsign's fails bootpack's; CheckSum fails neither."""
     src = image(request, name)
     wrong = []
     for tool in ("bootpack", "sbsign"):
         signed = kit.sign(tool, src, name)
         data = signed.read_bytes()
         pts, checksum = tamper_points(data)
-        if tool == "bootpack" and "data after the last section" not in pts:
-            assert not name.startswith("systemd"), "sd-boot has data after its sections"
+        if name.startswith("systemd"):
+            assert "data after the last section" in pts, "sd-boot has data after its sections"
         for label, off in [*pts.items(), ("CheckSum", checksum + 1)]:
             bad = tmp_path / "bad.efi"
             b = bytearray(data)
             b[off] ^= 0x01
             bad.write_bytes(b)
-            bp = bootpack("pe", "verify", bad, "--cert", kit.crt, check=False)
-            sb, _ = sbverify(bad, kit.crt)
             want = 0 if label == "CheckSum" else 1
-            if (bp.returncode, int(sb != 0)) != (want, want):
-                wrong.append(f"{tool}-signed, {label} at {off:#x}: bootpack exit "
-                             f"{bp.returncode} ({text(bp).strip()}), sbverify exit {sb}")
-            elif want and "digest" not in text(bp).lower():
-                wrong.append(f"{tool}-signed, {label}: bootpack names no digest mismatch: "
+            bp = bootpack("pe", "verify", bad, "--cert", kit.crt, check=False)
+            got = {"bootpack": bp.returncode}
+            if tool == "bootpack":
+                got["sbverify"] = int(sbverify(bad, kit.crt)[0] != 0)
+            if set(got.values()) != {want}:
+                wrong.append(f"{tool}-signed, {label} at {off:#x}: exit {got}: "
                              f"{text(bp).strip()}")
+            elif want and "digest DIFFERS" not in text(bp):
+                wrong.append(f"{tool}-signed, {label} at {off:#x}: bootpack names no digest "
+                             f"mismatch: {text(bp).strip()}")
     assert not wrong, "\n".join(wrong)
 
 
@@ -488,7 +502,7 @@ def signature_regions(der):
 
 def test_sbsign_varies_bootpack_does_not(request, kit, tmp_path):
     src = image(request, "zboot-6.12-gzip")
-    key, crt = kit.signer("dev")
+    key, crt = kit.signer("db")
     a, b = tmp_path / "sbsign-1.efi", tmp_path / "sbsign-2.efi"
     run(["sbsign", "--key", key, "--cert", crt, "--output", a, src])
     time.sleep(1.02 - time.time() % 1)     # into the next second
@@ -525,7 +539,7 @@ def test_signing_time_from_source_date_epoch(request, kit, tmp_path):
     as --signing-time, and the same bytes each time."""
     name = "linuxx64.efi.stub"
     src = image(request, name)
-    key, crt = kit.signer("dev")
+    key, crt = kit.signer("db")
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(EPOCH))
     outs = [tmp_path / f"sde-{i}.efi" for i in (1, 2)]
     for out in outs:
