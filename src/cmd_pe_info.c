@@ -261,7 +261,9 @@ static void info_help(void)
 {
 	printf("Usage: bootpack pe info [--json] FILE\n"
 	       "Show a PE/COFF image: headers, sections, data directories, overlay,\n"
-	       "signature, CheckSum, the Linux zboot header, and what EDK2 would refuse.\n\n");
+	       "CheckSum, Authenticode signatures (signer, digest; not whether they are\n"
+	       "trusted: see pe verify), the Linux zboot header and inner Image, and\n"
+	       "what EDK2 would refuse.\n\n");
 	cli_print_options(stdout, info_opts, sizeof(info_opts) / sizeof(info_opts[0]));
 }
 
