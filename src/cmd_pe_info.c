@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "json.h"
 #include "pe_flags.h"
-#include "pe_sigs.h"
+#include "pe_print.h"
 
 enum { OPT_HELP = 'h', OPT_JSON = 256 };
 
@@ -247,14 +247,9 @@ static void json(const char *path, const struct bp_pe *pe, const struct bp_zboot
 	} else {
 		printf("null");
 	}
-	printf(",\n \"problems\": [");
-	for (size_t i = 0; i < in->n_problems; i++) {
-		printf("%s{\"severity\": \"%s\", \"message\": ", i ? ", " : "",
-		       bp_pe_problem_at(pe, i)->severity == BP_PE_ERROR ? "error" : "warning");
-		json_str(stdout, bp_pe_problem_at(pe, i)->msg);
-		putchar('}');
-	}
-	printf("]}\n");
+	printf(",\n \"problems\": ");
+	pe_problems_json(stdout, pe);
+	printf("}\n");
 }
 
 static void info_help(void)
