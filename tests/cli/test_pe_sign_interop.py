@@ -384,6 +384,19 @@ def test_sha384_sha512_with_osslsigncode(request, kit, algo):
     assert bp_hash(theirs, algo) == bp_hash(ours, algo)
 
 
+def test_osslsigncode_page_hashes(request, kit):
+    """osslsigncode -ph puts page hashes in the SpcPeImageData (an
+    SpcSerializedObject): the digest and signature still verify. (On
+    systemd-boot's x64 binaries osslsigncode 2.9 -ph crashes.)"""
+    name = "systemd-bootaa64.efi"
+    theirs = kit.sign("osslsigncode", image(request, name), name, extra=("-ph",), variant="-ph")
+    [entry] = cert_table(theirs)
+    assert any("A6B586D5B4A12466AE05A217DA8E60D6" in it.text for it in asn1parse(entry.der)), \
+        "no SpcSerializedObject (page hashes) in osslsigncode -ph's signature"
+    [line] = entry_lines(text(bootpack("pe", "verify", theirs, "--cert", kit.crt)))
+    assert line.startswith("signature 1: CN=db, sha256: ") and is_trusted(line), line
+
+
 # --------------------------------------------------------------------------
 # A CA-issued signer: the CA is the trust anchor
 
