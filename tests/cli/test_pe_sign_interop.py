@@ -523,6 +523,33 @@ def test_tamper(request, kit, name, tmp_path):
     assert not wrong, "\n".join(wrong)
 
 
+def test_broken_foreign_signature(request, kit, tmp_path):
+    """sbsign's signature with one byte changed in the digest it signs or in
+    its signature value: bootpack names which check fails, sbverify fails too."""
+    name = "systemd-bootaa64.efi"
+    signed = kit.sign("sbsign", image(request, name), name)
+    data = signed.read_bytes()
+    [entry] = cert_table(signed)
+    octets = [it for it in asn1parse(entry.der) if "prim: OCTET STRING" in it.text]
+    signed_digest = octets[0]     # SpcIndirectDataContent's messageDigest
+    assert signed_digest.length == 32 and bytes.fromhex(bp_hash(signed)) == \
+        entry.der[slice(*signed_digest.value)], signed_digest
+    cases = {"signed digest": (signed_digest, "digest DIFFERS, signature INVALID"),
+             "signature value": (octets[-1], "digest matches, signature INVALID")}
+    files = {}
+    for n, (label, (item, _)) in enumerate(cases.items()):
+        b = bytearray(data)
+        b[entry.offset + 8 + item.value[1] - 1] ^= 0x01
+        files[label] = tmp_path / f"broken-{n}.efi"
+        files[label].write_bytes(b)
+    verdicts = verify_many(list(files.values()), kit.crt)
+    for label, f in files.items():
+        passed, [line] = verdicts[f]
+        assert not passed and line.startswith(f"signature 1: CN=db, sha256: {cases[label][1]}"), \
+            f"{label}: {line}"
+        assert sbverify(f, kit.crt)[0] != 0, label
+
+
 # --------------------------------------------------------------------------
 # Reproducibility: sbsign's signingTime, bootpack's none
 
