@@ -120,8 +120,13 @@ static int fill_signer(PKCS7_SIGNER_INFO *si, const struct bpi_p7_req *r, bool e
 					   sizeof(empty_seq)) &&
 	     PKCS7_add1_attrib_digest(si, md, (int)md_len);
 	if (ok && r->has_signing_time) {
+		/*
+		 * UTCTime up to 2049, GeneralizedTime after (RFC 5652), and tagged as
+		 * what it is: PKCS7_add0_attrib_signing_time() tags any time UTCTime.
+		 */
 		t = ASN1_TIME_set(NULL, (time_t)r->signing_time);
-		ok = t && PKCS7_add0_attrib_signing_time(si, t);
+		ok = t && PKCS7_add_signed_attribute(si, NID_pkcs9_signingTime,
+						     ASN1_STRING_type(t), t);
 		if (!ok)
 			ASN1_TIME_free(t);
 	}

@@ -418,7 +418,7 @@ static void check_section_raw(struct bp_pe *pe, uint32_t i)
 			"is not FileAlignment-aligned", i, s->name, s->raw_offset, s->raw_size);
 }
 
-static int cmp_raw_offset(const void *a, const void *b, void *ctx)
+int bpi_pe_cmp_raw_offset(const void *a, const void *b, void *ctx)
 {
 	const struct bp_pe_section *s = ctx;
 	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
@@ -445,7 +445,7 @@ static int check_raw_overlaps(struct bp_pe *pe)
 	for (uint32_t i = 0; i < pe->info.n_sections; i++)
 		if (sec[i].raw_size)
 			order[n++] = i;
-	qsort_r(order, n, sizeof(*order), cmp_raw_offset, (void *)sec);
+	qsort_r(order, n, sizeof(*order), bpi_pe_cmp_raw_offset, (void *)sec);
 	for (uint32_t k = 0; k < n; k++) {
 		const struct bp_pe_section *s = &sec[order[k]], *t = &sec[far];
 		uint64_t end = (uint64_t)s->raw_offset + s->raw_size;
@@ -653,13 +653,27 @@ static int finish_open(struct bp_pe *pe, const char *name, struct bp_pe **out,
 int bp_pe_open(const char *path, struct bp_pe **out, struct bp_diag *d)
 {
 	struct bp_pe *pe = calloc(1, sizeof(*pe));
+	const uint8_t *map = NULL;
+	size_t map_len = 0;
 	int ret;
 
 	bp_diag_clear(d);
 	*out = NULL;
 	if (!pe)
 		return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
-	ret = bpi_read_file(path, BP_PE_READ_MAX, &pe->file, d);
+	/*
+	 * A regular file is mapped, not read: copying a 30 MiB kernel into fresh
+	 * memory costs more than parsing, hashing and signing it. What cannot be
+	 * mapped (a pipe, an empty file) is read.
+	 */
+	ret = bpi_map_file(path, BP_PE_READ_MAX, &map, &map_len, d);
+	if (!ret) {
+		pe->file.data = (uint8_t *)map;
+		pe->file.len = map_len;
+		pe->mapped = true;
+	} else if (ret == BP_ERR_UNSUPPORTED) {
+		ret = bpi_read_file(path, BP_PE_READ_MAX, &pe->file, d);
+	}
 	if (ret) {
 		bp_pe_close(pe);
 		return ret;
@@ -721,7 +735,10 @@ void bp_pe_close(struct bp_pe *pe)
 		pthread_mutex_destroy(&pe->sigs_lock);
 	free(pe->sections);
 	free(pe->problems);
-	bp_buf_free(&pe->file);
+	if (pe->mapped)
+		bpi_unmap(pe->file.data, pe->file.len);
+	else
+		bp_buf_free(&pe->file);
 	free(pe->name);
 	free(pe);
 }
@@ -755,22 +772,43 @@ int bp_pe_find_section(const struct bp_pe *pe, const char *name)
 	return BP_ERR_NOTFOUND;
 }
 
+void bpi_pe_csum_add(struct bpi_pe_csum *c, const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	/* A piece that starts at an odd offset starts with the high half of a word. */
+	if (n && (c->len & 1)) {
+		c->sum += (uint32_t)p[0] << 8;
+		i = 1;
+	}
+	for (; i + 1 < n; i += 2)
+		c->sum += p[i] | (uint32_t)p[i + 1] << 8;
+	if (i < n)
+		c->sum += p[i];
+	c->len += n;
+}
+
+uint32_t bpi_pe_csum_final(const struct bpi_pe_csum *c)
+{
+	uint64_t sum = c->sum;
+
+	/*
+	 * Folding the carries back in once at the end gives what folding after
+	 * every word gives: the one value in 1..0xffff congruent to the sum
+	 * modulo 0xffff (0 only for a zero sum). Then + length.
+	 */
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint32_t)(sum + c->len);
+}
+
 uint32_t bp_pe_checksum(const uint8_t *p, size_t len, size_t checksum_offset)
 {
-	uint64_t sum = 0;
+	struct bpi_pe_csum c = { 0, 0 };
 
-	/* 16-bit words, carries folded back in, the CheckSum field as zero; then + length. */
-	for (size_t i = 0; i < len; i += 2) {
-		uint32_t lo = p[i], hi = i + 1 < len ? p[i + 1] : 0;
-
-		/* Byte by byte, so an odd e_lfanew still blanks exactly the field. */
-		if (i - checksum_offset < 4)
-			lo = 0;
-		if (i + 1 - checksum_offset < 4)
-			hi = 0;
-		sum += lo | hi << 8;
-		sum = (sum & 0xffff) + (sum >> 16);
-	}
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint32_t)(sum + len);
+	bpi_pe_csum_add(&c, p, len);
+	/* The CheckSum field counts as zero: its bytes come out again, each from its half-word. */
+	for (size_t k = checksum_offset; k < len && k - checksum_offset < 4; k++)
+		c.sum -= (uint64_t)p[k] << (8 * (k & 1));
+	return bpi_pe_csum_final(&c);
 }
