@@ -451,6 +451,21 @@ def test_chain_carried_and_trusted_through_ca(bootpack, gen, chain, tmp_path):
     ok(verify(bootpack, without, leaf))
 
 
+@pytest.mark.parametrize("name,curve", [("ec", "P-256"), ("ec384", "P-384")])
+def test_ec_key(bootpack, gen, sign_keys, tmp_path, name, curve):  # noqa: F811
+    """An EC key file signs reproducibly too (RFC 6979 nonces) and verifies."""
+    key = sign_keys.ec(name, curve)
+    crt = tmp_path / f"{name}.crt"
+    run(["openssl", "req", "-batch", "-new", "-x509", "-key", key, "-subj", f"/CN={name}",
+         "-days", "3650", "-set_serial", "3", "-out", crt])
+    a, b = tmp_path / "a.efi", tmp_path / "b.efi"
+    for o in (a, b):
+        ok(bp(bootpack, "pe", "sign", gen("pe32plus"), "--key", key, "--cert", crt, "-o", o))
+    assert a.read_bytes() == b.read_bytes()
+    proc = ok(verify(bootpack, a, crt))
+    assert out(proc).splitlines()[0] == good_line(a, 1, f"CN={name}")
+
+
 def test_der_certificate(bootpack, gen, pki, db, signed, tmp_path):  # noqa: F811
     """A DER certificate signs and verifies like its PEM form."""
     der = pki.der("db")
