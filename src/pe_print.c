@@ -150,8 +150,9 @@ void pe_sig_check_line(FILE *f, const struct bp_pe *pe, const struct bp_pe_sig_c
 		if (!good && c->msg && *c->msg)
 			fprintf(f, ": %s", CLI_MSG(c->msg));
 	} else {
+		/* The entry's own problem: the check's message would say "not an Authenticode" again. */
 		fprintf(f, "not an Authenticode signature: %s",
-			CLI_MSG(c->msg && *c->msg ? c->msg : s && s->problem ? s->problem : "unknown"));
+			CLI_MSG(s && s->problem ? s->problem : c->msg && *c->msg ? c->msg : "unknown"));
 	}
 	fputc('\n', f);
 }

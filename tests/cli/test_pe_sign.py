@@ -451,6 +451,21 @@ def test_chain_carried_and_trusted_through_ca(bootpack, gen, chain, tmp_path):
     ok(verify(bootpack, without, leaf))
 
 
+@pytest.mark.parametrize("name,curve", [("ec", "P-256"), ("ec384", "P-384")])
+def test_ec_key(bootpack, gen, sign_keys, tmp_path, name, curve):  # noqa: F811
+    """An EC key file signs reproducibly too (RFC 6979 nonces) and verifies."""
+    key = sign_keys.ec(name, curve)
+    crt = tmp_path / f"{name}.crt"
+    run(["openssl", "req", "-batch", "-new", "-x509", "-key", key, "-subj", f"/CN={name}",
+         "-days", "3650", "-set_serial", "3", "-out", crt])
+    a, b = tmp_path / "a.efi", tmp_path / "b.efi"
+    for o in (a, b):
+        ok(bp(bootpack, "pe", "sign", gen("pe32plus"), "--key", key, "--cert", crt, "-o", o))
+    assert a.read_bytes() == b.read_bytes()
+    proc = ok(verify(bootpack, a, crt))
+    assert out(proc).splitlines()[0] == good_line(a, 1, f"CN={name}")
+
+
 def test_der_certificate(bootpack, gen, pki, db, signed, tmp_path):  # noqa: F811
     """A DER certificate signs and verifies like its PEM form."""
     der = pki.der("db")
@@ -583,16 +598,35 @@ def test_info_text_signatures(bootpack, signed):
     assert "      Signing time: none\n      Certificates: 1\n" in text
 
 
-def test_info_lists_foreign_entry(bootpack, pe_gen, ws):
-    """A certificate table entry that is not PKCS#7 (pe-gen's filler) is
-    listed with its problem; pe info still exits 0."""
+def filler_signed(pe_gen, ws):
+    """pe-gen's image whose certificate table holds a 72-byte non-PKCS#7 entry."""
     img = ws / "gen" / "cert-filler.efi"
     img.parent.mkdir(exist_ok=True)
     run([pe_gen, "--cert", "72", "--checksum", img])
-    rep, _ = info(bootpack, img)
+    return img
+
+
+def test_info_lists_foreign_entry(bootpack, pe_gen, ws):
+    """A certificate table entry that is not PKCS#7 (pe-gen's filler) is
+    listed with its problem; pe info still exits 0."""
+    rep, _ = info(bootpack, filler_signed(pe_gen, ws))
     [s] = rep["signatures"]
     assert s["problem"] and s["signer"] is None and s["digest"] is None
     assert s["length"] == 72
+
+
+def test_verify_foreign_entry_beside_good(bootpack, pe_gen, ws, db, tmp_path):
+    """--append after a non-PKCS#7 entry: pe verify names it and passes on the good one."""
+    img = filler_signed(pe_gen, ws)
+    proc = bp(bootpack, "pe", "sign", img, "--key", db[0], "--cert", db[1], "-o", tmp_path / "o")
+    assert_fails(proc, img, "already signed")
+    o = tmp_path / "two.efi"
+    ok(bp(bootpack, "pe", "sign", img, "--append", "--key", db[0], "--cert", db[1], "-o", o))
+    lines = out(ok(verify(bootpack, o, db[1]))).splitlines()
+    assert re.fullmatch(rf"{re.escape(str(o))}: signature 1: not an Authenticode signature: "
+                        r"[^:]+", lines[0]), lines[0]
+    assert lines[1] == good_line(o, 2, "CN=db")
+    assert "1 of 2 signatures good" in lines[2]
 
 
 def man_section(start, end):
