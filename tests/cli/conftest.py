@@ -555,3 +555,27 @@ def zboot_kernels(request):
                         f"{', '.join(missing)} missing")
         kernels[(ver, comp)] = k
     return kernels
+
+
+# --------------------------------------------------------------------------
+# systemd-boot's EFI binaries: x64 from the installed systemd-boot-efi, aa64
+# from systemd-boot-efi:arm64 (scripts/fetch-corpus --efi-stubs, cached).
+
+SDBOOT_X64_DIR = Path("/usr/lib/systemd/boot/efi")
+EFI_STUB_NAMES = {"x64": ("linuxx64.efi.stub", "systemd-bootx64.efi"),
+                  "aa64": ("linuxaa64.efi.stub", "systemd-bootaa64.efi")}
+
+
+@pytest.fixture(scope="session")
+def efi_stubs():
+    """{"linuxx64.efi.stub": Path, "systemd-bootx64.efi": ..., and the aa64 pair}."""
+    dirs = {"x64": SDBOOT_X64_DIR, "aa64": _fetch("--efi-stubs") / "efi-stubs" / "arm64"}
+    out = {}
+    for arch, names in EFI_STUB_NAMES.items():
+        for n in names:
+            p = dirs[arch] / n
+            if not p.is_file():
+                pytest.fail(f"{p} missing" + (" (apt-get install systemd-boot-efi)"
+                                              if arch == "x64" else " after fetch-corpus"))
+            out[n] = p
+    return out
