@@ -20,21 +20,23 @@ panic in about a second here.
 Secure Boot (boot_efi_secure, further down) uses Debian's AAVMF build with
 a variable store: AAVMF_CODE.snakeoil.fd (the same binary as AAVMF_CODE.fd)
 as read-only pflash and a private copy of AAVMF_VARS.snakeoil.fd (PK, KEK and
-db hold Debian's snakeoil certificate, so Secure Boot is on) or, as the
-control, of AAVMF_VARS.fd (no keys: Secure Boot off). The image is the
-removable-media loader EFI/BOOT/BOOTAA64.EFI of an ESP that QEMU builds
-from a directory (vvfat, read-only). Measured: this firmware checks
--kernel images too (an unsigned kernel never starts there), but its QEMU
-kernel loader says nothing when it refuses one; from an ESP the boot manager
-names the refusal on the console:
+db hold Debian's snakeoil certificate: Secure Boot on) or, as the control,
+of AAVMF_VARS.fd (no keys: Secure Boot off). Measured: this firmware checks
+the -kernel image too (an unsigned one never starts), but its QEMU kernel
+loader says nothing when it refuses one and the boot manager goes on to the
+boot options. So the same image is also the removable-media loader
+EFI/BOOT/BOOTAA64.EFI of an ESP that QEMU builds from a directory (vvfat,
+read-only): after the -kernel attempt the boot manager tries it and names
+the refusal on the console,
 
     BdsDxe: failed to load Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x1,0x0): Access Denied
 
-The verdict is whichever of these comes first: the Linux banner (booted);
-such a BdsDxe failure line for the ESP's boot option, or BdsDxe giving up
-("No bootable option or device was found"), or a crash in EFI context
-(refused or failed); or a stage deadline (hung). QEMU is stopped as soon as
-the verdict is known.
+(-kernel keeps the command line; a loader from an ESP gets none, and the
+small test kernels print nothing without earlycon.) The verdict is whichever
+comes first: the Linux banner (booted); BdsDxe's failure line for the ESP's
+loader, or BdsDxe giving up ("No bootable option or device was found"), or
+a crash in EFI context (refused or failed); or a stage deadline (hung).
+QEMU is stopped as soon as the verdict is known.
 """
 
 import os
@@ -183,37 +185,32 @@ SNAKEOIL_KEY = Path("/usr/share/qemu-efi-aarch64/PkKek-1-snakeoil.key")
 SNAKEOIL_CERT = Path("/usr/share/qemu-efi-aarch64/PkKek-1-snakeoil.pem")
 SNAKEOIL_PASSPHRASE = "snakeoil"
 
-# splash-time=0: no boot manager countdown (it costs 5 s before the ESP is
-# tried). No -append: a removable-media loader gets no command line, so the
-# kernels print through the console ACPI's SPCR table names.
+# splash-time=0: no boot manager countdown (5 s before the boot options).
 SECURE_MACHINE_ARGS = [*MACHINE_ARGS, "-boot", "menu=on,splash-time=0"]
 
-# BdsDxe's own lines (printed by this release build). A boot option that is
-# not the firmware's own shell (Fv(...)) is the ESP's.
-BDS_START_ESP = re.compile(rb'BdsDxe: starting Boot[0-9A-F]{4} "[^"\r\n]*" from (?!Fv\()'
-                           rb'[^\r\n]*\r?\n')
+# BdsDxe's own lines (printed by this release build) about the ESP's loader
+# (on the virtio disk: PciRoot(...)/Pci(...)), and its last resort.
 BDS_FAILED_ESP = re.compile(rb'BdsDxe: failed to (?:load|start) Boot[0-9A-F]{4} "[^"\r\n]*" '
-                            rb'from (?!Fv\()[^\r\n]*: ([^:\r\n]+)\r?\n')
+                            rb'from PciRoot\([^\r\n]*: ([^:\r\n]+)\r?\n')
 BDS_NOTHING = re.compile(rb"BdsDxe: No bootable option or device was found\.[^\r\n]*\r?\n")
 EFI_CRASH = re.compile(rb"Synchronous Exception at[^\r\n]*\r?\n")
+# A line showing the firmware got as far as running (or refusing) an image.
+FIRST_IMAGE_LINE = re.compile(rb"(?:EFI stub|EFI decompressor|BdsDxe): [^\r\n]*\r?\n")
 SECURE_BOOT_ON = "EFI stub: UEFI Secure Boot is enabled."
 # What the decompressor of a 6.1 zboot image prints when LoadImage() refuses
 # its inner Image (drivers/firmware/efi/libstub/zboot.c, before Linux 6.2).
 ZBOOT_LOAD_FAILED = "EFI decompressor: Failed to load image"
 
-# Stage limits (a verdict normally comes within 3 s here; only a hung boot
+# Stage limits (the verdict normally comes within 4 s here; only a hung boot
 # waits for them). Each is also cut by the overall deadline.
-TO_FIRMWARE = 60  # QEMU start to BdsDxe starting or refusing the ESP's loader
-TO_KERNEL = 60    # loader started to the Linux banner (or its failure)
+TO_FIRMWARE = 60  # QEMU start to the first line of an EFI stub or of BdsDxe
+TO_VERDICT = 60   # from there to the banner or the refusal
 
 
 def missing_secure_prerequisites():
     """What is missing for boot_efi_secure() and snakeoil signing (empty when ready)."""
     missing = [m for m in missing_prerequisites() if str(FIRMWARE) not in m]
-    for path in (AAVMF_CODE, *AAVMF_VARS.values()):
-        if not path.is_file():
-            missing.append(f"{path} (apt-get install qemu-efi-aarch64)")
-    for path in (SNAKEOIL_KEY, SNAKEOIL_CERT):
+    for path in (AAVMF_CODE, *AAVMF_VARS.values(), SNAKEOIL_KEY, SNAKEOIL_CERT):
         if not path.is_file():
             missing.append(f"{path} (apt-get install qemu-efi-aarch64)")
     return missing
@@ -237,40 +234,48 @@ def copy_sparse(src, dst, block=65536):
 
 def make_esp(image, directory):
     """@directory/EFI/BOOT/BOOTAA64.EFI = @image (what vvfat serves)."""
-    boot = Path(directory) / "EFI" / "BOOT"
-    if boot.parent.parent.exists():
-        shutil.rmtree(boot.parent.parent)
+    directory = Path(directory)
+    if directory.exists():
+        shutil.rmtree(directory)
+    boot = directory / "EFI" / "BOOT"
     boot.mkdir(parents=True)
     shutil.copyfile(image, boot / "BOOTAA64.EFI")
-    return Path(directory)
+    return directory
 
 
-def secure_command(esp, vars_copy):
+def secure_command(image, esp, vars_copy, bootargs=BOOTARGS):
     def opt(path):
         return str(path).replace(",", ",,")  # QEMU's option escaping
     return [QEMU, *SECURE_MACHINE_ARGS,
             "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={opt(AAVMF_CODE)}",
             "-drive", f"if=pflash,format=raw,unit=1,file={opt(vars_copy)}",
-            "-drive", f"if=virtio,format=raw,readonly=on,file=fat:{opt(esp)}"]
+            "-drive", f"if=virtio,format=raw,readonly=on,file=fat:{opt(esp)}",
+            "-kernel", str(image), "-append", bootargs]
 
 
 class SecureBootResult(EfiBootResult):
-    """What boot_efi_secure() saw: booted, refused (and how) or hung."""
+    """What boot_efi_secure() saw: booted, refused (and how), crashed or hung."""
 
     def __init__(self, cmd, log_path, secure):
         super().__init__(cmd, log_path)
-        self.secure = secure       # the snakeoil store (True) or the empty one
-        self.started = None        # BdsDxe's "starting Boot####" line for the ESP's loader
-        self.refusal = None        # BdsDxe's failure line for it, or its "No bootable..."
-        self.status = None         # the EFI status that line names ("Access Denied", ...)
+        self.secure = secure       # the snakeoil store (True) or the empty one (False)
+        self.refusal = None        # BdsDxe's failure line for the ESP's loader, or its giving up
+        self.status = None         # the EFI status that failure line names ("Access Denied")
 
     @property
     def booted(self):
         return bool(self.banner)
 
     @property
+    def before_bds(self):
+        """Console text before the boot manager's first line: what the -kernel
+        attempt printed (nothing at all when the firmware refused the image)."""
+        at = self.raw.find(b"BdsDxe: ")
+        return self.log if at < 0 else _text(self.raw[:at])
+
+    @property
     def secure_boot_seen(self):
-        """An EFI stub found Secure Boot on (read from the SecureBoot variable)."""
+        """An EFI stub found Secure Boot on (it reads the SecureBoot variable)."""
         return SECURE_BOOT_ON in self.stub
 
     @property
@@ -283,21 +288,20 @@ class SecureBootResult(EfiBootResult):
 
     def describe(self, lines=40):
         return (f"[verdict: {self.verdict}; secure boot store: {self.secure}; "
-                f"started: {_text(self.started or b'').strip() or 'no'}; "
                 f"refusal: {self.refusal or 'none'}]\n" + super().describe(lines))
 
 
-def boot_efi_secure(image, work, secure=True, log_path=None, timeout=120):
-    """Boot @image as the ESP's BOOTAA64.EFI under AAVMF with the snakeoil
-    variable store (@secure) or the empty one; stop at the verdict.
+def boot_efi_secure(image, work, secure=True, bootargs=BOOTARGS, log_path=None, timeout=120):
+    """Boot @image under AAVMF with the snakeoil variable store (@secure) or
+    the empty one, as -kernel and as the ESP's loader; stop at the verdict.
 
-    @work is a directory of the caller's for the ESP and the variable store
-    copy. Raises QemuError only if QEMU cannot be started."""
+    @work is a directory of the caller's for the ESP and the copy of the
+    variable store. Raises QemuError only if QEMU cannot be started."""
     work = Path(work)
     esp = make_esp(image, work / "esp")
     vars_copy = work / "vars.fd"
     copy_sparse(AAVMF_VARS[secure], vars_copy)
-    cmd = secure_command(esp, vars_copy)
+    cmd = secure_command(image, esp, vars_copy, bootargs)
     result = SecureBootResult(cmd, log_path, secure)
     t0 = time.monotonic()
     deadline = t0 + timeout
@@ -305,38 +309,33 @@ def boot_efi_secure(image, work, secure=True, log_path=None, timeout=120):
     def left(limit):
         return max(0.0, min(limit, deadline - time.monotonic()))
 
-    def refused(i, text):
-        if i == 0:
-            result.status = _text(BDS_FAILED_ESP.search(text).group(1)).strip()
-        if i == 2:
-            result.firmware_error = _text(text).strip()
-        else:
-            result.refusal = _text(text).strip()
-
     try:
         con = Console(cmd, log_path)
     except OSError as exc:
         raise QemuError(f"cannot start {QEMU}: {exc}") from exc
     with con:
         try:
-            ends = [BDS_FAILED_ESP, BDS_NOTHING, EFI_CRASH]
-            i, why = con.expect([*ends, BDS_START_ESP], left(TO_FIRMWARE))
+            i, why = con.expect([FIRST_IMAGE_LINE], left(TO_FIRMWARE))
             result.times["firmware"] = time.monotonic() - t0
             if i is None:
-                result.error = f"the firmware neither started nor refused the ESP's loader: {why}"
-            elif i < len(ends):
-                refused(i, why)
+                result.error = f"the firmware ran no image and no boot option: {why}"
             else:
-                result.started = why
-                t_start = time.monotonic()
-                i, why = con.expect([*ends, BANNER], left(TO_KERNEL))
-                result.times["banner"] = time.monotonic() - t_start
+                con.pos -= len(why)  # it may be the verdict itself
+                t_image = time.monotonic()
+                i, why = con.expect([BANNER, BDS_FAILED_ESP, BDS_NOTHING, EFI_CRASH],
+                                    left(TO_VERDICT))
+                result.times["verdict"] = time.monotonic() - t_image
                 if i is None:
-                    result.error = f"no Linux banner: {why}"
-                elif i < len(ends):
-                    refused(i, why)
-                else:
+                    result.error = f"no banner and no refusal: {why}"
+                elif i == 0:
                     result.banner = _text(why).strip()
+                elif i == 1:
+                    result.refusal = _text(why).strip()
+                    result.status = _text(BDS_FAILED_ESP.search(why).group(1)).strip()
+                elif i == 2:
+                    result.refusal = _text(why).strip()
+                else:
+                    result.firmware_error = _text(why).strip()
         finally:
             result.raw = bytes(con.buf)
             result.times["total"] = time.monotonic() - t0
