@@ -110,6 +110,8 @@ int cmd_fit_sign(int argc, char **argv);
 int cmd_fit_key(int argc, char **argv);
 int cmd_pe_info(int argc, char **argv);
 int cmd_pe_verify(int argc, char **argv);
+int cmd_pe_sign(int argc, char **argv);
+int cmd_pe_hash(int argc, char **argv);
 int cmd_pe_add_section(int argc, char **argv);
 int cmd_pe_replace_section(int argc, char **argv);
 int cmd_pe_remove_section(int argc, char **argv);

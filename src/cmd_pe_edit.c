@@ -2,17 +2,21 @@
 /*
  * bootpack pe add-section / replace-section / remove-section: the edits
  * objcopy gets wrong for EFI images (and the kexec zboot builder's job),
- * done so the result is still a valid PE with a correct zboot header.
+ * done so the result is still a valid PE with a correct zboot header; with
+ * --key, signed again in the same write (kexec's .bpf section in one step).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <bootpack/authenticode.h>
 #include <bootpack/file.h>
 #include <bootpack/pe.h>
+#include <bootpack/sign.h>
 
 #include "cli.h"
 #include "pe_flags.h"
+#include "pe_signopts.h"
 
 /* Section data larger than this is refused before reading it. */
 #define DATA_MAX ((size_t)1 << 30)
@@ -31,6 +35,7 @@ static const struct cli_opt opts[] = {
 	  "remove the certificate table of a signed image\ninstead of refusing it" },
 	{ "force", no_argument, OPT_FORCE, NULL,
 	  "remove: allow removing code or writable sections" },
+	PE_SIGN_CLI_OPTS,
 	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
 };
 
@@ -41,6 +46,7 @@ struct edit_args {
 	enum bp_pe_edit_op op;
 	const char *output, *name, *file, *flags;
 	bool strip, force;
+	struct pe_signopts s;       /* --key...: sign the result */
 };
 
 static const struct edit_args *help_for;
@@ -57,12 +63,18 @@ static void help(void)
 	       a->op == BP_PE_ADD_SECTION ? "Add" : a->op == BP_PE_REPLACE_SECTION ? "Replace"
 									: "Remove");
 	cli_print_options(stdout, opts, N_OPTS);
+	printf("\nA signed image is refused unless --strip-signature drops its signatures,\n"
+	       "or --key and --cert sign the result (old signatures dropped) in the same\n"
+	       "write. The signing options are those of bootpack pe sign.\n");
 }
 
 static int set_option(void *ctx, int key, const char *val)
 {
 	struct edit_args *a = ctx;
+	int ret = pe_signopts_set(&a->s, a->cmd, key, val);
 
+	if (ret != PE_SIGNOPTS_NOT_MINE)
+		return ret;
 	switch (key) {
 	case 'o': a->output = val; break;
 	case OPT_NAME: a->name = val; break;
@@ -139,13 +151,44 @@ static int check_args(const struct edit_args *a, int argc)
 		return cli_usage_error(a->cmd, "--flags applies to add-section only");
 	if (a->op != BP_PE_REMOVE_SECTION && a->force)
 		return cli_usage_error(a->cmd, "--force applies to remove-section only");
-	return 0;
+	if (a->s.any && !strcmp(a->output, "-"))
+		return cli_usage_error(a->cmd, "'-' is not a file: a signed image is written to a "
+				       "named file");
+	return pe_signopts_check(&a->s, a->cmd);
+}
+
+/* Edit, or with --key edit and sign: the old signatures go either way. */
+static int edit(const struct edit_args *a, const struct bp_pe *pe, struct bp_pe_edit *e,
+		const char *in)
+{
+	struct bp_pe_sign_opts o = BP_PE_SIGN_OPTS_INIT;
+	struct bp_key *k = NULL;
+	struct bp_sink out;
+	struct bp_diag d;
+	int ret;
+
+	if (!a->s.any) {
+		out = cli_output(a->output);
+		ret = bp_pe_edit_to(pe, e, &out, &d);
+		return ret ? cli_fail(ret, &d) : 0;
+	}
+	ret = pe_signopts_prepare(&a->s, &o, &k);
+	if (!ret) {
+		o.mode = BP_PE_SIGN_REPLACE;
+		ret = bp_pe_edit_sign(pe, e, k, &o, a->output, &d);
+		if (ret)
+			ret = cli_fail(ret, &d);
+		else
+			pe_warn_inner_unsigned(in, pe);
+	}
+	if (k)
+		bp_key_close(k);
+	return ret;
 }
 
 static int run(struct edit_args *a, int argc, char **argv)
 {
 	struct bp_pe_edit e = BP_PE_EDIT_INIT;
-	struct bp_sink out;
 	struct bp_buf data = BP_BUF_INIT;
 	struct bp_pe *pe;
 	struct bp_diag d;
@@ -178,10 +221,7 @@ static int run(struct edit_args *a, int argc, char **argv)
 		bp_buf_free(&data);
 		return cli_fail(ret, &d);
 	}
-	out = cli_output(a->output);
-	ret = bp_pe_edit_to(pe, &e, &out, &d);
-	if (ret)
-		ret = cli_fail(ret, &d);
+	ret = edit(a, pe, &e, argv[optind]);
 	bp_pe_close(pe);
 	bp_buf_free(&data);
 	return ret;
@@ -189,21 +229,24 @@ static int run(struct edit_args *a, int argc, char **argv)
 
 int cmd_pe_add_section(int argc, char **argv)
 {
-	struct edit_args a = { .cmd = "pe add-section", .op = BP_PE_ADD_SECTION };
+	struct edit_args a = { .cmd = "pe add-section", .op = BP_PE_ADD_SECTION,
+			      .s = PE_SIGNOPTS_INIT };
 
 	return run(&a, argc, argv);
 }
 
 int cmd_pe_replace_section(int argc, char **argv)
 {
-	struct edit_args a = { .cmd = "pe replace-section", .op = BP_PE_REPLACE_SECTION };
+	struct edit_args a = { .cmd = "pe replace-section", .op = BP_PE_REPLACE_SECTION,
+			      .s = PE_SIGNOPTS_INIT };
 
 	return run(&a, argc, argv);
 }
 
 int cmd_pe_remove_section(int argc, char **argv)
 {
-	struct edit_args a = { .cmd = "pe remove-section", .op = BP_PE_REMOVE_SECTION };
+	struct edit_args a = { .cmd = "pe remove-section", .op = BP_PE_REMOVE_SECTION,
+			      .s = PE_SIGNOPTS_INIT };
 
 	return run(&a, argc, argv);
 }

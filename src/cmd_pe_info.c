@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * bootpack pe info / pe verify: what a PE image holds (headers, sections,
- * directories, overlay, signature, zboot header) and what EDK2 would refuse.
+ * bootpack pe info: what a PE image holds (headers, sections, directories,
+ * overlay, signatures, zboot header and inner Image) and what EDK2 would
+ * refuse.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -12,16 +13,12 @@
 #include "cli.h"
 #include "json.h"
 #include "pe_flags.h"
+#include "pe_sigs.h"
 
 enum { OPT_HELP = 'h', OPT_JSON = 256 };
 
 static const struct cli_opt info_opts[] = {
 	{ "json", no_argument, OPT_JSON, NULL, "print JSON (described in bootpack(1))" },
-	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
-};
-
-static const struct cli_opt verify_opts[] = {
-	{ "quiet", no_argument, 'q', NULL, "print only problems" },
 	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
 };
 
@@ -76,7 +73,7 @@ static void print_name(FILE *f, const char *name)
 	cli_print_esc(f, name, BP_ESC_TEXT);
 }
 
-static void text(const char *path, const struct bp_pe *pe)
+static void text(const char *path, const struct bp_pe *pe, const struct bp_zboot_inner *inner)
 {
 	const struct bp_pe_info *in = bp_pe_get_info(pe);
 
@@ -131,11 +128,13 @@ static void text(const char *path, const struct bp_pe *pe)
 		       in->overlay_size, in->overlay_offset);
 	else
 		printf("Overlay:                 none\n");
-	if (in->has_certificates)
+	if (in->has_certificates) {
 		printf("Certificates:            %u bytes at 0x%x (Authenticode signature)\n",
 		       in->dirs[BP_PE_DIR_SECURITY].size, in->dirs[BP_PE_DIR_SECURITY].address);
-	else
+		pe_sigs_text(pe);
+	} else {
 		printf("Certificates:            none (not signed)\n");
+	}
 	if (in->zboot.present) {
 		const struct bp_pe_zboot *z = &in->zboot;
 
@@ -149,6 +148,7 @@ static void text(const char *path, const struct bp_pe *pe)
 		putchar('\n');
 		printf("LINUX_PE_MAGIC:          0x%08x%s\n", z->linux_pe_magic,
 		       z->linux_pe_magic == 0x818223cdu ? "" : " (not set: Linux before 6.2)");
+		pe_inner_text(inner);
 	}
 	printf("Problems:                %zu (%zu errors)\n", in->n_problems, in->n_errors);
 	for (size_t i = 0; i < in->n_problems; i++)
@@ -180,7 +180,7 @@ static void json_section(const struct bp_pe_section *s)
 	printf("]}");
 }
 
-static void json(const char *path, const struct bp_pe *pe)
+static void json(const char *path, const struct bp_pe *pe, const struct bp_zboot_inner *inner)
 {
 	const struct bp_pe_info *in = bp_pe_get_info(pe);
 
@@ -227,6 +227,7 @@ static void json(const char *path, const struct bp_pe *pe)
 	else
 		printf("null");
 	printf(", \"signed\": %s", in->has_certificates ? "true" : "false");
+	pe_sigs_json(pe);
 	printf(",\n \"zboot\": ");
 	if (in->zboot.present) {
 		const struct bp_pe_zboot *z = &in->zboot;
@@ -240,6 +241,8 @@ static void json(const char *path, const struct bp_pe *pe)
 		json_str(stdout, z->payload_section >= 0 ? bp_pe_section_at(pe, (size_t)z->payload_section)->name
 							 : NULL);
 		json_u("linux_pe_magic", z->linux_pe_magic, true);
+		printf(", \"inner_image\": ");
+		pe_inner_json(stdout, inner);
 		putchar('}');
 	} else {
 		printf("null");
@@ -264,6 +267,7 @@ static void info_help(void)
 
 int cmd_pe_info(int argc, char **argv)
 {
+	struct bp_zboot_inner inner = BP_ZBOOT_INNER_INIT;
 	bool as_json = false;
 	struct bp_pe *pe;
 	struct bp_diag d;
@@ -277,60 +281,15 @@ int cmd_pe_info(int argc, char **argv)
 	ret = bp_pe_open(argv[optind], &pe, &d);
 	if (ret)
 		return cli_fail(ret, &d);
+	/* Decompressed even for 6.2 on: "which kernel, signed or not" is info's job. */
+	pe_inner_image(pe, false, &inner);
 	if (as_json)
-		json(argv[optind], pe);
+		json(argv[optind], pe, &inner);
 	else
-		text(argv[optind], pe);
+		text(argv[optind], pe, &inner);
+	/* Only a signature makes the inner one matter: no warning for unsigned images. */
+	if (bp_pe_get_info(pe)->has_certificates)
+		pe_inner_warn(argv[optind], &inner);
 	bp_pe_close(pe);
 	return EXIT_OK;
-}
-
-static void verify_help(void)
-{
-	printf("Usage: bootpack pe verify [-q] FILE...\n"
-	       "Check PE/COFF images for what EDK2's loader would refuse (errors) and for\n"
-	       "oddities (warnings), including the Linux zboot header. Exit status 1 if any\n"
-	       "image has an error.\n\n");
-	cli_print_options(stdout, verify_opts, sizeof(verify_opts) / sizeof(verify_opts[0]));
-}
-
-int cmd_pe_verify(int argc, char **argv)
-{
-	bool quiet = false;
-	int ret = cli_parse("pe verify", verify_opts, sizeof(verify_opts) / sizeof(verify_opts[0]),
-			    argc, argv, verify_help, cli_set_flag, &quiet), status = EXIT_OK;
-
-	if (ret)
-		return ret < 0 ? EXIT_OK : ret;
-	if (optind >= argc)
-		return cli_usage_error("pe verify", "no FILE given");
-	for (int i = optind; i < argc; i++) {
-		const struct bp_pe_info *in;
-		struct bp_pe *pe;
-		struct bp_diag d;
-
-		ret = bp_pe_open(argv[i], &pe, &d);
-		if (ret) {
-			status = cli_fail(ret, &d);
-			continue;
-		}
-		in = bp_pe_get_info(pe);
-		for (size_t k = 0; k < in->n_problems; k++)
-			cli_error(argv[i], "%s: %s", bp_pe_problem_at(pe, k)->severity ==
-				  BP_PE_ERROR ? "error" : "warning", CLI_MSG(bp_pe_problem_at(pe, k)->msg));
-		if (in->n_errors) {
-			cli_error(argv[i], "FAILED: %zu error%s", in->n_errors,
-				  in->n_errors == 1 ? "" : "s");
-			status = EXIT_FAIL;
-		} else if (!quiet) {
-			cli_print_esc(stdout, argv[i], BP_ESC_TEXT);
-			printf(": OK (%s, %u section%s%s, %zu warning%s)\n",
-			       in->pe32plus ? "PE32+" : "PE32", in->n_sections,
-			       in->n_sections == 1 ? "" : "s",
-			       in->zboot.present ? ", zboot" : "", in->n_problems,
-			       in->n_problems == 1 ? "" : "s");
-		}
-		bp_pe_close(pe);
-	}
-	return status;
 }

@@ -3,6 +3,7 @@
 #ifndef BP_PE_INTERNAL_H
 #define BP_PE_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include <bootpack/buf.h>
@@ -40,6 +41,8 @@
 #define ZBOOT_COMP_NAME_MAX 32
 #define LINUX_PE_MAGIC_OFFSET 0x38
 
+struct bpi_pe_sigs;
+
 struct bp_pe {
 	char *name;
 	struct bp_buf file;
@@ -55,7 +58,18 @@ struct bp_pe {
 	/* The first thing wrong with the zboot header, for bp_zboot_extract(). */
 	int zboot_err;
 	char zboot_msg[sizeof(((struct bp_pe_problem *)0)->msg)];
+	/*
+	 * The certificate table, parsed on first use (win_cert.c) under
+	 * @sigs_lock, so that the const accessors may be called from several
+	 * threads.
+	 */
+	struct bpi_pe_sigs *sigs;
+	pthread_mutex_t sigs_lock;
+	bool sigs_lock_ready;
 };
+
+/* Release what win_cert.c parsed (NULL is fine). */
+void bpi_pe_sigs_free(struct bpi_pe_sigs *s);
 
 /*
  * The bounds gate. Every read of image bytes in lib/pe/ goes through

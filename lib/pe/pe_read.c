@@ -636,8 +636,12 @@ static int finish_open(struct bp_pe *pe, const char *name, struct bp_pe **out,
 {
 	int ret;
 
+	pe->sigs_lock_ready = !pthread_mutex_init(&pe->sigs_lock, NULL);
 	pe->name = strdup(name);
-	ret = pe->name ? parse(pe, d) : bp_diag_set(d, BP_ERR_NOMEM, name, "out of memory");
+	if (pe->sigs_lock_ready && pe->name)
+		ret = parse(pe, d);
+	else
+		ret = bp_diag_set(d, BP_ERR_NOMEM, name, "out of memory");
 	if (ret) {
 		bp_pe_close(pe);
 		return ret;
@@ -700,6 +704,9 @@ void bp_pe_close(struct bp_pe *pe)
 {
 	if (!pe)
 		return;
+	bpi_pe_sigs_free(pe->sigs);
+	if (pe->sigs_lock_ready)
+		pthread_mutex_destroy(&pe->sigs_lock);
 	free(pe->sections);
 	free(pe->problems);
 	bp_buf_free(&pe->file);

@@ -230,3 +230,61 @@ def ensure_tool(name):
     if subprocess.run(["sh", "-c", f"command -v {name}"], stdout=subprocess.DEVNULL,
                       check=False).returncode:
         pytest.fail(f"{name} is not installed (scripts/install-deps)")
+
+
+# --------------------------------------------------------------------------
+# X.509 certificates for Authenticode (pe sign, pe verify), made at test time
+
+class Pki:
+    """RSA-2048 keys and certificates under KEYS/pki, each made once:
+    self_signed("db") is a lone db certificate (as a UEFI db holds one),
+    issued("leaf", "inter") a certificate signed by another one's key, with
+    basicConstraints CA:TRUE when @ca. Serial numbers are fixed (@serial)."""
+
+    def __init__(self, keys):
+        self.keys = keys
+        self.dir = keys.dir / "pki"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def key(self, name):
+        return self.keys._rsa(self.dir / f"{name}.key", 2048)
+
+    def crt(self, name):
+        return self.dir / f"{name}.crt"
+
+    def self_signed(self, name, subject=None, ca=False):
+        """(key, certificate) of @name, self-signed, subject /CN=@name or @subject."""
+        key = self.key(name)
+        ext = ["-addext", "basicConstraints=critical,CA:TRUE",
+               "-addext", "keyUsage=critical,keyCertSign,digitalSignature"] if ca else []
+        crt = produce_once(self.crt(name), lambda tmp: _openssl(
+            "req", "-batch", "-new", "-x509", "-key", key, "-out", tmp, "-days", "3650",
+            "-subj", subject or f"/CN={name}", "-set_serial", "1", *ext))
+        return key, crt
+
+    def issued(self, name, issuer, ca=False, serial=2):
+        """(key, certificate) of @name, /CN=@name, signed by @issuer's key."""
+        key = self.key(name)
+
+        def make(tmp):
+            csr, ext = tmp.with_suffix(".csr"), tmp.with_suffix(".ext")
+            ext.write_text("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n"
+                           if ca else "basicConstraints=CA:FALSE\n"
+                           "keyUsage=critical,digitalSignature\n")
+            _openssl("req", "-batch", "-new", "-key", key, "-subj", f"/CN={name}", "-out", csr)
+            _openssl("x509", "-req", "-in", csr, "-CA", self.crt(issuer),
+                     "-CAkey", self.key(issuer), "-set_serial", str(serial), "-days", "3650",
+                     "-extfile", ext, "-out", tmp)
+            csr.unlink()
+            ext.unlink()
+        return key, produce_once(self.crt(name), make)
+
+    def der(self, name):
+        """@name's certificate in DER."""
+        return produce_once(self.dir / f"{name}.der", lambda tmp: _openssl(
+            "x509", "-in", self.crt(name), "-outform", "DER", "-out", tmp))
+
+
+@pytest.fixture(scope="session")
+def pki(sign_keys):
+    return Pki(sign_keys)
