@@ -34,8 +34,8 @@ the refusal on the console,
 (-kernel keeps the command line; a loader from an ESP gets none, and the
 small test kernels print nothing without earlycon.) The verdict is whichever
 comes first: the Linux banner (booted); BdsDxe's failure line for the ESP's
-loader, or BdsDxe giving up ("No bootable option or device was found"), or
-a crash in EFI context (refused or failed); or a stage deadline (hung).
+loader, or BdsDxe giving up ("No bootable option or device was found")
+(refused); a crash in EFI context (crashed); or a stage deadline (hung).
 QEMU is stopped as soon as the verdict is known.
 """
 
@@ -172,9 +172,8 @@ def boot_efi(image, bootargs=BOOTARGS, log_path=None, timeout=180):
     return result
 
 
-
 # --------------------------------------------------------------------------
-# Secure Boot: AAVMF with the snakeoil variable store, booting from an ESP.
+# Secure Boot: AAVMF with the snakeoil variable store; -kernel and an ESP.
 
 AAVMF_CODE = Path("/usr/share/AAVMF/AAVMF_CODE.snakeoil.fd")
 AAVMF_VARS = {True: Path("/usr/share/AAVMF/AAVMF_VARS.snakeoil.fd"),   # Secure Boot on
