@@ -203,16 +203,20 @@ struct bp_zboot_inner {
  * For a zboot image (BP_ERR_FORMAT if @pe is not one): decompress the
  * payload in memory (bounded by @max, 0 = BP_ZBOOT_MAX_DEFAULT) and say
  * whether the inner Image carries a signature and which kernel it is.
+ * When the payload cannot be decompressed, *@out is still filled (sig
+ * BP_ZBOOT_INNER_UNKNOWN, loads_inner_image true) and the error returned,
+ * with bp_zboot_extract()'s reason in @d.
  */
 int bp_zboot_inner(const struct bp_pe *pe, uint64_t max, struct bp_zboot_inner *out,
 		   struct bp_diag *d);
 
 /*
  * The first Linux release (major * 100 + minor) whose zboot decompressor
- * starts the inner kernel itself instead of through LoadImage(); established
- * from the kernel sources (see lib/pe/zboot_inner.c).
+ * starts the inner kernel itself instead of through LoadImage(): 6.2, with
+ * commit c51e97e7f129 "efi: libstub: Merge zboot decompressor with the
+ * ordinary stub" (see lib/pe/zboot_inner.c).
  */
-#define BP_ZBOOT_LOADIMAGE_FIXED 0
+#define BP_ZBOOT_LOADIMAGE_FIXED 602
 
 #ifdef __cplusplus
 }

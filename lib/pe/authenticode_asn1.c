@@ -214,7 +214,8 @@ const char *bpi_spc_decode(const uint8_t *der, long len, enum bp_hash_algo *algo
 
 	if (!idc) {
 		why = "its SpcIndirectDataContent is malformed";
-	} else if (!bpi_obj_is(idc->data->type, BPI_OID_SPC_PE_IMAGE_DATA)) {
+	} else if (!bpi_obj_is(idc->data->type, BPI_OID_SPC_PE_IMAGE_DATA) &&
+		   !bpi_obj_is(idc->data->type, BPI_OID_SPC_INDIVIDUAL_SP_KEY_PURPOSE)) {
 		why = "its SpcIndirectDataContent is not for a PE image (no SpcPeImageData)";
 	} else if ((*algo = bpi_hash_of_obj(idc->message_digest->algorithm->algorithm)) ==
 		   BP_HASH_COUNT) {

@@ -49,6 +49,8 @@ int bpi_pe_hash(const uint8_t *data, const struct bpi_pe_hash_plan *p, uint64_t 
 #define BPI_OID_SPC_INDIRECT_DATA "1.3.6.1.4.1.311.2.1.4"
 #define BPI_OID_SPC_PE_IMAGE_DATA "1.3.6.1.4.1.311.2.1.15"
 #define BPI_OID_SPC_SP_OPUS_INFO "1.3.6.1.4.1.311.2.1.12"
+/* What pesign puts in place of SPC_PE_IMAGE_DATA (Linux accepts both). */
+#define BPI_OID_SPC_INDIVIDUAL_SP_KEY_PURPOSE "1.3.6.1.4.1.311.2.1.21"
 
 /* The DER of an SpcIndirectDataContent for a PE image with digest @md (caller frees). */
 int bpi_spc_encode(enum bp_hash_algo algo, const uint8_t *md, uint8_t **der, int *len);
@@ -105,6 +107,34 @@ void bpi_pe_sigs_free(struct bpi_pe_sigs *s);
 
 /* Parse one entry's payload (after the 8-byte header) into @s. */
 void bpi_pe_sig_parse(struct bpi_pe_sig *s, const uint8_t *p, size_t len);
+/* Free what @s owns and zero it. */
+void bpi_pe_sig_clear(struct bpi_pe_sig *s);
+
+/*
+ * NULL when the PKCS#7 signature of the parsed @s verifies with its signer's
+ * certificate over its content, else why not (static, or written to @buf).
+ */
+const char *bpi_pe_sig_check_signature(const struct bpi_pe_sig *s, char *buf, size_t n);
+
+/* ---- Signing (authenticode_pkcs7.c) ---- */
+
+struct bp_key;
+
+struct bpi_p7_req {
+	const struct bp_key *key;
+	X509 *cert;                 /* the signer's */
+	STACK_OF(X509) *extra;      /* further certificates to carry (may be NULL) */
+	enum bp_hash_algo algo;
+	const uint8_t *digest;      /* the image's Authenticode digest */
+	bool has_signing_time;
+	int64_t signing_time;
+};
+
+/*
+ * The DER of an Authenticode SignedData for @r (caller frees with
+ * OPENSSL_free), checked by parsing and verifying it back.
+ */
+int bpi_p7_sign(const struct bpi_p7_req *r, uint8_t **der, size_t *len, struct bp_diag *d);
 
 /* ---- Certificates (authenticode_certs.c) ---- */
 

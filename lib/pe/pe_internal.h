@@ -68,6 +68,9 @@ struct bp_pe {
 	bool sigs_lock_ready;
 };
 
+/* bp_pe_open_mem() taking over @b's bytes (left empty) instead of copying them. */
+int bpi_pe_open_buf(struct bp_buf *b, const char *name, struct bp_pe **out, struct bp_diag *d);
+
 /* Release what win_cert.c parsed (NULL is fine). */
 void bpi_pe_sigs_free(struct bpi_pe_sigs *s);
 

@@ -700,6 +700,18 @@ int bp_pe_open_mem(const void *data, size_t len, const char *name, struct bp_pe 
 	return finish_open(pe, name, out, d);
 }
 
+int bpi_pe_open_buf(struct bp_buf *b, const char *name, struct bp_pe **out, struct bp_diag *d)
+{
+	struct bp_pe *pe = calloc(1, sizeof(*pe));
+
+	*out = NULL;
+	if (!pe)
+		return bp_diag_set(d, BP_ERR_NOMEM, name, "out of memory");
+	pe->file = *b;
+	*b = (struct bp_buf)BP_BUF_INIT;
+	return finish_open(pe, name, out, d);
+}
+
 void bp_pe_close(struct bp_pe *pe)
 {
 	if (!pe)

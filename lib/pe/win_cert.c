@@ -173,19 +173,22 @@ int bpi_pe_sigs_get(const struct bp_pe *pe, struct bpi_pe_sigs **out, struct bp_
 	return 0;
 }
 
+void bpi_pe_sig_clear(struct bpi_pe_sig *e)
+{
+	PKCS7_free(e->p7);
+	free(e->problem);
+	free(e->subject);
+	free(e->issuer);
+	free(e->serial);
+	memset(e, 0, sizeof(*e));
+}
+
 void bpi_pe_sigs_free(struct bpi_pe_sigs *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++) {
-		struct bpi_pe_sig *e = &s->sig[i];
-
-		PKCS7_free(e->p7);
-		free(e->problem);
-		free(e->subject);
-		free(e->issuer);
-		free(e->serial);
-	}
+	for (size_t i = 0; i < s->n; i++)
+		bpi_pe_sig_clear(&s->sig[i]);
 	free(s->sig);
 	free(s);
 }

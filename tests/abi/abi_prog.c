@@ -18,6 +18,7 @@
  */
 #define BOOTPACK_EXPERIMENTAL
 #include <bootpack/experimental.h>
+#include <bootpack/authenticode.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -272,6 +273,43 @@ static void test_pe(void)
 	bp_pe_close(pe);
 }
 
+/*
+ * Authenticode on the (unsigned) zboot image: the digest, an empty table,
+ * verification with no signature to call back about, and the inner Image
+ * found through a caller-sized struct followed by a canary.
+ */
+static void on_sig_check(void *ctx, const struct bp_pe_sig_check *c)
+{
+	(void)ctx;
+	(void)c;
+	fail("bp_pe_verify called back for an unsigned image");
+}
+
+static void test_authenticode(void)
+{
+	struct { struct bp_zboot_inner z; uint64_t canary; } s = {
+		.z = BP_ZBOOT_INNER_INIT, .canary = CANARY };
+	struct bp_pe_verify_opts vo = BP_PE_VERIFY_OPTS_INIT;
+	uint8_t md[BP_HASH_MAX_LEN];
+	struct bp_pe *pe;
+	struct bp_diag d;
+	size_t n = 99, good = 99;
+
+	check_ret(bp_pe_open(zboot_efi, &pe, &d), 0, &d, "bp_pe_open");
+	if (failures)
+		return;
+	check_ret(bp_pe_digest(pe, BP_HASH_SHA256, md, &d), 0, &d, "bp_pe_digest");
+	check_ret(bp_pe_signatures(pe, &n, &d), 0, &d, "bp_pe_signatures");
+	CHECK(n == 0 && !bp_pe_signature_at(pe, 0), "%zu signatures in an unsigned image", n);
+	check_ret(bp_pe_verify(pe, &vo, on_sig_check, NULL, &good, &d), 0, &d, "bp_pe_verify");
+	CHECK(good == 0, "%zu good signatures", good);
+	check_ret(bp_zboot_inner(pe, 0, &s.z, &d), 0, &d, "bp_zboot_inner");
+	CHECK(s.canary == CANARY, "bp_zboot_inner wrote past struct bp_zboot_inner");
+	CHECK(s.z.size == sizeof(s.z), "bp_zboot_inner changed size");
+	CHECK(s.z.sig != BP_ZBOOT_INNER_UNKNOWN, "inner Image not looked at");
+	bp_pe_close(pe);
+}
+
 #ifdef BOOTPACK_ABI_GROWTH_TEST
 /* A newer program: its extra field set is refused, zero is fine, too small a size is refused. */
 static void expect_refused(int ret, const struct bp_diag *d, const char *what)
@@ -315,6 +353,26 @@ static void test_newer_program(const struct bp_fit *fit)
 	e.len = 1;
 	e.abi_growth_test = 1;
 	expect_refused(bp_pe_edit(pe, &e, pe_path, &d), &d, "bp_pe_edit");
+	{
+		struct bp_pe_verify_opts vo = BP_PE_VERIFY_OPTS_INIT;
+		struct bp_pe_sign_opts so = BP_PE_SIGN_OPTS_INIT;
+		struct bp_zboot_inner z = BP_ZBOOT_INNER_INIT;
+
+		vo.abi_growth_test = 1;
+		expect_refused(bp_pe_verify(pe, &vo, NULL, NULL, NULL, &d), &d, "bp_pe_verify");
+		vo.abi_growth_test = 0;
+		check_ret(bp_pe_verify(pe, &vo, NULL, NULL, NULL, &d), 0, &d, "bp_pe_verify");
+		so.abi_growth_test = 1;
+		expect_refused(bp_pe_sign(pe, NULL, &so, pe_path, &d), &d, "bp_pe_sign");
+		e.abi_growth_test = 0;
+		expect_refused(bp_pe_edit_sign(pe, &e, NULL, &so, pe_path, &d), &d,
+			       "bp_pe_edit_sign");
+		/* A larger output struct is filled as far as the library knows. */
+		z.abi_growth_test = CANARY;
+		check_ret(bp_zboot_inner(pe, 0, &z, &d), 0, &d, "bp_zboot_inner");
+		CHECK(z.abi_growth_test == CANARY && z.size == sizeof(z),
+		      "larger struct bp_zboot_inner mishandled");
+	}
 	bp_pe_close(pe);
 }
 #endif
@@ -344,6 +402,7 @@ int main(int argc, char **argv)
 		test_verify(fit);
 		test_extract(fit);
 		test_pe();
+		test_authenticode();
 #ifdef BOOTPACK_ABI_GROWTH_TEST
 		test_newer_program(fit);
 #endif

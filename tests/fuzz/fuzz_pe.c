@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target: the PE/COFF reader, the section editor and zboot extraction.
- * Each input is parsed; a zboot image's kernel is extracted (capped); an
- * image without errors is then edited (add, and replace or remove of its
- * last section) and every result must parse again without errors, with the
+ * Fuzz target: the PE/COFF reader, the section editor, zboot extraction and
+ * the Authenticode reader. Each input is parsed; its certificate table is
+ * listed, its digest computed and its signatures checked (against no
+ * certificate); a zboot image's kernel is extracted (capped); an image
+ * without errors is then edited (add, and replace or remove of its last
+ * section) and every result must parse again without errors, with the
  * zboot payload still inside one section.
  */
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bootpack/authenticode.h>
 #include <bootpack/pe.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -31,6 +34,44 @@ static void check_output(const char *path, bool zboot)
 	bp_pe_close(pe);
 }
 
+static void on_check(void *ctx, const struct bp_pe_sig_check *c)
+{
+	(void)ctx;
+	/* Nothing is trusted without a certificate; every verdict says why. */
+	if (!c->msg || !c->msg[0] || c->trusted)
+		abort();
+}
+
+/* Listing, digest and verdicts must agree with each other, whatever the table holds. */
+static void check_signatures(const struct bp_pe *pe)
+{
+	uint8_t md[BP_HASH_MAX_LEN];
+	struct bp_diag d;
+	size_t n = 0, good = 1;
+	int ret = bp_pe_signatures(pe, &n, &d);
+
+	if (ret && (!d.msg[0] || n))
+		abort();
+	for (size_t i = 0; !ret && i < n; i++) {
+		const struct bp_pe_signature *s = bp_pe_signature_at(pe, i);
+
+		if (!s || s->parsed == !!s->problem || s->length < 8)
+			abort();
+		if (s->parsed && s->digest_matches &&
+		    (bp_pe_digest(pe, s->digest_algo, md, &d) ||
+		     memcmp(md, s->digest, bp_hash_len(s->digest_algo))))
+			abort();
+		if (s->signer)
+			(void)strlen(s->signer);
+	}
+	if (!ret && bp_pe_signature_at(pe, n))
+		abort();
+	if (bp_pe_digest(pe, BP_HASH_SHA256, md, &d) && !d.msg[0])
+		abort();
+	if (bp_pe_verify(pe, NULL, on_check, NULL, &good, &d) != ret || good)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t blob[300] = { 0x42 };
@@ -45,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	in = bp_pe_get_info(pe);
+	check_signatures(pe);
 	if (!mkdtemp(dir))
 		abort();
 	snprintf(out, sizeof(out), "%s/out.efi", dir);
