@@ -14,10 +14,10 @@ print, matched the moment it appears, with QEMU stopped at once:
   - booted:  the kernel's "Linux version" banner;
   - refused: BdsDxe's line for the ESP's loader with the status the security
     check returned, "failed to load Boot0001 "UEFI Misc Device" from
-    PciRoot(0x0)/Pci(0x1,0x0): Access Denied" (EFI_ACCESS_DENIED, DxeImage-
-    VerificationLib's verdict; a malformed image would give Unsupported or
-    Load Error), with nothing of the image printed on the -kernel attempt
-    before it;
+    PciRoot(0x0)/Pci(0x1,0x0): Access Denied" (EFI_ACCESS_DENIED, the
+    verdict of the firmware's image verification; a file that is no PE
+    image gives "Not Found" here), with nothing of the image printed on the
+    -kernel attempt before it;
   - hung: neither within a stage deadline (60 s each; a verdict takes 1 to
     4 s here).
 That Secure Boot is really enforced is shown on the same bytes: the
@@ -34,7 +34,8 @@ decompressor with the ordinary stub") and Debian's own arm64 kernel from the
 corpus (signed by Debian, whose CA this db does not hold: its signature is
 replaced). The "other key" is generated at test time (signkeys.py); the
 snakeoil key is Debian's, decrypted into the test's temporary directory.
-Eight boots; the file takes about 25 s here (each boot 1.5 to 3.5 s).
+Eight boots; the file takes about 30 s on a busy 2-core machine (each boot
+2 to 3.5 s, mostly the firmware starting under TCG).
 """
 
 import re
