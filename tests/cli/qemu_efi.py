@@ -124,6 +124,34 @@ class EfiBootResult:
                 f"--- console tail ---\n{tail(self.raw, lines)}")
 
 
+def run_boot(cmd, result, timeout, watch):
+    """Start QEMU with @cmd and call watch(con, left, t0), which waits on the
+    console (Console.expect with left(stage limit) as timeout, cut by the
+    overall @timeout) and fills @result. QEMU is killed and reaped after it;
+    the console text, the EFI stub lines before the banner and the total time
+    go into @result, which is returned. QemuError if QEMU cannot start."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+
+    def left(limit):
+        return max(0.0, min(limit, deadline - time.monotonic()))
+
+    try:
+        con = Console(cmd, result.log_path)
+    except OSError as exc:
+        raise QemuError(f"cannot start {QEMU}: {exc}") from exc
+    with con:
+        try:
+            watch(con, left, t0)
+        finally:
+            result.raw = bytes(con.buf)
+            result.times["total"] = time.monotonic() - t0
+    banner_at = result.raw.find(b"Linux version ")
+    head = result.raw if banner_at < 0 else result.raw[:banner_at]
+    result.stub = [_text(m.group(0)).strip() for m in EFI_STUB.finditer(head)]
+    return result
+
+
 def boot_efi(image, bootargs=BOOTARGS, log_path=None, timeout=180):
     """Boot `image` with EDK2 and wait for the banner, then the root panic.
 
@@ -132,44 +160,29 @@ def boot_efi(image, bootargs=BOOTARGS, log_path=None, timeout=180):
     """
     cmd = qemu_command(image, bootargs)
     result = EfiBootResult(cmd, log_path)
-    t0 = time.monotonic()
-    deadline = t0 + timeout
 
-    def left(limit):
-        return max(0.0, min(limit, deadline - time.monotonic()))
-
-    try:
-        con = Console(cmd, log_path)
-    except OSError as exc:
-        raise QemuError(f"cannot start {QEMU}: {exc}") from exc
-    with con:
-        try:
-            i, why = con.expect([BANNER, FIRMWARE_GAVE_UP], left(TO_BANNER))
-            result.times["banner"] = time.monotonic() - t0
+    def watch(con, left, t0):
+        i, why = con.expect([BANNER, FIRMWARE_GAVE_UP], left(TO_BANNER))
+        result.times["banner"] = time.monotonic() - t0
+        if i is None:
+            result.error = f"no Linux banner: {why}"
+        elif i == 1:
+            result.firmware_error = _text(why).strip()
+            result.error = "the firmware did not start the image"
+        else:
+            result.banner = _text(why).strip()
+            t_banner = time.monotonic()
+            i, why = con.expect([ROOT_PANIC, ANY_PANIC], left(TO_PANIC))
+            result.times["panic"] = time.monotonic() - t_banner
             if i is None:
-                result.error = f"no Linux banner: {why}"
+                result.error = f"no root/init panic: {why}"
             elif i == 1:
-                result.firmware_error = _text(why).strip()
-                result.error = "the firmware did not start the image"
+                result.error = f"wrong panic: {_text(why).strip()}"
             else:
-                result.banner = _text(why).strip()
-                t_banner = time.monotonic()
-                i, why = con.expect([ROOT_PANIC, ANY_PANIC], left(TO_PANIC))
-                result.times["panic"] = time.monotonic() - t_banner
-                if i is None:
-                    result.error = f"no root/init panic: {why}"
-                elif i == 1:
-                    result.error = f"wrong panic: {_text(why).strip()}"
-                else:
-                    result.panic = _text(why).strip()
-                    result.exit_status = con.wait_exit(left(TO_EXIT))
-        finally:
-            result.raw = bytes(con.buf)
-            result.times["total"] = time.monotonic() - t0
-    banner_at = result.raw.find(b"Linux version ")
-    head = result.raw if banner_at < 0 else result.raw[:banner_at]
-    result.stub = [_text(m.group(0)).strip() for m in EFI_STUB.finditer(head)]
-    return result
+                result.panic = _text(why).strip()
+                result.exit_status = con.wait_exit(left(TO_EXIT))
+
+    return run_boot(cmd, result, timeout, watch)
 
 
 # --------------------------------------------------------------------------
@@ -302,43 +315,26 @@ def boot_efi_secure(image, work, secure=True, bootargs=BOOTARGS, log_path=None, 
     copy_sparse(AAVMF_VARS[secure], vars_copy)
     cmd = secure_command(image, esp, vars_copy, bootargs)
     result = SecureBootResult(cmd, log_path, secure)
-    t0 = time.monotonic()
-    deadline = t0 + timeout
 
-    def left(limit):
-        return max(0.0, min(limit, deadline - time.monotonic()))
+    def watch(con, left, t0):
+        i, why = con.expect([FIRST_IMAGE_LINE], left(TO_FIRMWARE))
+        result.times["firmware"] = time.monotonic() - t0
+        if i is None:
+            result.error = f"the firmware ran no image and no boot option: {why}"
+            return
+        con.pos -= len(why)  # it may be the verdict itself
+        t_image = time.monotonic()
+        i, why = con.expect([BANNER, BDS_FAILED_ESP, BDS_NOTHING, EFI_CRASH], left(TO_VERDICT))
+        result.times["verdict"] = time.monotonic() - t_image
+        if i is None:
+            result.error = f"no banner and no refusal: {why}"
+        elif i == 0:
+            result.banner = _text(why).strip()
+        elif i in (1, 2):
+            result.refusal = _text(why).strip()
+            if i == 1:
+                result.status = _text(BDS_FAILED_ESP.search(why).group(1)).strip()
+        else:
+            result.firmware_error = _text(why).strip()
 
-    try:
-        con = Console(cmd, log_path)
-    except OSError as exc:
-        raise QemuError(f"cannot start {QEMU}: {exc}") from exc
-    with con:
-        try:
-            i, why = con.expect([FIRST_IMAGE_LINE], left(TO_FIRMWARE))
-            result.times["firmware"] = time.monotonic() - t0
-            if i is None:
-                result.error = f"the firmware ran no image and no boot option: {why}"
-            else:
-                con.pos -= len(why)  # it may be the verdict itself
-                t_image = time.monotonic()
-                i, why = con.expect([BANNER, BDS_FAILED_ESP, BDS_NOTHING, EFI_CRASH],
-                                    left(TO_VERDICT))
-                result.times["verdict"] = time.monotonic() - t_image
-                if i is None:
-                    result.error = f"no banner and no refusal: {why}"
-                elif i == 0:
-                    result.banner = _text(why).strip()
-                elif i == 1:
-                    result.refusal = _text(why).strip()
-                    result.status = _text(BDS_FAILED_ESP.search(why).group(1)).strip()
-                elif i == 2:
-                    result.refusal = _text(why).strip()
-                else:
-                    result.firmware_error = _text(why).strip()
-        finally:
-            result.raw = bytes(con.buf)
-            result.times["total"] = time.monotonic() - t0
-    banner_at = result.raw.find(b"Linux version ")
-    head = result.raw if banner_at < 0 else result.raw[:banner_at]
-    result.stub = [_text(m.group(0)).strip() for m in EFI_STUB.finditer(head)]
-    return result
+    return run_boot(cmd, result, timeout, watch)
