@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "json.h"
 #include "pe_flags.h"
-#include "pe_sigs.h"
+#include "pe_print.h"
 
 enum { OPT_HELP = 'h', OPT_JSON = 256 };
 
@@ -247,21 +247,18 @@ static void json(const char *path, const struct bp_pe *pe, const struct bp_zboot
 	} else {
 		printf("null");
 	}
-	printf(",\n \"problems\": [");
-	for (size_t i = 0; i < in->n_problems; i++) {
-		printf("%s{\"severity\": \"%s\", \"message\": ", i ? ", " : "",
-		       bp_pe_problem_at(pe, i)->severity == BP_PE_ERROR ? "error" : "warning");
-		json_str(stdout, bp_pe_problem_at(pe, i)->msg);
-		putchar('}');
-	}
-	printf("]}\n");
+	printf(",\n \"problems\": ");
+	pe_problems_json(stdout, pe);
+	printf("}\n");
 }
 
 static void info_help(void)
 {
 	printf("Usage: bootpack pe info [--json] FILE\n"
 	       "Show a PE/COFF image: headers, sections, data directories, overlay,\n"
-	       "signature, CheckSum, the Linux zboot header, and what EDK2 would refuse.\n\n");
+	       "CheckSum, Authenticode signatures (signer, digest; not whether they are\n"
+	       "trusted: see pe verify), the Linux zboot header and inner Image, and\n"
+	       "what EDK2 would refuse.\n\n");
 	cli_print_options(stdout, info_opts, sizeof(info_opts) / sizeof(info_opts[0]));
 }
 

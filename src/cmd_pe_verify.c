@@ -13,7 +13,7 @@
 #include "argfile.h"
 #include "cli.h"
 #include "json.h"
-#include "pe_sigs.h"
+#include "pe_print.h"
 
 #define CMD "pe verify"
 
@@ -146,20 +146,6 @@ static void json_checks(const struct bp_pe *pe, const struct checks *cs)
 	printf("%s]", cs->n ? "\n   " : "");
 }
 
-static void json_problems(const struct bp_pe *pe)
-{
-	const struct bp_pe_info *in = bp_pe_get_info(pe);
-
-	printf(", \"problems\": [");
-	for (size_t i = 0; i < in->n_problems; i++) {
-		printf("%s{\"severity\": \"%s\", \"message\": ", i ? ", " : "",
-		       bp_pe_problem_at(pe, i)->severity == BP_PE_ERROR ? "error" : "warning");
-		json_str(stdout, bp_pe_problem_at(pe, i)->msg);
-		putchar('}');
-	}
-	putchar(']');
-}
-
 struct verdict {
 	bool checked;               /* signatures were checked (--cert/--ca) */
 	size_t n_sigs, n_good;
@@ -228,7 +214,8 @@ static void report(const char *path, const struct bp_pe *pe, const struct verify
 		json_checks(pe, cs);
 		printf(", \"inner_image\": ");
 		pe_inner_json(stdout, v->has_inner ? &v->inner : NULL);
-		json_problems(pe);
+		printf(", \"problems\": ");
+		pe_problems_json(stdout, pe);
 		putchar('}');
 	} else {
 		print_problems(path, pe);

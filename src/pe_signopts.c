@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "keyopts.h"
 #include "pe_signopts.h"
-#include "pe_sigs.h"
+#include "pe_print.h"
 
 /* The last second of year 9999: what an ASN.1 GeneralizedTime can hold. */
 #define SIGNING_TIME_MAX 253402300799LL

@@ -13,9 +13,19 @@
  * table appended at the 8-aligned end of the image; CheckSum is recomputed.
  *
  * Reproducible: a signature carries no signing time unless asked for one,
- * RSA PKCS#1 v1.5 is deterministic, so the same image, key and certificate
- * give the same bytes. (Keys are those of <bootpack/sign.h>: PEM files or
- * PKCS#11 URIs.)
+ * RSA PKCS#1 v1.5 is deterministic and ECDSA with a file key uses RFC 6979
+ * nonces, so the same image, key and certificate give the same bytes.
+ * (Keys are those of <bootpack/sign.h>: PEM files or PKCS#11 URIs; a
+ * token's ECDSA is randomised.)
+ *
+ * Images whose sections' raw data does not lie back to back from
+ * SizeOfHeaders are not hashed: firmware (EDK2, Linux) hashes the bytes
+ * from SizeOfHeaders plus the raw sizes, not from the end of the last
+ * section, so such an image has bytes no signature covers.
+ *
+ * The certificate table is parsed on the first call that needs it and kept
+ * until bp_pe_close(); these functions may be called from several threads
+ * on one struct bp_pe.
  *
  * Growth rules: those at the top of <bootpack/fit.h>.
  */
@@ -42,10 +52,11 @@ struct bp_key;
 
 /*
  * The Authenticode digest of @pe with @algo (BP_HASH_SHA1/256/384/512) into
- * @out (bp_hash_len(@algo) bytes). BP_ERR_FORMAT when the image cannot be
- * hashed: an error in bp_pe_open()'s problems that concerns the hashed
- * ranges (sections outside the file, overlapping raw data, a certificate
- * table that is not at the end of the file or overlaps a section...).
+ * @out (bp_hash_len(@algo) bytes), as pesign -h and sbsign compute it.
+ * BP_ERR_FORMAT when the image cannot be hashed unambiguously: SizeOfHeaders
+ * before the section table, raw data overlapping, leaving a gap or running
+ * past the certificate table or the file, a certificate table that is not
+ * at the end of the file or lies outside it. BP_ERR_INVALID for another @algo.
  */
 int bp_pe_digest(const struct bp_pe *pe, enum bp_hash_algo algo, uint8_t out[BP_HASH_MAX_LEN],
 		 struct bp_diag *d);
@@ -57,15 +68,24 @@ struct bp_pe_signature {
 	uint64_t offset;            /* file offset of its WIN_CERTIFICATE */
 	uint32_t length;            /* dwLength, header included */
 	uint16_t revision, type;    /* wRevision, wCertificateType */
-	/* Set when the entry is an Authenticode PKCS#7 SignedData; else @problem says why not. */
+	/*
+	 * Set when the entry is an Authenticode PKCS#7 SignedData that UEFI
+	 * firmware can read; else @problem says why not. The strings here live
+	 * until bp_pe_close().
+	 */
 	bool parsed;
 	const char *problem;        /* NULL when parsed */
 	enum bp_hash_algo digest_algo;
 	uint8_t digest[BP_HASH_MAX_LEN];  /* the image digest it signs */
 	bool digest_matches;        /* equals bp_pe_digest() of this image */
-	const char *signer;         /* signer certificate's subject, one line ("CN=..., O=..."); may be NULL */
-	const char *issuer;         /* its issuer */
-	const char *serial;         /* its serial number, hex */
+	/*
+	 * The signer certificate's subject, one line in RFC 2253 order ("CN=...,
+	 * O=..."), UTF-8 with control characters escaped (escape it for a
+	 * terminal all the same); NULL when the PKCS#7 does not carry it.
+	 */
+	const char *signer;
+	const char *issuer;         /* its issuer, as the SignerInfo names it */
+	const char *serial;         /* its serial number, lower-case hex bytes ("0a") */
 	size_t n_certs;             /* certificates carried in the PKCS#7 */
 	bool has_signing_time;
 	int64_t signing_time;       /* Unix time, when has_signing_time */
@@ -78,9 +98,12 @@ struct bp_pe_signature {
  * Parse the certificate table of @pe (bounded, hostile input safe): the
  * number of WIN_CERTIFICATE entries in @n and each one through
  * bp_pe_signature_at() until bp_pe_close(). An image without a table has 0.
- * BP_ERR_FORMAT only when the table itself cannot be walked (an entry's
- * length past the table or below 8); an entry that is not PKCS#7 is listed
- * with its problem.
+ * Fails only when the table itself cannot be walked: BP_ERR_RANGE when it
+ * lies outside the file, BP_ERR_FORMAT when its offset is not 8-aligned,
+ * an entry's length is below 8 or past the table, bytes too few for an
+ * entry are left, or it has more than 64 entries. An entry that is not an
+ * Authenticode signature is listed with its problem. bp_pe_signature_at()
+ * is NULL past the end, and before bp_pe_signatures() was called.
  */
 int bp_pe_signatures(const struct bp_pe *pe, size_t *n, struct bp_diag *d);
 const struct bp_pe_signature *bp_pe_signature_at(const struct bp_pe *pe, size_t i);
@@ -93,8 +116,9 @@ struct bp_pe_verify_opts {
 	 * Trusted certificates, as files (PEM, several per file, or DER): a
 	 * signature is trusted when its signer's chain, built from the
 	 * certificates the PKCS#7 carries, reaches one of them (the signer's
-	 * own certificate counts, as in a UEFI db). Expiry is not checked
-	 * (firmware does not either).
+	 * own certificate counts, as in a UEFI db). Expiry, key usage and
+	 * extended key usage are not checked (firmware does not either). None
+	 * given: nothing is trusted, the rest is still checked.
 	 */
 	const char *const *certs;
 	size_t n_certs;
@@ -112,7 +136,7 @@ struct bp_pe_sig_check {
 	bool digest_ok;             /* the signed digest equals the image's */
 	bool signature_ok;          /* the PKCS#7 signature verifies with its signer certificate */
 	bool trusted;               /* and the signer chains to a given certificate */
-	const char *msg;            /* one line: what verified, or why not */
+	const char *msg;            /* one line: what verified, or why not (valid during the call) */
 #ifdef BOOTPACK_ABI_GROWTH_TEST
 	uint64_t abi_growth_test;   /* test-only */
 #endif
@@ -140,7 +164,8 @@ enum bp_pe_sign_mode {
 
 struct bp_pe_sign_opts {
 	size_t size;                /* BP_PE_SIGN_OPTS_INIT */
-	const char *cert;           /* signer certificate file (PEM or DER); required */
+	/* Signer certificate file (PEM or DER); required. More PEM certificates in it are carried too. */
+	const char *cert;
 	const char *chain;          /* further certificates to carry (PEM file), or NULL */
 	enum bp_hash_algo digest;   /* 0 (CRC32) means BP_HASH_SHA256; SHA384/512 selectable */
 	enum bp_pe_sign_mode mode;
@@ -154,18 +179,23 @@ struct bp_pe_sign_opts {
 #define BP_PE_SIGN_OPTS_INIT { .size = sizeof(struct bp_pe_sign_opts) }
 
 /*
- * Sign @pe with @k (its certificate in @o->cert must hold @k's public key)
- * and write the image to @out_path atomically (may be the input's path).
- * The image must have no errors; the signature goes at the 8-aligned end of
- * the image data (zero padding added and hashed), the Security directory
- * points at the table, CheckSum is recomputed.
+ * Sign @pe with @k (its certificate in @o->cert must hold @k's public key:
+ * RSA 2048, 3072 or 4096 bits, EC P-256 or P-384) and write the image to
+ * @out_path atomically (may be the input's path). The image must have no
+ * errors and a Security directory entry; the signature goes at the 8-aligned
+ * end of the image data (zero padding added and hashed), the Security
+ * directory points at the table, CheckSum is recomputed. Nothing is written
+ * on failure. BP_ERR_UNSUPPORTED for a signed image in BP_PE_SIGN_NEW mode,
+ * BP_ERR_INVALID for a key the certificate does not match, BP_ERR_TOOBIG
+ * for a signature (with its chain) over the 64 KiB EDK2 can read.
  */
 int bp_pe_sign(const struct bp_pe *pe, const struct bp_key *k, const struct bp_pe_sign_opts *o,
 	       const char *out_path, struct bp_diag *d);
 
 /*
  * bp_pe_edit() and sign the result in one step (strip the old signature,
- * edit, sign; one atomic write): @e->strip_signature is implied.
+ * edit, sign; one atomic write): @e->strip_signature is implied and
+ * @o->mode is ignored (the edit invalidates every signature there was).
  */
 int bp_pe_edit_sign(const struct bp_pe *pe, const struct bp_pe_edit *e, const struct bp_key *k,
 		    const struct bp_pe_sign_opts *o, const char *out_path, struct bp_diag *d);

@@ -25,16 +25,6 @@
 #include "hash/hasher.h"
 #include "util/esc.h"
 
-static int cmp_raw(const void *a, const void *b, void *ctx)
-{
-	const struct bp_pe_section *s = ctx;
-	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-
-	if (s[i].raw_offset != s[j].raw_offset)
-		return s[i].raw_offset < s[j].raw_offset ? -1 : 1;
-	return i < j ? -1 : i > j;
-}
-
 /* The header fields the digest skips must lie inside the hashed headers. */
 static int plan_headers(const struct bp_pe *pe, struct bpi_pe_hash_plan *p, struct bp_diag *d)
 {
@@ -138,7 +128,7 @@ int bpi_pe_hash_plan(const struct bp_pe *pe, struct bpi_pe_hash_plan *p, struct 
 	for (uint32_t i = 0; i < n_sec; i++)
 		if (pe->sections[i].raw_size)
 			order[n++] = i;
-	qsort_r(order, n, sizeof(*order), cmp_raw, pe->sections);
+	qsort_r(order, n, sizeof(*order), bpi_pe_cmp_raw_offset, pe->sections);
 	p->sections_end = pe->info.size_of_headers;
 	for (uint32_t k = 0; k < n && !ret; k++)
 		ret = plan_section(pe, order[k], p, d);

@@ -178,35 +178,6 @@ static int make_signature(struct signer *s)
 	return ret;
 }
 
-/* PE CheckSum over pieces: 16-bit little-endian words across piece boundaries. */
-struct csum {
-	uint64_t sum, len;
-};
-
-static void csum_add(struct csum *c, const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-
-	if (n && (c->len & 1)) {
-		c->sum += (uint32_t)p[0] << 8;
-		i = 1;
-	}
-	for (; i + 1 < n; i += 2)
-		c->sum += p[i] | (uint32_t)p[i + 1] << 8;
-	if (i < n)
-		c->sum += p[i];
-	c->len += n;
-}
-
-static uint32_t csum_final(const struct csum *c)
-{
-	uint64_t sum = c->sum;
-
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint32_t)(sum + c->len);
-}
-
 static void add_piece(struct signer *s, const void *p, uint64_t n)
 {
 	s->piece[s->n_pieces++] = (struct bpi_region){ p, (size_t)n };
@@ -220,7 +191,7 @@ static int lay_out(struct signer *s, uint8_t entry_hdr[8])
 	uint64_t soh = pe->info.size_of_headers, table_off = s->plan.data_end + s->pad;
 	uint64_t entry = BPI_WIN_CERT_HDR + (uint64_t)s->der_len;
 	uint64_t table_size = s->keep + BPI_ALIGN_UP(entry, 8);
-	struct csum c = { 0, 0 };
+	struct bpi_pe_csum c = { 0, 0 };
 
 	if (table_off + table_size > UINT32_MAX)
 		return bp_diag_set(s->d, BP_ERR_TOOBIG, pe->name, "the signed image would exceed "
@@ -246,8 +217,8 @@ static int lay_out(struct signer *s, uint8_t entry_hdr[8])
 	add_piece(s, s->der, s->der_len);
 	add_piece(s, zeros, BPI_ALIGN_UP(entry, 8) - entry);
 	for (size_t i = 0; i < s->n_pieces; i++)
-		csum_add(&c, s->piece[i].data, s->piece[i].size);
-	bpi_put_le32(s->hdr + s->plan.checksum_at, csum_final(&c));
+		bpi_pe_csum_add(&c, s->piece[i].data, s->piece[i].size);
+	bpi_put_le32(s->hdr + s->plan.checksum_at, bpi_pe_csum_final(&c));
 	return 0;
 }
 

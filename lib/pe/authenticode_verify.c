@@ -11,6 +11,7 @@
  * usage or extended key usage are checked: firmware has no trusted clock
  * and a db entry is trusted for whatever it signs.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +53,8 @@ const char *bpi_pe_sig_check_signature(const struct bpi_pe_sig *s, char *buf, si
 	si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(s->p7), 0);
 	if (!content_type_ok(si))
 		return "its contentType attribute does not name SpcIndirectDataContent";
+	if (s->content_len > INT_MAX)
+		return "its SpcIndirectDataContent is too large";
 	in = BIO_new_mem_buf(s->content, (int)s->content_len);
 	/* Authenticode's content is both embedded and given: no PKCS7_NO_DUAL_CONTENT. */
 	ok = in ? PKCS7_verify(s->p7, NULL, NULL, in, NULL,

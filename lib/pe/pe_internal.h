@@ -68,6 +68,24 @@ struct bp_pe {
 	bool sigs_lock_ready;
 };
 
+/*
+ * qsort_r() order of section indices (uint32_t) by PointerToRawData, then
+ * index; @ctx is the section array.
+ */
+int bpi_pe_cmp_raw_offset(const void *a, const void *b, void *ctx);
+
+/*
+ * The PE CheckSum over pieces given in file order: 16-bit little-endian
+ * words across piece boundaries, an odd last byte zero-extended; the sum
+ * cannot overflow for files below 2^48 bytes. bp_pe_checksum() in pieces.
+ */
+struct bpi_pe_csum {
+	uint64_t sum, len;
+};
+
+void bpi_pe_csum_add(struct bpi_pe_csum *c, const uint8_t *p, size_t n);
+uint32_t bpi_pe_csum_final(const struct bpi_pe_csum *c);
+
 /* bp_pe_open_mem() taking over @b's bytes (left empty) instead of copying them. */
 int bpi_pe_open_buf(struct bp_buf *b, const char *name, struct bp_pe **out, struct bp_diag *d);
 

@@ -418,7 +418,7 @@ static void check_section_raw(struct bp_pe *pe, uint32_t i)
 			"is not FileAlignment-aligned", i, s->name, s->raw_offset, s->raw_size);
 }
 
-static int cmp_raw_offset(const void *a, const void *b, void *ctx)
+int bpi_pe_cmp_raw_offset(const void *a, const void *b, void *ctx)
 {
 	const struct bp_pe_section *s = ctx;
 	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
@@ -445,7 +445,7 @@ static int check_raw_overlaps(struct bp_pe *pe)
 	for (uint32_t i = 0; i < pe->info.n_sections; i++)
 		if (sec[i].raw_size)
 			order[n++] = i;
-	qsort_r(order, n, sizeof(*order), cmp_raw_offset, (void *)sec);
+	qsort_r(order, n, sizeof(*order), bpi_pe_cmp_raw_offset, (void *)sec);
 	for (uint32_t k = 0; k < n; k++) {
 		const struct bp_pe_section *s = &sec[order[k]], *t = &sec[far];
 		uint64_t end = (uint64_t)s->raw_offset + s->raw_size;
@@ -755,22 +755,43 @@ int bp_pe_find_section(const struct bp_pe *pe, const char *name)
 	return BP_ERR_NOTFOUND;
 }
 
+void bpi_pe_csum_add(struct bpi_pe_csum *c, const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	/* A piece that starts at an odd offset starts with the high half of a word. */
+	if (n && (c->len & 1)) {
+		c->sum += (uint32_t)p[0] << 8;
+		i = 1;
+	}
+	for (; i + 1 < n; i += 2)
+		c->sum += p[i] | (uint32_t)p[i + 1] << 8;
+	if (i < n)
+		c->sum += p[i];
+	c->len += n;
+}
+
+uint32_t bpi_pe_csum_final(const struct bpi_pe_csum *c)
+{
+	uint64_t sum = c->sum;
+
+	/*
+	 * Folding the carries back in once at the end gives what folding after
+	 * every word gives: the one value in 1..0xffff congruent to the sum
+	 * modulo 0xffff (0 only for a zero sum). Then + length.
+	 */
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint32_t)(sum + c->len);
+}
+
 uint32_t bp_pe_checksum(const uint8_t *p, size_t len, size_t checksum_offset)
 {
-	uint64_t sum = 0;
+	struct bpi_pe_csum c = { 0, 0 };
 
-	/* 16-bit words, carries folded back in, the CheckSum field as zero; then + length. */
-	for (size_t i = 0; i < len; i += 2) {
-		uint32_t lo = p[i], hi = i + 1 < len ? p[i + 1] : 0;
-
-		/* Byte by byte, so an odd e_lfanew still blanks exactly the field. */
-		if (i - checksum_offset < 4)
-			lo = 0;
-		if (i + 1 - checksum_offset < 4)
-			hi = 0;
-		sum += lo | hi << 8;
-		sum = (sum & 0xffff) + (sum >> 16);
-	}
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint32_t)(sum + len);
+	bpi_pe_csum_add(&c, p, len);
+	/* The CheckSum field counts as zero: its bytes come out again, each from its half-word. */
+	for (size_t k = checksum_offset; k < len && k - checksum_offset < 4; k++)
+		c.sum -= (uint64_t)p[k] << (8 * (k & 1));
+	return bpi_pe_csum_final(&c);
 }

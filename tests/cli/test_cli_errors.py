@@ -284,7 +284,7 @@ def test_bad_command_message(bootpack, args, msg, hint):
 
 OBJECT_COMMANDS = {
     "fit": ["build", "list", "extract", "verify", "sign", "key add"],
-    "pe": ["info", "verify", "add-section", "replace-section", "remove-section"],
+    "pe": ["info", "verify", "sign", "hash", "add-section", "replace-section", "remove-section"],
     "zboot": ["extract"],
 }
 
@@ -343,7 +343,7 @@ def test_help_and_version(bootpack):
 
 @pytest.mark.parametrize("command", [
     "fit build", "fit list", "fit extract", "fit verify", "fit sign", "fit key add",
-    "pe info", "pe verify",
+    "pe info", "pe verify", "pe sign", "pe hash",
     "pe add-section", "pe replace-section", "pe remove-section", "zboot extract"])
 def test_help_options_documented_in_man_page(bootpack, command):
     """--help comes from the option table; the man page must cover each option,

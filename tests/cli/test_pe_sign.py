@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import time
@@ -35,6 +34,8 @@ import pytest
 from conftest import run
 from signkeys import EPOCH, pkcs11_env, pki, real_run, sign_keys  # noqa: F401
 from softhsm import softhsm_token  # noqa: F401
+from test_fit_sign import assert_fails as fit_assert_fails
+from test_fit_sign import assert_usage, copy, err, listing, ok, out
 
 REPO = Path(__file__).resolve().parents[2]
 NO_SDE = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
@@ -59,44 +60,10 @@ def bp(bootpack, *args, env=None, cwd=None, guard=True):
                   cwd=cwd, check=False, timeout=300)
 
 
-def ok(proc):
-    assert proc.returncode == 0, (proc.returncode, proc.stderr.decode(errors="replace"))
-    return proc
-
-
-def err(proc):
-    return proc.stderr.decode(errors="replace")
-
-
-def out(proc):
-    return proc.stdout.decode(errors="replace")
-
-
 def assert_fails(proc, path, *needles):
     """Exit 1, nothing on stdout, one line `bootpack: 'PATH': ...` holding every needle."""
-    e = err(proc)
-    assert proc.returncode == 1, (proc.returncode, e)
     assert proc.stdout == b""
-    lines = e.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"bootpack: '{path}': "), e
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-
-
-def assert_usage(proc, cmd, msg):
-    assert proc.returncode == 2, err(proc)
-    assert err(proc) == (f"bootpack {cmd}: {msg}\n"
-                         f"Try 'bootpack {cmd} --help' for more information.\n")
-    assert proc.stdout == b""
-
-
-def listing(directory):
-    return sorted(p.name for p in Path(directory).iterdir())
-
-
-def copy(src, dest):
-    shutil.copyfile(src, dest)
-    return Path(dest)
+    fit_assert_fails(proc, path, *needles)
 
 
 def authenticode_digest(data, algo="sha256"):

@@ -72,6 +72,18 @@ static uint8_t *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* Two outputs must be the same bytes. */
+static void assert_same_file(const char *a, const char *b)
+{
+	size_t al, bl;
+	uint8_t *x = slurp(a, &al), *y = slurp(b, &bl);
+
+	assert_int_equal(al, bl);
+	assert_memory_equal(x, y, al);
+	free(x);
+	free(y);
+}
+
 /* Keys and certificates, made once. */
 enum { KEY_A, KEY_B, KEY_EC, KEY_ROOT, KEY_MID, KEY_LEAF, N_KEYS };
 static EVP_PKEY *keys[N_KEYS];
@@ -403,8 +415,48 @@ static void test_digest_refusals(void **state)
 	assert_int_equal(bp_pe_digest(pe, BP_HASH_SHA256, md, &d), BP_ERR_FORMAT);
 	assert_non_null(strstr(d.msg, "extends past the end of the file"));
 	bp_pe_close(pe);
+	/* One that ends the file but starts inside .data, and one inside the headers. */
+	wr32(p + sec, im.lay.sect_raw_ptr[1]);
+	wr32(p + sec + 4, (uint32_t)im.len - im.lay.sect_raw_ptr[1]);
+	pe = open_bytes(p, im.len);
+	assert_int_equal(bp_pe_digest(pe, BP_HASH_SHA256, md, &d), BP_ERR_FORMAT);
+	assert_non_null(strstr(d.msg, "section 1 '.data' (raw data 0x"));
+	assert_non_null(strstr(d.msg, "runs past the start of the certificate table"));
+	bp_pe_close(pe);
+	wr32(p + sec, 0x100);
+	wr32(p + sec + 4, (uint32_t)im.len - 0x100);
+	pe = open_bytes(p, im.len);
+	assert_int_equal(bp_pe_digest(pe, BP_HASH_SHA256, md, &d), BP_ERR_FORMAT);
+	if (!strstr(d.msg, "is past the certificate table (0x100)"))
+		fail_msg("%s", d.msg);
+	bp_pe_close(pe);
 	free(p);
 	drop(&im);
+}
+
+/* The CheckSum (summed in one pass, folded once) against the generator's word-by-word fold. */
+static void test_checksum(void **state)
+{
+	static uint8_t buf[4099];
+	uint32_t x = 12345;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245 + 12345;
+		buf[i] = (uint8_t)(x >> 16);
+	}
+	/* All 0xff words make the sum a multiple of 0xffff: the 0 / 0xffff edge. */
+	memset(buf + 2048, 0xff, 1024);
+	for (size_t len = 0; len < 80; len++)
+		for (size_t off = 0; off < len + 6; off++)
+			assert_int_equal(bp_pe_checksum(buf, len, off), pe_gen_checksum(buf, len, off));
+	for (size_t off = 0; off < 12; off++) {
+		assert_int_equal(bp_pe_checksum(buf, sizeof(buf), off * 333),
+				 pe_gen_checksum(buf, sizeof(buf), off * 333));
+		assert_int_equal(bp_pe_checksum(buf + 2048, 1024, off),
+				 pe_gen_checksum(buf + 2048, 1024, off));
+	}
+	assert_int_equal(bp_pe_checksum(buf, 77, SIZE_MAX - 1), pe_gen_checksum(buf, 77, SIZE_MAX - 1));
 }
 
 /* ---- signing ---- */
@@ -501,22 +553,15 @@ static void test_sign_reproducible(void **state)
 	o.overlay = 5;
 	make(&im, &o);
 	for (size_t i = 0; i < 2; i++) {
-		uint8_t *x, *y;
-		size_t xl, yl;
 		struct bp_pe *pe;
 		struct checks ck;
 
 		sign_ok(im.pe, keyset[i], BP_PE_SIGN_NEW, path_of("r1.efi"));
 		sign_ok(im.pe, keyset[i], BP_PE_SIGN_NEW, path_of("r2.efi"));
-		x = slurp(path_of("r1.efi"), &xl);
-		y = slurp(path_of("r2.efi"), &yl);
-		assert_int_equal(xl, yl);
-		assert_memory_equal(x, y, xl);
+		assert_same_file(path_of("r1.efi"), path_of("r2.efi"));
 		pe = open_path(path_of("r1.efi"));
 		assert_int_equal(verify(pe, &ck, keyset[i], -1), 1);
 		bp_pe_close(pe);
-		free(x);
-		free(y);
 	}
 	drop(&im);
 }
@@ -621,12 +666,7 @@ static void test_append_replace(void **state)
 	/* Replacing both with B gives exactly what signing the unsigned image with B gives. */
 	sign_ok(two, KEY_B, BP_PE_SIGN_REPLACE, path_of("rep.efi"));
 	sign_ok(im.pe, KEY_B, BP_PE_SIGN_NEW, path_of("b.efi"));
-	x = slurp(path_of("rep.efi"), &xl);
-	y = slurp(path_of("b.efi"), &yl);
-	assert_int_equal(xl, yl);
-	assert_memory_equal(x, y, xl);
-	free(x);
-	free(y);
+	assert_same_file(path_of("rep.efi"), path_of("b.efi"));
 	pe = open_path(path_of("rep.efi"));
 	assert_int_equal(n_sigs(pe), 1);
 	assert_string_equal(bp_pe_signature_at(pe, 0)->signer, "CN=b, O=bootpack tests");
@@ -993,8 +1033,6 @@ static void test_edit_sign(void **state)
 	struct bp_pe *signed_pe, *out, *stripped;
 	struct checks ck;
 	struct bp_diag d;
-	uint8_t *x, *y;
-	size_t xl, yl;
 
 	(void)state;
 	pe_gen_defaults(&o);
@@ -1026,16 +1064,107 @@ static void test_edit_sign(void **state)
 		fail_msg("bp_pe_edit: %s", d.msg);
 	stripped = open_path(path_of("ed.efi"));
 	assert_int_equal(bp_pe_sign(stripped, k, &so, path_of("two-step.efi"), &d), 0);
-	x = slurp(path_of("es.efi"), &xl);
-	y = slurp(path_of("two-step.efi"), &yl);
-	assert_int_equal(xl, yl);
-	assert_memory_equal(x, y, xl);
-	free(x);
-	free(y);
+	assert_same_file(path_of("es.efi"), path_of("two-step.efi"));
 	bp_pe_close(stripped);
 	bp_pe_close(out);
 	bp_pe_close(signed_pe);
 	bp_key_close(k);
+	drop(&im);
+}
+
+/* ---- keys on a PKCS#11 token (SoftHSM2, made by tests/cli/softhsm.py) ---- */
+
+static void make_token(void)
+{
+	const char *src = getenv("BOOTPACK_SRC");
+	char cmd[1024], line[512];
+	FILE *p;
+
+	if (!src)
+		fail_msg("BOOTPACK_SRC is not set (run through meson test)");
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s/tests/cli/softhsm.py' '%s/hsm'", src, dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *eq = strchr(line, '=');
+
+		line[strcspn(line, "\n")] = '\0';
+		assert_non_null(eq);
+		*eq = '\0';
+		assert_int_equal(setenv(line, eq + 1, 1), 0);
+	}
+	if (pclose(p))
+		fail_msg("%s failed", cmd);
+}
+
+/* A certificate for the token's key @name, from the PEM copy the token was loaded from. */
+static void token_cert(const char *name, const char *out)
+{
+	FILE *f = fopen(path_of(name), "r");
+	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	X509 *x;
+
+	assert_non_null(k);
+	fclose(f);
+	x = make_cert(k, "token", NULL, NULL, false, 0, 3600, 77);
+	f = fopen(out, "w");
+	assert_non_null(f);
+	assert_true(PEM_write_X509(f, x));
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+static void test_pkcs11(void **state)
+{
+	static const char *const names[] = { "dev", "ec" };
+	struct pe_gen_opts o;
+	struct image im;
+	struct bp_pe_sign_opts so = BP_PE_SIGN_OPTS_INIT;
+	char crt[128], uri[128];
+	struct bp_key *tok, *file;
+	struct bp_pe *pe;
+	struct checks ck;
+	struct bp_diag d;
+
+	(void)state;
+	make_token();
+	pe_gen_defaults(&o);
+	make(&im, &o);
+	for (int i = 0; i < 2; i++) {
+		snprintf(crt, sizeof(crt), "%s/token-%s.crt", dir, names[i]);
+		snprintf(uri, sizeof(uri), "pkcs11:token=bootpack;object=%s", names[i]);
+		token_cert(i ? "hsm/ec.key" : "hsm/dev.key", crt);
+		if (bp_key_open(uri, "1234", &tok, &d))
+			fail_msg("bp_key_open %s: %s", uri, d.msg);
+		so.cert = crt;
+		if (bp_pe_sign(im.pe, tok, &so, path_of("tok.efi"), &d))
+			fail_msg("bp_pe_sign with %s: %s", uri, d.msg);
+		bp_key_close(tok);
+		pe = open_path(path_of("tok.efi"));
+		memset(&ck, 0, sizeof(ck));
+		{
+			const char *files[] = { crt };
+			struct bp_pe_verify_opts vo = BP_PE_VERIFY_OPTS_INIT;
+			size_t good = 0;
+
+			vo.certs = files;
+			vo.n_certs = 1;
+			assert_int_equal(bp_pe_verify(pe, &vo, collect, &ck, &good, &d), 0);
+			assert_int_equal(good, 1);
+		}
+		bp_pe_close(pe);
+	}
+	/* RSA PKCS#1 v1.5 on the token gives the bytes the same key in a file gives. */
+	assert_int_equal(bp_key_open(path_of("hsm/dev.key"), NULL, &file, &d), 0);
+	snprintf(crt, sizeof(crt), "%s/token-dev.crt", dir);
+	so.cert = crt;
+	assert_int_equal(bp_pe_sign(im.pe, file, &so, path_of("file.efi"), &d), 0);
+	assert_int_equal(bp_key_open("pkcs11:token=bootpack;object=dev", "1234", &tok, &d), 0);
+	assert_int_equal(bp_pe_sign(im.pe, tok, &so, path_of("tok.efi"), &d), 0);
+	assert_same_file(path_of("file.efi"), path_of("tok.efi"));
+	bp_key_close(tok);
+	bp_key_close(file);
 	drop(&im);
 }
 
@@ -1176,6 +1305,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_digest_layouts),
 		cmocka_unit_test(test_digest_refusals),
+		cmocka_unit_test(test_checksum),
 		cmocka_unit_test(test_sign_roundtrip),
 		cmocka_unit_test(test_sign_reproducible),
 		cmocka_unit_test(test_signing_time),
@@ -1185,6 +1315,7 @@ int main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_hostile_tables),
 		cmocka_unit_test(test_edit_sign),
+		cmocka_unit_test(test_pkcs11),
 		cmocka_unit_test(test_zboot_inner),
 	};
 

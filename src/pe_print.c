@@ -5,10 +5,24 @@
 
 #include "cli.h"
 #include "json.h"
-#include "pe_sigs.h"
+#include "pe_print.h"
 
 /* The zboot header's LINUX_PE_MAGIC, written from Linux 6.2 on (zboot-header.S). */
 #define LINUX_PE_MAGIC 0x818223cdu
+
+void pe_problems_json(FILE *f, const struct bp_pe *pe)
+{
+	const struct bp_pe_info *in = bp_pe_get_info(pe);
+
+	fputc('[', f);
+	for (size_t i = 0; i < in->n_problems; i++) {
+		fprintf(f, "%s{\"severity\": \"%s\", \"message\": ", i ? ", " : "",
+			bp_pe_problem_at(pe, i)->severity == BP_PE_ERROR ? "error" : "warning");
+		json_str(f, bp_pe_problem_at(pe, i)->msg);
+		fputc('}', f);
+	}
+	fputc(']', f);
+}
 
 static const char *algo_name(const struct bp_pe_signature *s)
 {

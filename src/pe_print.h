@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Printing Authenticode signatures and a zboot image's inner Image, for
- * pe info, pe verify and the commands that sign. Every string that comes
- * from the image (subjects, serials, the kernel version) is escaped here.
+ * What pe info, pe verify and the commands that sign print alike: the
+ * problems list, Authenticode signatures, a zboot image's inner Image.
+ * Every string that comes from the image (subjects, serials, the kernel
+ * version) is escaped here.
  */
-#ifndef BP_PE_SIGS_H
-#define BP_PE_SIGS_H
+#ifndef BP_PE_PRINT_H
+#define BP_PE_PRINT_H
 
 #include <stdbool.h>
 #include <stdio.h>
 
 #include <bootpack/authenticode.h>
 #include <bootpack/pe.h>
+
+/* The problems as a JSON array of {"severity", "message"}. */
+void pe_problems_json(FILE *f, const struct bp_pe *pe);
 
 /* pe info: the signature list, text (after "Certificates:") and JSON ("signatures": ...). */
 void pe_sigs_text(const struct bp_pe *pe);
