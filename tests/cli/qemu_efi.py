@@ -16,8 +16,30 @@ Nothing is typed on the console; it is only read (select on QEMU's stdio,
 through qemu_uboot.Console), and everything goes to the log as it arrives.
 QEMU is always killed and reaped. Under TCG a small kernel boots to its
 panic in about a second here.
+
+Secure Boot (boot_efi_secure, further down) uses Debian's AAVMF build with
+a variable store: AAVMF_CODE.snakeoil.fd (the same binary as AAVMF_CODE.fd)
+as read-only pflash and a private copy of AAVMF_VARS.snakeoil.fd (PK, KEK and
+db hold Debian's snakeoil certificate: Secure Boot on) or, as the control,
+of AAVMF_VARS.fd (no keys: Secure Boot off). Measured: this firmware checks
+the -kernel image too (an unsigned one never starts), but its QEMU kernel
+loader says nothing when it refuses one and the boot manager goes on to the
+boot options. So the same image is also the removable-media loader
+EFI/BOOT/BOOTAA64.EFI of an ESP that QEMU builds from a directory (vvfat,
+read-only): after the -kernel attempt the boot manager tries it and names
+the refusal on the console,
+
+    BdsDxe: failed to load Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x1,0x0): Access Denied
+
+(-kernel keeps the command line; a loader from an ESP gets none, and the
+small test kernels print nothing without earlycon.) The verdict is whichever
+comes first: the Linux banner (booted); BdsDxe's failure line for the ESP's
+loader, or BdsDxe giving up ("No bootable option or device was found")
+(refused); a crash in EFI context (crashed); or a stage deadline (hung).
+QEMU is stopped as soon as the verdict is known.
 """
 
+import os
 import re
 import shutil
 import time
@@ -102,14 +124,12 @@ class EfiBootResult:
                 f"--- console tail ---\n{tail(self.raw, lines)}")
 
 
-def boot_efi(image, bootargs=BOOTARGS, log_path=None, timeout=180):
-    """Boot `image` with EDK2 and wait for the banner, then the root panic.
-
-    Raises QemuError only if QEMU cannot be started; everything else is
-    reported in the returned EfiBootResult, so a test can assert on it.
-    """
-    cmd = qemu_command(image, bootargs)
-    result = EfiBootResult(cmd, log_path)
+def run_boot(cmd, result, timeout, watch):
+    """Start QEMU with @cmd and call watch(con, left, t0), which waits on the
+    console (Console.expect with left(stage limit) as timeout, cut by the
+    overall @timeout) and fills @result. QEMU is killed and reaped after it;
+    the console text, the EFI stub lines before the banner and the total time
+    go into @result, which is returned. QemuError if QEMU cannot start."""
     t0 = time.monotonic()
     deadline = t0 + timeout
 
@@ -117,30 +137,12 @@ def boot_efi(image, bootargs=BOOTARGS, log_path=None, timeout=180):
         return max(0.0, min(limit, deadline - time.monotonic()))
 
     try:
-        con = Console(cmd, log_path)
+        con = Console(cmd, result.log_path)
     except OSError as exc:
         raise QemuError(f"cannot start {QEMU}: {exc}") from exc
     with con:
         try:
-            i, why = con.expect([BANNER, FIRMWARE_GAVE_UP], left(TO_BANNER))
-            result.times["banner"] = time.monotonic() - t0
-            if i is None:
-                result.error = f"no Linux banner: {why}"
-            elif i == 1:
-                result.firmware_error = _text(why).strip()
-                result.error = "the firmware did not start the image"
-            else:
-                result.banner = _text(why).strip()
-                t_banner = time.monotonic()
-                i, why = con.expect([ROOT_PANIC, ANY_PANIC], left(TO_PANIC))
-                result.times["panic"] = time.monotonic() - t_banner
-                if i is None:
-                    result.error = f"no root/init panic: {why}"
-                elif i == 1:
-                    result.error = f"wrong panic: {_text(why).strip()}"
-                else:
-                    result.panic = _text(why).strip()
-                    result.exit_status = con.wait_exit(left(TO_EXIT))
+            watch(con, left, t0)
         finally:
             result.raw = bytes(con.buf)
             result.times["total"] = time.monotonic() - t0
@@ -149,3 +151,190 @@ def boot_efi(image, bootargs=BOOTARGS, log_path=None, timeout=180):
     result.stub = [_text(m.group(0)).strip() for m in EFI_STUB.finditer(head)]
     return result
 
+
+def boot_efi(image, bootargs=BOOTARGS, log_path=None, timeout=180):
+    """Boot `image` with EDK2 and wait for the banner, then the root panic.
+
+    Raises QemuError only if QEMU cannot be started; everything else is
+    reported in the returned EfiBootResult, so a test can assert on it.
+    """
+    cmd = qemu_command(image, bootargs)
+    result = EfiBootResult(cmd, log_path)
+
+    def watch(con, left, t0):
+        i, why = con.expect([BANNER, FIRMWARE_GAVE_UP], left(TO_BANNER))
+        result.times["banner"] = time.monotonic() - t0
+        if i is None:
+            result.error = f"no Linux banner: {why}"
+        elif i == 1:
+            result.firmware_error = _text(why).strip()
+            result.error = "the firmware did not start the image"
+        else:
+            result.banner = _text(why).strip()
+            t_banner = time.monotonic()
+            i, why = con.expect([ROOT_PANIC, ANY_PANIC], left(TO_PANIC))
+            result.times["panic"] = time.monotonic() - t_banner
+            if i is None:
+                result.error = f"no root/init panic: {why}"
+            elif i == 1:
+                result.error = f"wrong panic: {_text(why).strip()}"
+            else:
+                result.panic = _text(why).strip()
+                result.exit_status = con.wait_exit(left(TO_EXIT))
+
+    return run_boot(cmd, result, timeout, watch)
+
+
+# --------------------------------------------------------------------------
+# Secure Boot: AAVMF with the snakeoil variable store; -kernel and an ESP.
+
+AAVMF_CODE = Path("/usr/share/AAVMF/AAVMF_CODE.snakeoil.fd")
+AAVMF_VARS = {True: Path("/usr/share/AAVMF/AAVMF_VARS.snakeoil.fd"),   # Secure Boot on
+              False: Path("/usr/share/AAVMF/AAVMF_VARS.fd")}           # no keys: off
+# The db key of AAVMF_VARS.snakeoil.fd; the PEM key is encrypted with the
+# passphrase README.Debian of qemu-efi-aarch64 gives.
+SNAKEOIL_KEY = Path("/usr/share/qemu-efi-aarch64/PkKek-1-snakeoil.key")
+SNAKEOIL_CERT = Path("/usr/share/qemu-efi-aarch64/PkKek-1-snakeoil.pem")
+SNAKEOIL_PASSPHRASE = "snakeoil"
+
+# splash-time=0: no boot manager countdown (5 s before the boot options).
+SECURE_MACHINE_ARGS = [*MACHINE_ARGS, "-boot", "menu=on,splash-time=0"]
+
+# BdsDxe's own lines (printed by this release build) about the ESP's loader
+# (on the virtio disk: PciRoot(...)/Pci(...)), and its last resort.
+BDS_FAILED_ESP = re.compile(rb'BdsDxe: failed to (?:load|start) Boot[0-9A-F]{4} "[^"\r\n]*" '
+                            rb'from PciRoot\([^\r\n]*: ([^:\r\n]+)\r?\n')
+BDS_NOTHING = re.compile(rb"BdsDxe: No bootable option or device was found\.[^\r\n]*\r?\n")
+EFI_CRASH = re.compile(rb"Synchronous Exception at[^\r\n]*\r?\n")
+# A line showing the firmware got as far as running (or refusing) an image.
+FIRST_IMAGE_LINE = re.compile(rb"(?:EFI stub|EFI decompressor|BdsDxe): [^\r\n]*\r?\n")
+SECURE_BOOT_ON = "EFI stub: UEFI Secure Boot is enabled."
+# What the decompressor of a 6.1 zboot image prints when LoadImage() refuses
+# its inner Image (drivers/firmware/efi/libstub/zboot.c, before Linux 6.2).
+ZBOOT_LOAD_FAILED = "EFI decompressor: Failed to load image"
+
+# Stage limits (the verdict normally comes within 4 s here; only a hung boot
+# waits for them). Each is also cut by the overall deadline.
+TO_FIRMWARE = 60  # QEMU start to the first line of an EFI stub or of BdsDxe
+TO_VERDICT = 60   # from there to the banner or the refusal
+
+
+def missing_secure_prerequisites():
+    """What is missing for boot_efi_secure() and snakeoil signing (empty when ready)."""
+    missing = [m for m in missing_prerequisites() if str(FIRMWARE) not in m]
+    for path in (AAVMF_CODE, *AAVMF_VARS.values(), SNAKEOIL_KEY, SNAKEOIL_CERT):
+        if not path.is_file():
+            missing.append(f"{path} (apt-get install qemu-efi-aarch64)")
+    return missing
+
+
+def copy_sparse(src, dst, block=65536):
+    """Copy @src to @dst leaving holes for all-zero blocks (a 64 MiB variable
+    store is 1% data)."""
+    zero = bytes(block)
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while True:
+            chunk = fin.read(block)
+            if not chunk:
+                break
+            if chunk == zero[:len(chunk)]:
+                fout.seek(len(chunk), os.SEEK_CUR)
+            else:
+                fout.write(chunk)
+        fout.truncate()
+
+
+def make_esp(image, directory):
+    """@directory/EFI/BOOT/BOOTAA64.EFI = @image (what vvfat serves)."""
+    directory = Path(directory)
+    if directory.exists():
+        shutil.rmtree(directory)
+    boot = directory / "EFI" / "BOOT"
+    boot.mkdir(parents=True)
+    shutil.copyfile(image, boot / "BOOTAA64.EFI")
+    return directory
+
+
+def secure_command(image, esp, vars_copy, bootargs=BOOTARGS):
+    def opt(path):
+        return str(path).replace(",", ",,")  # QEMU's option escaping
+    return [QEMU, *SECURE_MACHINE_ARGS,
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={opt(AAVMF_CODE)}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={opt(vars_copy)}",
+            "-drive", f"if=virtio,format=raw,readonly=on,file=fat:{opt(esp)}",
+            "-kernel", str(image), "-append", bootargs]
+
+
+class SecureBootResult(EfiBootResult):
+    """What boot_efi_secure() saw: booted, refused (and how), crashed or hung."""
+
+    def __init__(self, cmd, log_path, secure):
+        super().__init__(cmd, log_path)
+        self.secure = secure       # the snakeoil store (True) or the empty one (False)
+        self.refusal = None        # BdsDxe's failure line for the ESP's loader, or its giving up
+        self.status = None         # the EFI status that failure line names ("Access Denied")
+
+    @property
+    def booted(self):
+        return bool(self.banner)
+
+    @property
+    def before_bds(self):
+        """Console text before the boot manager's first line: what the -kernel
+        attempt printed (nothing at all when the firmware refused the image)."""
+        at = self.raw.find(b"BdsDxe: ")
+        return self.log if at < 0 else _text(self.raw[:at])
+
+    @property
+    def secure_boot_seen(self):
+        """An EFI stub found Secure Boot on (it reads the SecureBoot variable)."""
+        return SECURE_BOOT_ON in self.stub
+
+    @property
+    def verdict(self):
+        if self.banner:
+            return "booted"
+        if self.refusal:
+            return "refused"
+        return "crashed" if self.firmware_error else "hung"
+
+    def describe(self, lines=40):
+        return (f"[verdict: {self.verdict}; secure boot store: {self.secure}; "
+                f"refusal: {self.refusal or 'none'}]\n" + super().describe(lines))
+
+
+def boot_efi_secure(image, work, secure=True, bootargs=BOOTARGS, log_path=None, timeout=120):
+    """Boot @image under AAVMF with the snakeoil variable store (@secure) or
+    the empty one, as -kernel and as the ESP's loader; stop at the verdict.
+
+    @work is a directory of the caller's for the ESP and the copy of the
+    variable store. Raises QemuError only if QEMU cannot be started."""
+    work = Path(work)
+    esp = make_esp(image, work / "esp")
+    vars_copy = work / "vars.fd"
+    copy_sparse(AAVMF_VARS[secure], vars_copy)
+    cmd = secure_command(image, esp, vars_copy, bootargs)
+    result = SecureBootResult(cmd, log_path, secure)
+
+    def watch(con, left, t0):
+        i, why = con.expect([FIRST_IMAGE_LINE], left(TO_FIRMWARE))
+        result.times["firmware"] = time.monotonic() - t0
+        if i is None:
+            result.error = f"the firmware ran no image and no boot option: {why}"
+            return
+        con.pos -= len(why)  # it may be the verdict itself
+        t_image = time.monotonic()
+        i, why = con.expect([BANNER, BDS_FAILED_ESP, BDS_NOTHING, EFI_CRASH], left(TO_VERDICT))
+        result.times["verdict"] = time.monotonic() - t_image
+        if i is None:
+            result.error = f"no banner and no refusal: {why}"
+        elif i == 0:
+            result.banner = _text(why).strip()
+        elif i in (1, 2):
+            result.refusal = _text(why).strip()
+            if i == 1:
+                result.status = _text(BDS_FAILED_ESP.search(why).group(1)).strip()
+        else:
+            result.firmware_error = _text(why).strip()
+
+    return run_boot(cmd, result, timeout, watch)
