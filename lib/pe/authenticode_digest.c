@@ -136,7 +136,22 @@ int bpi_pe_hash_plan(const struct bp_pe *pe, struct bpi_pe_hash_plan *p, struct 
 	return ret;
 }
 
-int bpi_pe_hash(const uint8_t *data, const struct bpi_pe_hash_plan *p, uint64_t pad,
+/* Hash [from, to) of the image, a chunk at a time, letting go of each chunk. */
+static int hash_range(struct bpi_hasher *h, const struct bp_pe *pe, uint64_t from, uint64_t to,
+		      struct bp_diag *d)
+{
+	int ret = 0;
+
+	for (uint64_t off = from; off < to && !ret; off += BPI_PE_CHUNK) {
+		uint64_t n = to - off < BPI_PE_CHUNK ? to - off : BPI_PE_CHUNK;
+
+		ret = bpi_hasher_update(h, pe->file.data + off, (size_t)n, d);
+		bpi_pe_release(pe, off, n);
+	}
+	return ret;
+}
+
+int bpi_pe_hash(const struct bp_pe *pe, const struct bpi_pe_hash_plan *p, uint64_t pad,
 		enum bp_hash_algo algo, uint8_t out[BP_HASH_MAX_LEN], struct bp_diag *d)
 {
 	static const uint8_t zeros[8];
@@ -150,13 +165,13 @@ int bpi_pe_hash(const uint8_t *data, const struct bpi_pe_hash_plan *p, uint64_t 
 	ret = bpi_hasher_init(&h, algo, d);
 	if (ret)
 		return ret;
-	ret = bpi_hasher_update(&h, data, p->checksum_at, d);
+	ret = hash_range(&h, pe, 0, p->checksum_at, d);
 	if (!ret && p->secdir_at) {
-		ret = bpi_hasher_update(&h, data + after_sum, p->secdir_at - after_sum, d);
+		ret = hash_range(&h, pe, after_sum, p->secdir_at, d);
 		after_sum = p->secdir_at + 8;
 	}
 	if (!ret)
-		ret = bpi_hasher_update(&h, data + after_sum, p->data_end - after_sum, d);
+		ret = hash_range(&h, pe, after_sum, p->data_end, d);
 	if (!ret)
 		ret = bpi_hasher_update(&h, zeros, pad, d);
 	if (!ret)
@@ -179,6 +194,6 @@ int bp_pe_digest(const struct bp_pe *pe, enum bp_hash_algo algo, uint8_t out[BP_
 				   bp_hash_name(algo) ? bp_hash_name(algo) : "unknown");
 	ret = bpi_pe_hash_plan(pe, &p, d);
 	if (!ret)
-		ret = bpi_pe_hash(pe->file.data, &p, 0, algo, out, d);
+		ret = bpi_pe_hash(pe, &p, 0, algo, out, d);
 	return ret;
 }

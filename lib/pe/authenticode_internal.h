@@ -38,10 +38,10 @@ struct bpi_pe_hash_plan {
 int bpi_pe_hash_plan(const struct bp_pe *pe, struct bpi_pe_hash_plan *p, struct bp_diag *d);
 
 /*
- * The digest by @p of @data (the image, or one with the same bytes up to
- * p->data_end), followed by @pad zero bytes (the signer's padding to 8).
+ * The digest by @p of @pe's bytes, followed by @pad zero bytes (the
+ * signer's padding to 8).
  */
-int bpi_pe_hash(const uint8_t *data, const struct bpi_pe_hash_plan *p, uint64_t pad,
+int bpi_pe_hash(const struct bp_pe *pe, const struct bpi_pe_hash_plan *p, uint64_t pad,
 		enum bp_hash_algo algo, uint8_t out[BP_HASH_MAX_LEN], struct bp_diag *d);
 
 /* ---- SpcIndirectDataContent (authenticode_asn1.c) ---- */

@@ -171,11 +171,42 @@ static int make_signature(struct signer *s)
 		.digest = digest, .has_signing_time = s->o.has_signing_time,
 		.signing_time = s->o.signing_time,
 	};
-	int ret = bpi_pe_hash(s->pe->file.data, &s->plan, s->pad, s->o.digest, digest, s->d);
+	int ret = bpi_pe_hash(s->pe, &s->plan, s->pad, s->o.digest, digest, s->d);
 
 	if (!ret)
 		ret = bpi_p7_sign(&r, &s->der, &s->der_len, s->d);
 	return ret;
+}
+
+/*
+ * Call @fn on piece @i a chunk at a time; a chunk of the (mapped) input is
+ * let go of once used, so signing a large image does not hold all of it.
+ */
+static int for_each_chunk(struct signer *s, size_t i,
+			  int (*fn)(void *ctx, const uint8_t *p, size_t n, struct bp_diag *d),
+			  void *ctx)
+{
+	const uint8_t *p = s->piece[i].data;
+	uintptr_t at = (uintptr_t)p, file = (uintptr_t)s->pe->file.data;
+	bool input = file && at >= file && at - file < s->pe->file.len;
+	size_t n = s->piece[i].size;
+	int ret = 0;
+
+	for (size_t off = 0; off < n && !ret; off += BPI_PE_CHUNK) {
+		size_t k = n - off < BPI_PE_CHUNK ? n - off : BPI_PE_CHUNK;
+
+		ret = fn(ctx, p + off, k, s->d);
+		if (input)
+			bpi_pe_release(s->pe, at - file + off, k);
+	}
+	return ret;
+}
+
+static int sum_chunk(void *ctx, const uint8_t *p, size_t n, struct bp_diag *d)
+{
+	(void)d;
+	bpi_pe_csum_add(ctx, p, n);
+	return 0;
 }
 
 static void add_piece(struct signer *s, const void *p, uint64_t n)
@@ -217,9 +248,14 @@ static int lay_out(struct signer *s, uint8_t entry_hdr[8])
 	add_piece(s, s->der, s->der_len);
 	add_piece(s, zeros, BPI_ALIGN_UP(entry, 8) - entry);
 	for (size_t i = 0; i < s->n_pieces; i++)
-		bpi_pe_csum_add(&c, s->piece[i].data, s->piece[i].size);
+		for_each_chunk(s, i, sum_chunk, &c);
 	bpi_put_le32(s->hdr + s->plan.checksum_at, bpi_pe_csum_final(&c));
 	return 0;
+}
+
+static int write_chunk(void *ctx, const uint8_t *p, size_t n, struct bp_diag *d)
+{
+	return bpi_output_write(ctx, p, n, d);
 }
 
 static int write_out(struct signer *s, const char *out_path)
@@ -228,7 +264,7 @@ static int write_out(struct signer *s, const char *out_path)
 	int ret = bpi_output_open(&out, out_path, s->d);
 
 	for (size_t i = 0; !ret && i < s->n_pieces; i++)
-		ret = bpi_output_write(&out, s->piece[i].data, s->piece[i].size, s->d);
+		ret = for_each_chunk(s, i, write_chunk, &out);
 	if (ret) {
 		bpi_output_abort(&out);
 		return ret;

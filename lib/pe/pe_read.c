@@ -225,6 +225,30 @@ static int read_optional_and_table(struct bp_pe *pe, struct bp_diag *d)
 	return 0;
 }
 
+void bpi_pe_release(const struct bp_pe *pe, uint64_t off, uint64_t len)
+{
+	if (pe->mapped && bpi_range_ok(pe->file.len, off, len))
+		bpi_drop_mapped(pe->file.data + off, (size_t)len);
+}
+
+/* bp_pe_checksum() of the file, a piece at a time, each let go of once summed. */
+static uint32_t file_checksum(const struct bp_pe *pe)
+{
+	struct bpi_pe_csum c = { 0, 0 };
+	size_t at = pe->opt_offset + PE_OPT_CHECKSUM;
+
+	for (uint64_t off = 0; off < pe->file.len; off += BPI_PE_CHUNK) {
+		uint64_t n = pe->file.len - off < BPI_PE_CHUNK ? pe->file.len - off : BPI_PE_CHUNK;
+
+		bpi_pe_csum_add(&c, pe->file.data + off, (size_t)n);
+		bpi_pe_release(pe, off, n);
+	}
+	/* The CheckSum field counts as zero (the reader checked it lies in the file). */
+	for (size_t k = at; k < pe->file.len && k - at < 4; k++)
+		c.sum -= (uint64_t)pe->file.data[k] << (8 * (k & 1));
+	return bpi_pe_csum_final(&c);
+}
+
 /* The fields up to NumberOfRvaAndSizes, then the directories it declares that fit. */
 static int read_optional(struct bp_pe *pe, struct bp_diag *d)
 {
@@ -266,8 +290,7 @@ static int read_optional(struct bp_pe *pe, struct bp_diag *d)
 		in->dirs[i].address = bpi_get_le32(dirs + 8 * i);
 		in->dirs[i].size = bpi_get_le32(dirs + 8 * i + 4);
 	}
-	in->checksum_computed = bp_pe_checksum(bpi_pe_bytes(pe, 0, pe->file.len), pe->file.len,
-					       pe->opt_offset + PE_OPT_CHECKSUM);
+	in->checksum_computed = file_checksum(pe);
 	return 0;
 }
 

@@ -542,6 +542,56 @@ static void test_sign_roundtrip(void **state)
 	}
 }
 
+/*
+ * An image of several chunks, read through a file mapping (bp_pe_open): the
+ * checksum, digest and output written a chunk at a time agree with the
+ * whole-buffer oracles.
+ */
+static void test_large_mapped(void **state)
+{
+	struct pe_gen_opts o;
+	struct image im;
+	uint8_t want[EVP_MAX_MD_SIZE], md[BP_HASH_MAX_LEN], *out;
+	struct bp_pe *pe;
+	struct checks ck;
+	struct bp_diag d;
+	uint32_t at, size;
+	size_t len;
+
+	(void)state;
+	pe_gen_defaults(&o);
+	o.sections[0].raw_size = o.sections[0].vsize = (9u << 20) + 0x1234;
+	o.overlay = (4u << 20) + 3;
+	o.checksum = true;
+	make(&im, &o);
+	{
+		FILE *f = fopen(path_of("big.efi"), "wb");
+
+		assert_non_null(f);
+		assert_int_equal(fwrite(im.data, 1, im.len, f), im.len);
+		fclose(f);
+	}
+	pe = open_path(path_of("big.efi"));
+	assert_int_equal(bp_pe_get_info(pe)->checksum_computed, im.lay.checksum);
+	expected_digest(im.data, im.len, &im.lay, false, 16, 0, EVP_sha256(), want);
+	assert_int_equal(bp_pe_digest(pe, BP_HASH_SHA256, md, &d), 0);
+	assert_memory_equal(md, want, 32);
+	sign_ok(pe, KEY_A, BP_PE_SIGN_NEW, path_of("big-signed.efi"));
+	bp_pe_close(pe);
+	out = slurp(path_of("big-signed.efi"), &len);
+	table_of(out, &im.lay, false, &at, &size);
+	assert_int_equal(rd32(out + im.lay.checksum_offset),
+			 pe_gen_checksum(out, len, im.lay.checksum_offset));
+	expected_digest(out, len, &im.lay, false, 16, size, EVP_sha256(), want);
+	pe = open_path(path_of("big-signed.efi"));
+	assert_int_equal(n_sigs(pe), 1);
+	assert_memory_equal(bp_pe_signature_at(pe, 0)->digest, want, 32);
+	assert_int_equal(verify(pe, &ck, KEY_A, -1), 1);
+	bp_pe_close(pe);
+	free(out);
+	drop(&im);
+}
+
 static void test_sign_reproducible(void **state)
 {
 	const int keyset[] = { KEY_A, KEY_EC };
@@ -1307,6 +1357,7 @@ int main(void)
 		cmocka_unit_test(test_digest_refusals),
 		cmocka_unit_test(test_checksum),
 		cmocka_unit_test(test_sign_roundtrip),
+		cmocka_unit_test(test_large_mapped),
 		cmocka_unit_test(test_sign_reproducible),
 		cmocka_unit_test(test_signing_time),
 		cmocka_unit_test(test_append_replace),
