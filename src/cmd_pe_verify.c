@@ -163,8 +163,8 @@ static void text_verdict(const char *path, const struct bp_pe *pe, const struct 
 	} else if (v->checked && !v->n_sigs) {
 		cli_error(path, "FAILED: not signed");
 	} else if (v->checked && !v->n_good) {
-		cli_error(path, "FAILED: no trusted signature with a matching digest (%zu "
-			  "checked)", v->n_sigs);
+		cli_error(path, "FAILED: no good signature (%zu checked; good is a "
+			  "matching digest, a valid signature and a trusted signer)", v->n_sigs);
 	} else if (!quiet) {
 		cli_print_esc(stdout, path, BP_ESC_TEXT);
 		printf(": OK (%s, %u section%s%s, ", in->pe32plus ? "PE32+" : "PE32",

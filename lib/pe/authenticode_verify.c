@@ -112,8 +112,8 @@ static void judge(const struct bpi_pe_sigs *ss, size_t i, X509_STORE *store, siz
 	else if (sig_why)
 		snprintf(msg, n, "%s", sig_why);
 	else if (trust_why)
-		snprintf(msg, n, "%s signature by '%s' is valid, but not trusted: %s",
-			 bp_hash_name(g->digest_algo), BPI_ESC(g->signer), trust_why);
+		snprintf(msg, n, "the signer's chain reaches no given certificate (%s)",
+			 trust_why);
 	else
 		snprintf(msg, n, "good %s signature by '%s'", bp_hash_name(g->digest_algo),
 			 BPI_ESC(g->signer));

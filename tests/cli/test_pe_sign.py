@@ -490,10 +490,11 @@ def test_untrusted_fails_verify(bootpack, signed, other):
     assert proc.returncode == 1 and proc.stdout == b""
     lines = err(proc).splitlines()
     assert len(lines) == 2, lines
-    assert lines[0].startswith(f"bootpack: '{signed}': signature 1: CN=db, sha256: digest "
-                               "matches, signature valid, NOT trusted: ")
-    assert lines[1] == (f"bootpack: '{signed}': FAILED: no trusted signature with a "
-                        "matching digest (1 checked)")
+    assert lines[0] == (f"bootpack: '{signed}': signature 1: CN=db, sha256: digest "
+                        "matches, signature valid, NOT trusted: the signer's chain reaches no "
+                        "given certificate (self-signed certificate)")
+    assert lines[1] == (f"bootpack: '{signed}': FAILED: no good signature (1 checked; good "
+                        "is a matching digest, a valid signature and a trusted signer)")
 
 
 def test_unsigned_fails_verify(bootpack, gen, db):
