@@ -146,6 +146,7 @@ static int hash_range(struct bpi_hasher *h, const struct bp_pe *pe, uint64_t fro
 		uint64_t n = to - off < BPI_PE_CHUNK ? to - off : BPI_PE_CHUNK;
 
 		ret = bpi_hasher_update(h, pe->file.data + off, (size_t)n, d);
+		bpi_pe_release(pe, off, n);
 	}
 	return ret;
 }

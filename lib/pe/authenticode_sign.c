@@ -187,6 +187,8 @@ static int for_each_chunk(struct signer *s, size_t i,
 			  void *ctx)
 {
 	const uint8_t *p = s->piece[i].data;
+	uintptr_t at = (uintptr_t)p, file = (uintptr_t)s->pe->file.data;
+	bool input = file && at >= file && at - file < s->pe->file.len;
 	size_t n = s->piece[i].size;
 	int ret = 0;
 
@@ -194,6 +196,8 @@ static int for_each_chunk(struct signer *s, size_t i,
 		size_t k = n - off < BPI_PE_CHUNK ? n - off : BPI_PE_CHUNK;
 
 		ret = fn(ctx, p + off, k, s->d);
+		if (input)
+			bpi_pe_release(s->pe, at - file + off, k);
 	}
 	return ret;
 }

@@ -46,6 +46,7 @@ struct bpi_pe_sigs;
 struct bp_pe {
 	char *name;
 	struct bp_buf file;         /* the image; read-only */
+	bool mapped;                /* @file is a file mapping (bpi_map_file), not a buffer */
 	struct bp_pe_info info;
 	struct bp_pe_section *sections;
 	struct bp_pe_problem *problems;
@@ -86,8 +87,14 @@ struct bpi_pe_csum {
 void bpi_pe_csum_add(struct bpi_pe_csum *c, const uint8_t *p, size_t n);
 uint32_t bpi_pe_csum_final(const struct bpi_pe_csum *c);
 
-/* Large passes over an image (checksum, digest, output) go this many bytes at a time. */
+/*
+ * Large passes over a mapped image go BPI_PE_CHUNK bytes at a time and let
+ * go of each piece when done with it (bpi_pe_release: the kernel drops the
+ * pages, a later read maps them again from the page cache), so memory use
+ * does not grow with the image. A no-op for an image read into memory.
+ */
 #define BPI_PE_CHUNK (4u << 20)
+void bpi_pe_release(const struct bp_pe *pe, uint64_t off, uint64_t len);
 
 /* bp_pe_open_mem() taking over @b's bytes (left empty) instead of copying them. */
 int bpi_pe_open_buf(struct bp_buf *b, const char *name, struct bp_pe **out, struct bp_diag *d);
