@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* bootpack OBJECT COMMAND [ARGS]: dispatch through the command table. */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "argfile.h"
 #include "cli.h"
@@ -117,12 +119,33 @@ static int dispatch(int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+/*
+ * The library maps large inputs (a kernel, a FIT) instead of copying them.
+ * If another process truncates such a file meanwhile, touching the lost
+ * pages raises SIGBUS: say so in one line and fail instead of dumping core.
+ * Outputs are unnamed until committed (O_TMPFILE), so none is left behind.
+ */
+static void on_sigbus(int sig)
+{
+	static const char msg[] = "bootpack: an input file was truncated while it was being "
+				  "read (SIGBUS); nothing was written\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* Nothing more to do: exiting is all that is left. */
+	}
+	_exit(EXIT_FAIL);
+}
+
 int main(int argc, char **argv)
 {
 	struct argv_list args = { 0 };
+	struct sigaction sa = { .sa_handler = on_sigbus };
 	char err[512];
 	int ret;
 
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 	if (argfile_expand(argc, argv, &args, err, sizeof(err))) {
 		cli_error_text(err);
 		argv_free(&args);

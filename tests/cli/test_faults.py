@@ -313,3 +313,27 @@ def test_dtb_changed_between_check_and_store(samples, tmp_path):
     assert proc.stderr.decode() == \
         f"bootpack: '{fifo}': file changed while bootpack was reading it\n"
     assert sorted(os.listdir(tmp_path)) == ["changing.dtb"]
+
+
+def test_sigbus_is_one_line_and_exit_1(tmp_path):
+    """Inputs are mapped; an input truncated by another process meanwhile
+    raises SIGBUS when bootpack touches the lost pages. The CLI turns that
+    into one line and exit 1, not a core dump. The signal is sent here while
+    bootpack waits on a FIFO it reads (which it does not map), so the test
+    does not depend on winning a race against the truncation."""
+    fifo = tmp_path / "in.efi"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([str(bootpack_path()), "pe", "info", str(fifo)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with open(fifo, "wb"):     # returns once bootpack has opened it for reading
+            proc.send_signal(signal.SIGBUS)
+            out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 1, (proc.returncode, err)
+    assert out == b""
+    assert err == (b"bootpack: an input file was truncated while it was being read "
+                   b"(SIGBUS); nothing was written\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.efi"]
