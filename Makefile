@@ -11,8 +11,8 @@
 #                and one verdict line.
 #   make fuzz    only the fuzzing (FUZZ_SECONDS=N per target; scripts/fuzz)
 #   make bench   compare against the kernel's make_fit.py on the real corpus,
-#                then FIT signing against mkimage (bench/README.md; about
-#                9 + 2 minutes)
+#                then FIT signing against mkimage, then PE signing against
+#                sbsign/sbverify (bench/README.md; about 9 + 2 + 1.5 minutes)
 
 BUILD ?= build
 CHECK_BUILD ?= build-check
@@ -49,6 +49,7 @@ bench:
 	ninja -C $(BUILD)-release
 	bench/make_fit_vs_bootpack $(BUILD)-release/src/bootpack $(BUILD)-release/bench/codec_limit
 	bench/fit_sign_vs_mkimage $(BUILD)-release/src/bootpack
+	bench/pe_sign_vs_sbsign $(BUILD)-release/src/bootpack $(BUILD)-release/tests/pe-gen
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(BUILD)-release build-fuzz

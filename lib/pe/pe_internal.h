@@ -153,6 +153,14 @@ static inline bool bpi_pe_le64(const struct bp_pe *pe, uint64_t off, uint64_t *v
 }
 
 /*
+ * bp_zboot_extract_to() without the sink: the checked kernel Image in @out
+ * (empty on entry, freed on failure), for callers that only read it and
+ * need not pay for a copy (bp_zboot_inner()). @kind may be NULL.
+ */
+int bpi_zboot_decode(const struct bp_pe *pe, uint64_t max, struct bp_buf *out,
+		     enum bp_kernel_kind *kind, struct bp_diag *d);
+
+/*
  * BP_ERR_RANGE: "@what at offset 0x@off (@len bytes) lies outside the file
  * (size N)", for a range bpi_pe_bytes() refused. @what comes from the
  * library, never from the file.

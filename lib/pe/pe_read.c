@@ -797,17 +797,29 @@ int bp_pe_find_section(const struct bp_pe *pe, const char *name)
 
 void bpi_pe_csum_add(struct bpi_pe_csum *c, const uint8_t *p, size_t n)
 {
+	uint64_t sum = c->sum;
 	size_t i = 0;
 
 	/* A piece that starts at an odd offset starts with the high half of a word. */
 	if (n && (c->len & 1)) {
-		c->sum += (uint32_t)p[0] << 8;
+		sum += (uint32_t)p[0] << 8;
 		i = 1;
 	}
+	/*
+	 * Four words per step, each added on its own: the same sum as one word
+	 * at a time, in half the time or less. The sum is a local because a
+	 * store to c->sum could alias p's bytes, which kept it in memory.
+	 */
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w = bpi_get_le64(p + i);
+
+		sum += (w & 0xffff) + (w >> 16 & 0xffff) + (w >> 32 & 0xffff) + (w >> 48);
+	}
 	for (; i + 1 < n; i += 2)
-		c->sum += p[i] | (uint32_t)p[i + 1] << 8;
+		sum += p[i] | (uint32_t)p[i + 1] << 8;
 	if (i < n)
-		c->sum += p[i];
+		sum += p[i];
+	c->sum = sum;
 	c->len += n;
 }
 

@@ -117,13 +117,12 @@ static int decode_payload(const struct bp_pe *pe, const uint8_t *src, size_t cap
 			   z->compression, why);
 }
 
-int bp_zboot_extract_to(const struct bp_pe *pe, const struct bp_sink *sink, uint64_t max,
-			enum bp_kernel_kind *kind, uint64_t *written, struct bp_diag *d)
+int bpi_zboot_decode(const struct bp_pe *pe, uint64_t max, struct bp_buf *out,
+		     enum bp_kernel_kind *kind, struct bp_diag *d)
 {
 	const struct bp_pe_zboot *z = &pe->info.zboot;
 	const uint8_t *src = bpi_pe_bytes(pe, z->payload_offset, z->payload_size);
 	const struct bpi_zboot_codec *c;
-	struct bp_buf out = BP_BUF_INIT;
 	uint32_t declared = 0;
 	bool sized;
 	enum bp_kernel_kind k;
@@ -154,28 +153,43 @@ int bp_zboot_extract_to(const struct bp_pe *pe, const struct bp_sink *sink, uint
 			return ret;
 	}
 	ret = decode_payload(pe, src, sized ? declared : (size_t)max, sized && declared < max,
-			     &out, d);
+			     out, d);
 	if (ret)
-		goto out;
-	if (sized && out.len != declared) {
+		goto fail;
+	if (sized && out->len != declared) {
 		ret = bp_diag_set(d, BP_ERR_FORMAT, pe->name, "zboot: the %s payload decompresses "
 				  "to %zu bytes, but the size after it says %u", z->compression,
-				  out.len, declared);
-		goto out;
+				  out->len, declared);
+		goto fail;
 	}
-	k = bp_kernel_kind_of(out.data, out.len);
+	k = bp_kernel_kind_of(out->data, out->len);
 	if (k == BP_KERNEL_UNKNOWN) {
 		ret = bp_diag_set(d, BP_ERR_FORMAT, pe->name, "zboot: the payload (%zu bytes) is not "
 				  "an arm64, riscv or LoongArch kernel Image (no magic at 0x38)",
-				  out.len);
-		goto out;
+				  out->len);
+		goto fail;
 	}
-	ret = bpi_output_to(sink, out.data, out.len, d);
+	if (kind)
+		*kind = k;
+	return 0;
+fail:
+	bp_buf_free(out);
+	return ret;
+}
+
+int bp_zboot_extract_to(const struct bp_pe *pe, const struct bp_sink *sink, uint64_t max,
+			enum bp_kernel_kind *kind, uint64_t *written, struct bp_diag *d)
+{
+	struct bp_buf out = BP_BUF_INIT;
+	enum bp_kernel_kind k;
+	int ret = bpi_zboot_decode(pe, max, &out, &k, d);
+
+	if (!ret)
+		ret = bpi_output_to(sink, out.data, out.len, d);
 	if (!ret && kind)
 		*kind = k;
 	if (!ret && written)
 		*written = out.len;
-out:
 	bp_buf_free(&out);
 	return ret;
 }

@@ -74,7 +74,6 @@ int bp_zboot_inner(const struct bp_pe *pe, uint64_t max, struct bp_zboot_inner *
 {
 	struct bp_zboot_inner r = { .size = sizeof(r), .loads_inner_image = true };
 	struct bp_buf img = BP_BUF_INIT;
-	struct bp_sink sink = BP_SINK_BUF_INIT(&img, pe->name);
 	int ret;
 
 	bp_diag_clear(d);
@@ -86,7 +85,7 @@ int bp_zboot_inner(const struct bp_pe *pe, uint64_t max, struct bp_zboot_inner *
 	if (!pe->info.zboot.present)
 		return bp_diag_set(d, BP_ERR_FORMAT, pe->name, "not a zboot image: no \"zimg\" at "
 				   "offset 4 of the DOS header");
-	ret = bp_zboot_extract_to(pe, &sink, max, NULL, NULL, d);
+	ret = bpi_zboot_decode(pe, max, &img, NULL, d);
 	if (!ret) {
 		find_version(img.data, img.len, &r);
 		r.sig = inner_sig(&img);
