@@ -1221,6 +1221,34 @@ def past_table(n, off, length, left):
 
 
 # The Security directory's size and offset.
+@sig_case("cert-table-size-past-eof", sign=True)
+def _(s):
+    """The table said to run 8 bytes past the end of the file: nothing can
+    say where the image data ends, so every sign refuses."""
+    data = s.image()
+    u32(data, s.dir_at + 4, s.size + 8)
+    data, n = checksum(data), len(data)
+    walk = (f"the certificate table ({s.size + 8:#x} bytes at {s.off:#x}) extends past the end "
+            f"of the file ({n:#x})")
+    err = (f"certificate table ({s.size + 8:#x} bytes at {s.off:#x}) extends past the end of the "
+           f"file")
+    return walk_row(s, data, walk, [f"error: {err}"], append=invalid_sign(err),
+                    replace=invalid_sign(err))
+
+
+@sig_case("cert-table-offset-wraps")
+def _(s):
+    """An offset near 4 GiB: offset + size must not wrap into the file."""
+    data = s.image()
+    u32(data, s.dir_at, 0xfffffff8)
+    data, n = checksum(data), len(data)
+    walk = (f"the certificate table ({s.size:#x} bytes at 0xfffffff8) extends past the end of "
+            f"the file ({n:#x})")
+    err = f"certificate table ({s.size:#x} bytes at 0xfffffff8) extends past the end of the file"
+    return walk_row(s, data, walk, [f"error: {err}"], append=invalid_sign(err),
+                    replace=invalid_sign(err))
+
+
 @sig_case("cert-table-offset-not-8-aligned")
 def _(s):
     """The table 4 bytes on. --replace may drop it: the 4 bytes before it are
@@ -1261,6 +1289,27 @@ def _(s):
     u16(data, s.off + 6, 3)    # WIN_CERT_TYPE_RESERVED_1
     return entry_row(s, checksum(data), "WIN_CERTIFICATE type 0x0003, not PKCS_SIGNED_DATA "
                      "(0x0002)", typ=3)
+
+
+# Where the table lies.
+@sig_case("cert-table-then-trailing-data", sign=True)
+def _(s):
+    """16 bytes after the table: the Security directory no longer ends the
+    file. Firmware hashes up to the file size less the table size, so its
+    digest takes in the table's first 16 bytes and differs from the signed
+    one; a signer cannot tell whether the bytes are image data, and refuses."""
+    data = s.with_table(s.entry, tail=b"trailing data\0\0\0")
+    n = len(data)
+    err = f"certificate table ({s.size:#x} bytes at {s.off:#x}) is not at the end of the file"
+    digest = (f"cannot compute the Authenticode digest: the certificate table ({s.size:#x} bytes "
+              f"at {s.off:#x}) is not at the end of the file ({n:#x}); firmware hashes up to the "
+              "file size less the table size, so 16 bytes after it would be signed and as many "
+              "before it would not")
+    verify = [f"error: {err}", f"signature 1: CN=db, sha256: digest DIFFERS, signature valid, "
+              f"trusted: {digest}", "FAILED: 1 error"]
+    sigs = listed("CN=db", s.digest, False, 1, s.length, s.off)
+    return Row(data, verify, info_table(s, data, sigs, [f"error: {err}"]), invalid_sign(err),
+               invalid_sign(err), sign=ALREADY)
 
 
 # The PKCS#7 itself.
