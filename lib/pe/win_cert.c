@@ -109,9 +109,10 @@ static int walk(const struct bp_pe *pe, struct bpi_pe_sigs *s)
 					  "header (8)", (unsigned long long)(end - off),
 					  (unsigned long long)off);
 		len = bpi_get_le32(h);
+		/* Numbered from 1, as pe info and pe verify list the entries. */
 		if (len < BPI_WIN_CERT_HDR || len > end - off)
 			return walk_error(s, BP_ERR_FORMAT, "certificate table entry %zu at "
-					  "0x%llx: dwLength %u %s (%llu bytes left in the table)", s->n,
+					  "0x%llx: dwLength %u %s (%llu bytes left in the table)", s->n + 1,
 					  (unsigned long long)off, len, len < BPI_WIN_CERT_HDR ?
 					  "is below its own 8-byte header" : "runs past the table",
 					  (unsigned long long)(end - off));

@@ -1220,6 +1220,38 @@ def past_table(n, off, length, left):
             f"({left} bytes left in the table)")
 
 
+# dwLength: below the 8-byte header, past the table, past the end of the file.
+@sig_case("cert-dwlength-0", sign=True)
+def _(s):
+    data = s.image()
+    u32(data, s.off, 0)
+    return walk_row(s, checksum(data), f"certificate table entry 1 at {s.off:#x}: dwLength 0 is "
+                    f"below its own 8-byte header ({s.size} bytes left in the table)")
+
+
+@sig_case("cert-dwlength-7")
+def _(s):
+    data = s.image()
+    u32(data, s.off, 7)
+    return walk_row(s, checksum(data), f"certificate table entry 1 at {s.off:#x}: dwLength 7 is "
+                    f"below its own 8-byte header ({s.size} bytes left in the table)")
+
+
+@sig_case("cert-dwlength-past-table")
+def _(s):
+    data = s.image()
+    u32(data, s.off, s.size + 8)
+    return walk_row(s, checksum(data), past_table(1, s.off, s.size + 8, s.size))
+
+
+@sig_case("cert-dwlength-past-eof")
+def _(s):
+    """A length near 4 GiB: padding it to 8 must not wrap."""
+    data = s.image()
+    u32(data, s.off, 0xfffffffc)
+    return walk_row(s, checksum(data), past_table(1, s.off, 0xfffffffc, s.size))
+
+
 # The Security directory's size and offset.
 @sig_case("cert-table-size-past-eof", sign=True)
 def _(s):
@@ -1289,6 +1321,16 @@ def _(s):
     u16(data, s.off + 6, 3)    # WIN_CERT_TYPE_RESERVED_1
     return entry_row(s, checksum(data), "WIN_CERTIFICATE type 0x0003, not PKCS_SIGNED_DATA "
                      "(0x0002)", typ=3)
+
+
+# A good signature, then an entry that lies: the firmware refuses the image
+# all the same, so verify must not pass it on the good one.
+@sig_case("cert-second-entry-past-table")
+def _(s):
+    second = bytearray(s.entry)
+    u32(second, 0, 2 * s.size)
+    return walk_row(s, s.with_table(s.entry + second),
+                    past_table(2, s.off + s.size, 2 * s.size, s.size))
 
 
 # Where the table lies.
