@@ -1281,6 +1281,24 @@ def _(s):
                     replace=invalid_sign(err))
 
 
+@sig_case("cert-table-size-not-8-aligned")
+def _(s):
+    """The last entry unpadded, the table and the file ending with it: the PE
+    format allows it (and Linux since 6.3), EDK2 stops its walk there."""
+    data = s.with_table(s.entry[:s.length])
+    return walk_row(s, data, f"certificate table entry 1 at {s.off:#x}: dwLength {s.length}, "
+                    f"padded to 8 bytes, runs past the table ({s.length} bytes left in the "
+                    "table); UEFI firmware (EDK2) refuses an unpadded last entry")
+
+
+@sig_case("cert-table-size-4-bytes-over")
+def _(s):
+    """Four bytes after the padded entry, inside the table and the file."""
+    data = s.with_table(s.entry + bytes(4))
+    return walk_row(s, data, f"the certificate table ends with 4 bytes at {s.off + s.size:#x}, "
+                    "too few for a WIN_CERTIFICATE (an 8-byte header and data)")
+
+
 @sig_case("cert-table-offset-not-8-aligned")
 def _(s):
     """The table 4 bytes on. --replace may drop it: the 4 bytes before it are
@@ -1331,6 +1349,41 @@ def _(s):
     u32(second, 0, 2 * s.size)
     return walk_row(s, s.with_table(s.entry + second),
                     past_table(2, s.off + s.size, 2 * s.size, s.size))
+
+
+@sig_case("cert-second-entry-header-only")
+def _(s):
+    """An 8-byte header ends the table."""
+    data = s.with_table(s.entry + win_cert(b""))
+    return walk_row(s, data, f"the certificate table ends with 8 bytes at {s.off + s.size:#x}, "
+                    "too few for a WIN_CERTIFICATE (an 8-byte header and data)")
+
+
+@sig_case("cert-second-entry-no-data")
+def _(s):
+    """A PKCS_SIGNED_DATA entry of dwLength 8 between two good signatures."""
+    data = s.with_table(s.entry + win_cert(b"") + s.entry)
+    return walk_row(s, data, f"certificate table entry 2 at {s.off + s.size:#x}: dwLength 8 "
+                    "leaves no data after its 8-byte header (type 0x0002); UEFI firmware (EDK2) "
+                    "stops there and refuses the image")
+
+
+@sig_case("cert-second-entry-unpadded")
+def _(s):
+    data = s.with_table(s.entry + s.entry[:s.length])
+    return walk_row(s, data, f"certificate table entry 2 at {s.off + s.size:#x}: dwLength "
+                    f"{s.length}, padded to 8 bytes, runs past the table ({s.length} bytes left "
+                    "in the table); UEFI firmware (EDK2) refuses an unpadded last entry")
+
+
+@sig_case("cert-second-entry-efi-guid-without-data")
+def _(s):
+    """WIN_CERT_TYPE_EFI_GUID (0x0ef1): a 24-byte WIN_CERTIFICATE_UEFI_GUID
+    header (the CertType GUID after the 8 bytes) and nothing more."""
+    data = s.with_table(s.entry + win_cert(bytes(16), typ=0x0ef1))
+    return walk_row(s, data, f"certificate table entry 2 at {s.off + s.size:#x}: dwLength 24 "
+                    "leaves no data after its 24-byte header (type 0x0ef1); UEFI firmware (EDK2) "
+                    "stops there and refuses the image")
 
 
 # Where the table lies.
