@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "authenticode_internal.h"
+#include "util/esc.h"
 
 /* Why the table cannot be walked, kept for every later question. */
 static int walk_error(struct bpi_pe_sigs *s, int err, const char *fmt, ...)
@@ -79,15 +80,37 @@ static void read_entry(struct bpi_pe_sig *e, const struct bp_pe *pe, uint64_t of
 		bpi_pe_sig_parse(e, p + BPI_WIN_CERT_HDR, e->pub.length - BPI_WIN_CERT_HDR);
 }
 
-/* The table must lie in the file, on an 8-byte boundary. */
+/*
+ * The table must lie in the file, after the headers and every section's
+ * raw data (the digest stops where it starts), on an 8-byte boundary.
+ * Headers or raw data said to run past the end of the file are the
+ * reader's errors, not bytes the table could share.
+ */
 static int check_place(const struct bp_pe *pe, struct bpi_pe_sigs *s)
 {
-	const struct bp_pe_dir *t = &pe->info.dirs[BP_PE_DIR_SECURITY];
+	const struct bp_pe_info *in = &pe->info;
+	const struct bp_pe_dir *t = &in->dirs[BP_PE_DIR_SECURITY];
+	uint64_t end = (uint64_t)t->address + t->size;
 
 	if (!bpi_range_ok(pe->file.len, t->address, t->size))
 		return walk_error(s, BP_ERR_RANGE, "the certificate table (0x%x bytes at 0x%x) "
 				  "extends past the end of the file (0x%zx)", t->size, t->address,
 				  pe->file.len);
+	if (t->address < in->size_of_headers && in->size_of_headers <= pe->file.len)
+		return walk_error(s, BP_ERR_FORMAT, "the certificate table (0x%x bytes at 0x%x) "
+				  "overlaps the headers (SizeOfHeaders 0x%x)", t->size, t->address,
+				  in->size_of_headers);
+	for (uint32_t i = 0; i < in->n_sections; i++) {
+		const struct bp_pe_section *sec = &pe->sections[i];
+		uint64_t rend = (uint64_t)sec->raw_offset + sec->raw_size;
+
+		if (sec->raw_size && rend <= pe->file.len && sec->raw_offset < end &&
+		    t->address < rend)
+			return walk_error(s, BP_ERR_FORMAT, "the certificate table (0x%x bytes at "
+					  "0x%x) overlaps section %u '%s' (raw data 0x%x..0x%llx)",
+					  t->size, t->address, i, BPI_ESC(sec->name),
+					  sec->raw_offset, (unsigned long long)rend);
+	}
 	if (t->address % 8)
 		return walk_error(s, BP_ERR_FORMAT, "the certificate table offset 0x%x is not "
 				  "8-byte aligned, as UEFI firmware requires", t->address);

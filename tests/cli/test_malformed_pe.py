@@ -1387,6 +1387,36 @@ def _(s):
 
 
 # Where the table lies.
+@sig_case("cert-table-overlaps-last-section")
+def _(s):
+    """The table said to start 0x200 bytes into the last section's raw data:
+    dropping it would cut the section."""
+    name, ptr, size = s.sections[-1]
+    data = s.image()
+    at = ptr + size - 0x200
+    u32(data, s.dir_at, at)
+    u32(data, s.dir_at + 4, len(data) - at)
+    data = checksum(data)
+    cut = (f"cannot compute the Authenticode digest: section {len(s.sections) - 1} '{name}' (raw "
+           f"data {ptr:#x}..{ptr + size:#x}) runs past the start of the certificate table "
+           f"({at:#x})")
+    return walk_row(s, data, f"the certificate table ({len(data) - at:#x} bytes at {at:#x}) "
+                    f"overlaps section {len(s.sections) - 1} '{name}' (raw data "
+                    f"{ptr:#x}..{ptr + size:#x})", append=cut, replace=cut)
+
+
+@sig_case("cert-table-overlaps-headers")
+def _(s):
+    data = s.image()
+    u32(data, s.dir_at, 0x100)
+    u32(data, s.dir_at + 4, len(data) - 0x100)
+    data = checksum(data)
+    cut = (f"cannot compute the Authenticode digest: SizeOfHeaders {s.soh:#x} is past the "
+           f"certificate table (0x100)")
+    return walk_row(s, data, f"the certificate table ({len(data) - 0x100:#x} bytes at 0x100) "
+                    f"overlaps the headers (SizeOfHeaders {s.soh:#x})", append=cut, replace=cut)
+
+
 @sig_case("cert-table-then-trailing-data", sign=True)
 def _(s):
     """16 bytes after the table: the Security directory no longer ends the
