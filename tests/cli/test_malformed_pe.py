@@ -1493,6 +1493,17 @@ def _(s):
     return Row(data, no_good(line), info_table(s, data, sigs), KEPT, SAME, sign=ALREADY)
 
 
+@sig_case("pkcs7-digest-algorithm-mismatch")
+def _(s):
+    """A sha384 signature whose SignerInfo names sha256 for its digest."""
+    f = signed_data(s.p7_384)
+    info = bytearray(f[4])
+    i = info.rindex(OID_SHA384)
+    info[i + len(OID_SHA384) - 1] = 0x01           # ...2.2 (sha384) -> ...2.1 (sha256)
+    return p7_row(s, content_info_signed(f[:4] + [bytes(info)]), "its SignerInfo's digest "
+                  "algorithm (sha256) is not that of the image digest it signs (sha384)")
+
+
 @sig_case("pkcs7-over-64k")
 def _(s):
     """The db certificate carried 90 times: a SignedData over 64 KiB, which
