@@ -987,6 +987,13 @@ class Signed:
     def image(self):
         return bytearray(self.data)
 
+    def patched(self, at, value, fmt="<I"):
+        """The image with the field at @at (le32, or as @fmt says) set to
+        @value, CheckSum recomputed."""
+        data = self.image()
+        struct.pack_into(fmt, data, at, value)
+        return checksum(data)
+
     @functools.cached_property
     def digest(self):
         """The image's sha256 Authenticode digest, by the PE specification."""
@@ -1215,6 +1222,11 @@ def entry_row(s, data, why, rev=0x0200, typ=PKCS_SIGNED_DATA, length=None):
                KEPT, SAME, sign=ALREADY)
 
 
+def below_header(s, length):
+    return (f"certificate table entry 1 at {s.off:#x}: dwLength {length} is below its own 8-byte "
+            f"header ({s.size} bytes left in the table)")
+
+
 def past_table(n, off, length, left):
     return (f"certificate table entry {n} at {off:#x}: dwLength {length} runs past the table "
             f"({left} bytes left in the table)")
@@ -1223,33 +1235,23 @@ def past_table(n, off, length, left):
 # dwLength: below the 8-byte header, past the table, past the end of the file.
 @sig_case("cert-dwlength-0", sign=True)
 def _(s):
-    data = s.image()
-    u32(data, s.off, 0)
-    return walk_row(s, checksum(data), f"certificate table entry 1 at {s.off:#x}: dwLength 0 is "
-                    f"below its own 8-byte header ({s.size} bytes left in the table)")
+    return walk_row(s, s.patched(s.off, 0), below_header(s, 0))
 
 
 @sig_case("cert-dwlength-7")
 def _(s):
-    data = s.image()
-    u32(data, s.off, 7)
-    return walk_row(s, checksum(data), f"certificate table entry 1 at {s.off:#x}: dwLength 7 is "
-                    f"below its own 8-byte header ({s.size} bytes left in the table)")
+    return walk_row(s, s.patched(s.off, 7), below_header(s, 7))
 
 
 @sig_case("cert-dwlength-past-table")
 def _(s):
-    data = s.image()
-    u32(data, s.off, s.size + 8)
-    return walk_row(s, checksum(data), past_table(1, s.off, s.size + 8, s.size))
+    return walk_row(s, s.patched(s.off, s.size + 8), past_table(1, s.off, s.size + 8, s.size))
 
 
 @sig_case("cert-dwlength-past-eof")
 def _(s):
     """A length near 4 GiB: padding it to 8 must not wrap."""
-    data = s.image()
-    u32(data, s.off, 0xfffffffc)
-    return walk_row(s, checksum(data), past_table(1, s.off, 0xfffffffc, s.size))
+    return walk_row(s, s.patched(s.off, 0xfffffffc), past_table(1, s.off, 0xfffffffc, s.size))
 
 
 # The Security directory's size and offset.
@@ -1257,9 +1259,8 @@ def _(s):
 def _(s):
     """The table said to run 8 bytes past the end of the file: nothing can
     say where the image data ends, so every sign refuses."""
-    data = s.image()
-    u32(data, s.dir_at + 4, s.size + 8)
-    data, n = checksum(data), len(data)
+    data = s.patched(s.dir_at + 4, s.size + 8)
+    n = len(data)
     walk = (f"the certificate table ({s.size + 8:#x} bytes at {s.off:#x}) extends past the end "
             f"of the file ({n:#x})")
     err = (f"certificate table ({s.size + 8:#x} bytes at {s.off:#x}) extends past the end of the "
@@ -1271,9 +1272,8 @@ def _(s):
 @sig_case("cert-table-offset-wraps")
 def _(s):
     """An offset near 4 GiB: offset + size must not wrap into the file."""
-    data = s.image()
-    u32(data, s.dir_at, 0xfffffff8)
-    data, n = checksum(data), len(data)
+    data = s.patched(s.dir_at, 0xfffffff8)
+    n = len(data)
     walk = (f"the certificate table ({s.size:#x} bytes at 0xfffffff8) extends past the end of "
             f"the file ({n:#x})")
     err = f"certificate table ({s.size:#x} bytes at 0xfffffff8) extends past the end of the file"
@@ -1313,32 +1313,26 @@ def _(s):
 # wRevision and wCertificateType.
 @sig_case("cert-revision-0x0100", sign=True)
 def _(s):
-    data = s.image()
-    u16(data, s.off + 4, 0x0100)
-    return entry_row(s, checksum(data), "WIN_CERTIFICATE revision 0x0100, not 0x0200", rev=0x0100)
+    return entry_row(s, s.patched(s.off + 4, 0x0100, "<H"),
+                     "WIN_CERTIFICATE revision 0x0100, not 0x0200", rev=0x0100)
 
 
 @sig_case("cert-revision-0x0300")
 def _(s):
-    data = s.image()
-    u16(data, s.off + 4, 0x0300)
-    return entry_row(s, checksum(data), "WIN_CERTIFICATE revision 0x0300, not 0x0200", rev=0x0300)
+    return entry_row(s, s.patched(s.off + 4, 0x0300, "<H"),
+                     "WIN_CERTIFICATE revision 0x0300, not 0x0200", rev=0x0300)
 
 
 @sig_case("cert-type-x509")
 def _(s):
-    data = s.image()
-    u16(data, s.off + 6, 1)    # WIN_CERT_TYPE_X509
-    return entry_row(s, checksum(data), "WIN_CERTIFICATE type 0x0001, not PKCS_SIGNED_DATA "
-                     "(0x0002)", typ=1)
+    return entry_row(s, s.patched(s.off + 6, 1, "<H"),     # WIN_CERT_TYPE_X509
+                     "WIN_CERTIFICATE type 0x0001, not PKCS_SIGNED_DATA (0x0002)", typ=1)
 
 
 @sig_case("cert-type-3")
 def _(s):
-    data = s.image()
-    u16(data, s.off + 6, 3)    # WIN_CERT_TYPE_RESERVED_1
-    return entry_row(s, checksum(data), "WIN_CERTIFICATE type 0x0003, not PKCS_SIGNED_DATA "
-                     "(0x0002)", typ=3)
+    return entry_row(s, s.patched(s.off + 6, 3, "<H"),     # WIN_CERT_TYPE_RESERVED_1
+                     "WIN_CERTIFICATE type 0x0003, not PKCS_SIGNED_DATA (0x0002)", typ=3)
 
 
 # A good signature, then an entry that lies: the firmware refuses the image
