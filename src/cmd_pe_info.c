@@ -150,7 +150,8 @@ static void text(const char *path, const struct bp_pe *pe, const struct bp_zboot
 		       z->linux_pe_magic == 0x818223cdu ? "" : " (not set: Linux before 6.2)");
 		pe_inner_text(inner);
 	}
-	printf("Problems:                %zu (%zu errors)\n", in->n_problems, in->n_errors);
+	printf("Problems:                %zu (%zu error%s)\n", in->n_problems, in->n_errors,
+	       in->n_errors == 1 ? "" : "s");
 	for (size_t i = 0; i < in->n_problems; i++)
 		printf("  %s: %s\n", bp_pe_problem_at(pe, i)->severity == BP_PE_ERROR ? "error" :
 		       "warning", CLI_MSG(bp_pe_problem_at(pe, i)->msg));

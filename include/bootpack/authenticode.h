@@ -99,11 +99,14 @@ struct bp_pe_signature {
  * number of WIN_CERTIFICATE entries in @n and each one through
  * bp_pe_signature_at() until bp_pe_close(). An image without a table has 0.
  * Fails only when the table itself cannot be walked: BP_ERR_RANGE when it
- * lies outside the file, BP_ERR_FORMAT when its offset is not 8-aligned,
- * an entry's length is below 8 or past the table, bytes too few for an
- * entry are left, or it has more than 64 entries. An entry that is not an
- * Authenticode signature is listed with its problem. bp_pe_signature_at()
- * is NULL past the end, and before bp_pe_signatures() was called.
+ * lies outside the file, BP_ERR_FORMAT when it overlaps the headers or a
+ * section's raw data, its offset is not 8-aligned, an entry's length is
+ * below 8 or (padded to 8) past the table, a PKCS_SIGNED_DATA or EFI_GUID
+ * entry holds no data, 8 bytes or fewer are left for an entry, or it has
+ * more than 64 entries: where UEFI firmware (EDK2) stops walking a table,
+ * it refuses the image. An entry that is not an Authenticode signature is
+ * listed with its problem. bp_pe_signature_at() is NULL past the end, and
+ * before bp_pe_signatures() was called.
  */
 int bp_pe_signatures(const struct bp_pe *pe, size_t *n, struct bp_diag *d);
 const struct bp_pe_signature *bp_pe_signature_at(const struct bp_pe *pe, size_t i);

@@ -17,6 +17,9 @@
 /* Certificate table entries listed per image; a longer table is refused. */
 #define BPI_WIN_CERT_MAX 64
 #define BPI_WIN_CERT_HDR 8
+/* WIN_CERT_TYPE_EFI_GUID: a WIN_CERTIFICATE_UEFI_GUID, the header and a CertType GUID. */
+#define BPI_WIN_CERT_TYPE_EFI_GUID 0x0ef1
+#define BPI_WIN_CERT_GUID_HDR 24
 
 /*
  * What the Authenticode digest covers, found by bpi_pe_hash_plan(): with

@@ -5,6 +5,7 @@
  * signer. What the firmware could not use is said in the entry's problem;
  * nothing here decides trust (authenticode_verify.c does).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
@@ -21,7 +22,22 @@ static void fail(struct bpi_pe_sig *s, const char *why)
 	s->p7 = NULL;
 	s->signer = NULL;
 	s->pub.parsed = false;
-	s->pub.problem = why;
+	/* A copy: @why may be a caller's buffer. */
+	free(s->problem);
+	s->problem = strdup(why);
+	s->pub.problem = s->problem ? s->problem : "out of memory";
+}
+
+/* The digest algorithm @o names, as bootpack names it, else its OID (in @buf). */
+static const char *algo_text(const ASN1_OBJECT *o, char *buf, size_t n)
+{
+	enum bp_hash_algo a = bpi_hash_of_obj(o);
+
+	if (a != BP_HASH_COUNT)
+		return bp_hash_name(a);
+	if (!o || OBJ_obj2txt(buf, (int)n, o, 1) <= 0)
+		snprintf(buf, n, "unknown");
+	return buf;
 }
 
 /* The SpcIndirectDataContent DER, and its content octets (what messageDigest covers). */
@@ -93,12 +109,13 @@ static void signer_of(struct bpi_pe_sig *s, PKCS7_SIGNER_INFO *si)
 }
 
 static const char *check_signed_data(struct bpi_pe_sig *s, const uint8_t *der, size_t der_len,
-				     PKCS7_SIGNER_INFO **out)
+				     PKCS7_SIGNER_INFO **out, char *buf, size_t n)
 {
 	STACK_OF(PKCS7_SIGNER_INFO) *sis;
 	const uint8_t *spc;
 	long spc_len;
 	const char *why;
+	char oid[64];
 
 	if (!PKCS7_type_is_signed(s->p7) || !s->p7->d.sign)
 		return "it is a PKCS#7 structure, but not SignedData";
@@ -112,8 +129,14 @@ static const char *check_signed_data(struct bpi_pe_sig *s, const uint8_t *der, s
 		return "its SignedData does not have exactly one SignerInfo, as Authenticode "
 		       "requires";
 	*out = sk_PKCS7_SIGNER_INFO_value(sis, 0);
-	if (bpi_hash_of_obj((*out)->digest_alg->algorithm) != s->pub.digest_algo)
-		return "its signer's digest algorithm is not the image digest's";
+	if (bpi_hash_of_obj((*out)->digest_alg->algorithm) != s->pub.digest_algo) {
+		snprintf(buf, n, "its SignerInfo's digest algorithm (%s) is not that of the image "
+			 "digest it signs (%s)", algo_text((*out)->digest_alg->algorithm, oid,
+							   sizeof(oid)),
+			 bp_hash_name(s->pub.digest_algo));
+		ERR_clear_error();
+		return buf;
+	}
 	return bpi_edk2_readable(der, der_len, s->pub.digest_algo);
 }
 
@@ -122,6 +145,7 @@ void bpi_pe_sig_parse(struct bpi_pe_sig *s, const uint8_t *p, size_t len)
 	const uint8_t *q = p;
 	PKCS7_SIGNER_INFO *si = NULL;
 	const char *why;
+	char buf[160];
 
 	s->p7 = len <= LONG_MAX ? d2i_PKCS7(NULL, &q, (long)len) : NULL;
 	ERR_clear_error();
@@ -129,7 +153,7 @@ void bpi_pe_sig_parse(struct bpi_pe_sig *s, const uint8_t *p, size_t len)
 		fail(s, "its data is not a DER PKCS#7 structure");
 		return;
 	}
-	why = check_signed_data(s, p, (size_t)(q - p), &si);
+	why = check_signed_data(s, p, (size_t)(q - p), &si, buf, sizeof(buf));
 	if (why) {
 		fail(s, why);
 		return;

@@ -5,7 +5,10 @@
  * starting on an 8-byte boundary, from the Security directory's file
  * offset for its size. Walked once, on the first question, the way EDK2's
  * DxeImageVerificationHandler walks it; every length is checked against
- * what is left of the table before it is used.
+ * what is left of the table before it is used. Where EDK2's walk stops
+ * short of the table's end, it refuses the image whatever the entries
+ * before held, so those tables are not walked here either: nothing in
+ * them could make the image pass.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "authenticode_internal.h"
+#include "util/esc.h"
 
 /* Why the table cannot be walked, kept for every later question. */
 static int walk_error(struct bpi_pe_sigs *s, int err, const char *fmt, ...)
@@ -60,15 +64,11 @@ static void entry_problem(struct bpi_pe_sig *e, const char *fmt, ...)
 	e->pub.parsed = false;
 }
 
-static void read_entry(struct bpi_pe_sig *e, const struct bp_pe *pe, uint64_t off,
-		       uint64_t padded_end, uint64_t table_end)
+static void read_entry(struct bpi_pe_sig *e, const struct bp_pe *pe, uint64_t off)
 {
 	const uint8_t *p = bpi_pe_bytes(pe, off, e->pub.length);
 
-	if (padded_end > table_end)
-		entry_problem(e, "its dwLength %u is not padded to 8 bytes inside the table, so "
-			      "UEFI firmware (EDK2) stops before it", e->pub.length);
-	else if (e->pub.revision != BP_WIN_CERT_REVISION_2_0)
+	if (e->pub.revision != BP_WIN_CERT_REVISION_2_0)
 		entry_problem(e, "WIN_CERTIFICATE revision 0x%04x, not 0x0200",
 			      e->pub.revision);
 	else if (e->pub.type != BP_WIN_CERT_TYPE_PKCS_SIGNED_DATA)
@@ -80,22 +80,85 @@ static void read_entry(struct bpi_pe_sig *e, const struct bp_pe *pe, uint64_t of
 		bpi_pe_sig_parse(e, p + BPI_WIN_CERT_HDR, e->pub.length - BPI_WIN_CERT_HDR);
 }
 
+/*
+ * The table must lie in the file, after the headers and every section's
+ * raw data (the digest stops where it starts), on an 8-byte boundary.
+ * Headers or raw data said to run past the end of the file are the
+ * reader's errors, not bytes the table could share.
+ */
+static int check_place(const struct bp_pe *pe, struct bpi_pe_sigs *s)
+{
+	const struct bp_pe_info *in = &pe->info;
+	const struct bp_pe_dir *t = &in->dirs[BP_PE_DIR_SECURITY];
+	uint64_t end = (uint64_t)t->address + t->size;
+
+	if (!bpi_range_ok(pe->file.len, t->address, t->size))
+		return walk_error(s, BP_ERR_RANGE, "the certificate table (0x%x bytes at 0x%x) "
+				  "extends past the end of the file (0x%zx)", t->size, t->address,
+				  pe->file.len);
+	if (t->address < in->size_of_headers && in->size_of_headers <= pe->file.len)
+		return walk_error(s, BP_ERR_FORMAT, "the certificate table (0x%x bytes at 0x%x) "
+				  "overlaps the headers (SizeOfHeaders 0x%x)", t->size, t->address,
+				  in->size_of_headers);
+	for (uint32_t i = 0; i < in->n_sections; i++) {
+		const struct bp_pe_section *sec = &pe->sections[i];
+		uint64_t rend = (uint64_t)sec->raw_offset + sec->raw_size;
+
+		if (sec->raw_size && rend <= pe->file.len && sec->raw_offset < end &&
+		    t->address < rend)
+			return walk_error(s, BP_ERR_FORMAT, "the certificate table (0x%x bytes at "
+					  "0x%x) overlaps section %u '%s' (raw data 0x%x..0x%llx)",
+					  t->size, t->address, i, BPI_ESC(sec->name),
+					  sec->raw_offset, (unsigned long long)rend);
+	}
+	if (t->address % 8)
+		return walk_error(s, BP_ERR_FORMAT, "the certificate table offset 0x%x is not "
+				  "8-byte aligned, as UEFI firmware requires", t->address);
+	return 0;
+}
+
+/*
+ * The entry of @len bytes and @type at @off, @left bytes before the end of
+ * the table: 0 when EDK2 walks past it, else why its walk stops there.
+ * Entries are numbered from 1, as pe info and pe verify list them.
+ */
+static int check_entry(struct bpi_pe_sigs *s, uint64_t off, uint64_t left, uint32_t len,
+		       uint16_t type)
+{
+	unsigned long long o = off, l = left;
+
+	if (len < BPI_WIN_CERT_HDR || len > left)
+		return walk_error(s, BP_ERR_FORMAT, "certificate table entry %zu at 0x%llx: "
+				  "dwLength %u %s (%llu bytes left in the table)", s->n + 1, o, len,
+				  len < BPI_WIN_CERT_HDR ? "is below its own 8-byte header" :
+				  "runs past the table", l);
+	/* The PE format lets the last entry go unpadded; EDK2 does not. */
+	if (BPI_ALIGN_UP((uint64_t)len, 8) > left)
+		return walk_error(s, BP_ERR_FORMAT, "certificate table entry %zu at 0x%llx: "
+				  "dwLength %u, padded to 8 bytes, runs past the table (%llu bytes "
+				  "left in the table); UEFI firmware (EDK2) refuses an unpadded last "
+				  "entry", s->n + 1, o, len, l);
+	if ((type == BP_WIN_CERT_TYPE_PKCS_SIGNED_DATA && len == BPI_WIN_CERT_HDR) ||
+	    (type == BPI_WIN_CERT_TYPE_EFI_GUID && len <= BPI_WIN_CERT_GUID_HDR))
+		return walk_error(s, BP_ERR_FORMAT, "certificate table entry %zu at 0x%llx: "
+				  "dwLength %u leaves no data after its %d-byte header (type "
+				  "0x%04x); UEFI firmware (EDK2) stops there and refuses the image",
+				  s->n + 1, o, len, type == BPI_WIN_CERT_TYPE_EFI_GUID ?
+				  BPI_WIN_CERT_GUID_HDR : BPI_WIN_CERT_HDR, type);
+	return 0;
+}
+
 static int walk(const struct bp_pe *pe, struct bpi_pe_sigs *s)
 {
 	const struct bp_pe_info *in = &pe->info;
 	const struct bp_pe_dir *t = &in->dirs[BP_PE_DIR_SECURITY];
 	uint64_t off = t->address, end = (uint64_t)t->address + t->size;
+	int ret;
 
 	if (in->n_rva_and_sizes <= BP_PE_DIR_SECURITY || !t->size)
 		return 0;
-	if (!bpi_range_ok(pe->file.len, t->address, t->size))
-		return walk_error(s, BP_ERR_RANGE, "the certificate table (0x%x bytes at 0x%x) "
-				  "extends past the end of the file (0x%zx)", t->size, t->address,
-				  pe->file.len);
-	if (t->address % 8)
-		return walk_error(s, BP_ERR_FORMAT, "the certificate table offset 0x%x is not "
-				  "8-byte aligned, as UEFI firmware requires", t->address);
-	while (off < end) {
+	ret = check_place(pe, s);
+	while (!ret && off < end) {
 		const uint8_t *h = bpi_pe_bytes(pe, off, BPI_WIN_CERT_HDR);
 		struct bpi_pe_sig *e;
 		uint32_t len;
@@ -103,18 +166,16 @@ static int walk(const struct bp_pe *pe, struct bpi_pe_sigs *s)
 		if (s->n == BPI_WIN_CERT_MAX)
 			return walk_error(s, BP_ERR_FORMAT, "the certificate table holds more "
 					  "than %d entries", BPI_WIN_CERT_MAX);
-		if (end - off < BPI_WIN_CERT_HDR || !h)
+		/* EDK2 stops at 8 bytes too: a header alone holds nothing to check. */
+		if (end - off <= BPI_WIN_CERT_HDR || !h)
 			return walk_error(s, BP_ERR_FORMAT, "the certificate table ends with "
-					  "%llu bytes at 0x%llx, too few for a WIN_CERTIFICATE "
-					  "header (8)", (unsigned long long)(end - off),
+					  "%llu bytes at 0x%llx, too few for a WIN_CERTIFICATE (an "
+					  "8-byte header and data)", (unsigned long long)(end - off),
 					  (unsigned long long)off);
 		len = bpi_get_le32(h);
-		if (len < BPI_WIN_CERT_HDR || len > end - off)
-			return walk_error(s, BP_ERR_FORMAT, "certificate table entry %zu at "
-					  "0x%llx: dwLength %u %s (%llu bytes left in the table)", s->n,
-					  (unsigned long long)off, len, len < BPI_WIN_CERT_HDR ?
-					  "is below its own 8-byte header" : "runs past the table",
-					  (unsigned long long)(end - off));
+		ret = check_entry(s, off, end - off, len, bpi_get_le16(h + 6));
+		if (ret)
+			break;
 		e = new_entry(s);
 		if (!e)
 			return walk_error(s, BP_ERR_NOMEM, "out of memory");
@@ -122,10 +183,10 @@ static int walk(const struct bp_pe *pe, struct bpi_pe_sigs *s)
 		e->pub.length = len;
 		e->pub.revision = bpi_get_le16(h + 4);
 		e->pub.type = bpi_get_le16(h + 6);
-		read_entry(e, pe, off, off + BPI_ALIGN_UP((uint64_t)len, 8), end);
+		read_entry(e, pe, off);
 		off += BPI_ALIGN_UP((uint64_t)len, 8);
 	}
-	return 0;
+	return ret;
 }
 
 /* digest_matches: the image's digest with each signature's algorithm, computed once. */

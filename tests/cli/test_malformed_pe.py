@@ -19,18 +19,28 @@ every compression but gzip is followed by the le32 uncompressed size).
 Compressed payloads are made here (zlib, lzma, hand-built zstd frames and
 legacy lz4 blocks), so no real kernel is needed and the file runs in a
 few seconds.
+
+The certificate-table cases (Authenticode) start from pe-gen's image signed
+by bootpack with a db key made at test time (signkeys.Pki) and are checked
+with pe verify --cert, pe info and pe sign; see their section below.
 """
 
+import functools
 import hashlib
 import json
 import lzma
+import os
+import random
 import struct
 import zlib
 from pathlib import Path
 
+import pefile
 import pytest
 
 from conftest import run
+from signkeys import pki, sign_keys  # noqa: F401
+from test_pe_sign import authenticode_digest
 
 # PE/COFF (Microsoft "PE Format") offsets used by the mutations.
 DOS_SIZE = 0x40
@@ -48,6 +58,8 @@ ZB_OFFSET, ZB_SIZE, ZB_NAME, ZB_NAME_END = 0x08, 0x0c, 0x18, 0x38
 ZB_NAMES = "gzip, lz4, lzma, lzo, xzkern, zstd22 or zstd"
 
 MiB = 1 << 20
+# bootpack signs without a signing time unless SOURCE_DATE_EPOCH asks for one.
+NO_SDE = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
 
 
 def sha256(path):
@@ -133,11 +145,31 @@ def xz(data):
 # Base images from pe-gen.
 
 class Gen:
-    """pe-gen images (cached per option list) and their --layout reports."""
+    """pe-gen images (cached per option list) and their --layout reports;
+    pe-gen's default image signed by bootpack (keys made on first use), and
+    the certificate-table rows built from it."""
 
-    def __init__(self, pe_gen, work):
+    def __init__(self, pe_gen, work, bootpack, pki):  # noqa: F811
         self.pe_gen, self.dir, self.cache = pe_gen, work / "base", {}
+        self.bootpack, self.pki, self.rows, self._signed = bootpack, pki, {}, None
         self.dir.mkdir()
+
+    def db(self):
+        """(key, certificate) trusted by the signature cases."""
+        return self.pki.self_signed("db")
+
+    def sign(self, name, key, crt, *extra):
+        """pe-gen's default image signed by bootpack (no signing time)."""
+        src, out = self.dir / "to-sign.efi", self.dir / f"{name}.efi"
+        src.write_bytes(self.image()[0])
+        run([self.bootpack, "pe", "sign", src, "--key", key, "--cert", crt, "-o", out, *extra],
+            env=NO_SDE)
+        return out.read_bytes()
+
+    def signed(self):
+        if self._signed is None:
+            self._signed = Signed(self, self.sign("signed-db", *self.db()))
+        return self._signed
 
     def image(self, *args, payload=None):
         key = (args, payload)
@@ -881,18 +913,644 @@ def _(g):
 
 
 # --------------------------------------------------------------------------
+# Certificate tables (Authenticode). Each row breaks the certificate table of
+# an image bootpack signed with the db key (pe-gen's default image, signed
+# once per module); every mutation ends by recomputing CheckSum (pefile), so
+# the table is the one defect. A row (a Row: the image and what each
+# command must do with it) is a case of the table for pe verify --cert
+# db.crt (exact lines, exit 1, checked by test_malformed above), and
+# test_signature_table below runs it through pe info (exit 0: listing a bad
+# table is its job; its lines from "Certificates:" on are exact) and pe sign
+# --append and --replace (and, for a few rows, neither): a refusal is one
+# line and exit 1 with nothing written, as in test_malformed; a sign that
+# goes ahead must write what the row says.
+# Offsets come from the file through pefile. The messages follow EDK2's
+# DxeImageVerificationHandler, which walks the table from the Security
+# directory's offset, stops at an entry whose dwLength (padded to 8) runs
+# past the table, at a PKCS_SIGNED_DATA entry without data or at 8 bytes or
+# fewer left, and then refuses the whole image whatever the entries before
+# held; and the PE format: the table follows the headers and every
+# section's raw data, 8-aligned, and ends the file.
+#
+# What a careful signer does: --replace drops the whole table, which is safe
+# whatever its entries hold as long as the Security directory places it
+# unambiguously (in the file, after the image data, at the end); it is
+# refused when the table overlaps the image data, runs past the end of the
+# file or has bytes after it, since then dropping it loses image bytes or
+# keeps unsigned ones. --append keeps the entries, so it needs a table the
+# firmware can walk (an entry that is merely not a signature is kept, and
+# firmware skips it). Without either, a signed image is refused.
+
+SIGN_MODES = {"sig-sign": [], "sig-append": ["--append"], "sig-replace": ["--replace"]}
+DIR_SECURITY = 4
+WIN_CERT_HDR = 8
+PKCS_SIGNED_DATA = 2
+OID_PKCS7_DATA = bytes.fromhex("06092a864886f70d010701")
+OID_PKCS7_SIGNED = bytes.fromhex("06092a864886f70d010702")
+OID_SHA384 = bytes.fromhex("0609608648016503040202")
+NO_GOOD = ("FAILED: no good signature ({} checked; good is a matching digest, a valid signature "
+           "and a trusted signer)")
+GOOD = "CN=db, sha256: digest matches, signature valid, trusted"
+# The nested-ASN.1 rows must finish in a few seconds, not recurse or hang.
+TIME_LIMIT = {}
+
+
+def checksum(data):
+    """@data with CheckSum recomputed by pefile."""
+    pe = pefile.PE(data=bytes(data), fast_load=True)
+    struct.pack_into("<I", data, pe.OPTIONAL_HEADER.get_file_offset() + 64,
+                     pe.generate_checksum())
+    pe.close()
+    return data
+
+
+class Signed:
+    """pe-gen's image signed by bootpack with the db key, read with pefile:
+    the Security directory entry's file offset (dir_at), the table's offset
+    and size, its WIN_CERTIFICATE's dwLength and PKCS#7, SizeOfHeaders and
+    the sections' (name, PointerToRawData, SizeOfRawData); the PKCS#7 of
+    other signatures of the same image data, made on first use."""
+
+    def __init__(self, g, data):
+        self.g, self.data = g, bytes(data)
+        pe = pefile.PE(data=self.data, fast_load=True)
+        d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[DIR_SECURITY]
+        self.dir_at, self.off, self.size = d.get_file_offset(), d.VirtualAddress, d.Size
+        self.soh = pe.OPTIONAL_HEADER.SizeOfHeaders
+        self.sections = [(s.Name.rstrip(b"\0").decode(), s.PointerToRawData, s.SizeOfRawData)
+                         for s in pe.sections]
+        pe.close()
+        self.length = struct.unpack_from("<I", self.data, self.off)[0]
+        self.p7 = self.data[self.off + WIN_CERT_HDR:self.off + self.length]
+        self.entry = self.data[self.off:]
+
+    def image(self):
+        return bytearray(self.data)
+
+    def patched(self, at, value, fmt="<I"):
+        """The image with the field at @at (le32, or as @fmt says) set to
+        @value, CheckSum recomputed."""
+        data = self.image()
+        struct.pack_into(fmt, data, at, value)
+        return checksum(data)
+
+    @functools.cached_property
+    def digest(self):
+        """The image's sha256 Authenticode digest, by the PE specification."""
+        return authenticode_digest(self.data)
+
+    @functools.cached_property
+    def p7_384(self):
+        """The PKCS#7 of a sha384 signature by the db key."""
+        return Signed(self.g, self.g.sign("signed-db-384", *self.g.db(), "--digest",
+                                          "sha384")).p7
+
+    @functools.cached_property
+    def other_p7(self):
+        """The PKCS#7 of a signature by another key (CN=other)."""
+        return Signed(self.g, self.g.sign("signed-other",
+                                          *self.g.pki.self_signed("other"))).p7
+
+    @functools.cached_property
+    def smime_p7(self):
+        """A SignedData by the db key over the plain data "bootpack"
+        (openssl smime, no signed attributes)."""
+        src, out = self.g.dir / "plain.txt", self.g.dir / "plain.p7"
+        src.write_bytes(b"bootpack")
+        key, crt = self.g.db()
+        run(["openssl", "smime", "-sign", "-binary", "-nodetach", "-noattr", "-outform", "DER",
+             "-in", src, "-signer", crt, "-inkey", key, "-out", out])
+        return out.read_bytes()
+
+    def with_table(self, table, at=None, tail=b""):
+        """The image data, then @table at the table's offset (or @at, the gap
+        zero-filled) and the Security directory pointing at it, then @tail;
+        CheckSum recomputed."""
+        at = self.off if at is None else at
+        data = bytearray(self.data[:self.off]) + bytes(at - self.off) + table + tail
+        u32(data, self.dir_at, at)
+        u32(data, self.dir_at + 4, len(table))
+        return checksum(data)
+
+
+def win_cert(payload, typ=PKCS_SIGNED_DATA):
+    """A WIN_CERTIFICATE of revision 0x0200 and @typ holding @payload,
+    padded to 8 bytes."""
+    e = struct.pack("<IHH", WIN_CERT_HDR + len(payload), 0x0200, typ) + payload
+    return e + bytes(-len(e) % 8)
+
+
+# DER, just enough to take a SignedData apart and put it back together.
+def der_len(data, pos):
+    """(header length, content length) of the element at @pos."""
+    n = data[pos + 1]
+    if n < 0x80:
+        return 2, n
+    k = n & 0x7f
+    return 2 + k, int.from_bytes(data[pos + 2:pos + 2 + k], "big")
+
+
+def der_items(data, pos=0):
+    """The encodings of the elements inside the constructed element at @pos."""
+    h, n = der_len(data, pos)
+    out, p = [], pos + h
+    while p < pos + h + n:
+        hh, nn = der_len(data, p)
+        out.append(data[p:p + hh + nn])
+        p += hh + nn
+    return out
+
+
+def der_header(tag, n):
+    """The tag and definite length of an element of @n content bytes."""
+    if n < 0x80:
+        return bytes([tag, n])
+    k = (n.bit_length() + 7) // 8
+    return bytes([tag, 0x80 | k]) + n.to_bytes(k, "big")
+
+
+def der(tag, content):
+    return der_header(tag, len(content)) + content
+
+
+def signed_data(p7):
+    """The fields of a ContentInfo's SignedData: version, digestAlgorithms,
+    contentInfo, [0] certificates (when present), signerInfos."""
+    return der_items(der_items(der_items(p7)[1])[0])
+
+
+def content_info_signed(fields):
+    return der(0x30, OID_PKCS7_SIGNED + der(0xa0, der(0x30, b"".join(fields))))
+
+
+def nested_sequences(n, definite):
+    """@n SEQUENCE headers, each inside the one before: indefinite-length
+    (0x30 0x80) without their end-of-contents, or definite-length around
+    nothing, built from the inside out."""
+    if not definite:
+        return b"\x30\x80" * n
+    headers, inner = [], 0
+    for _ in range(n):
+        headers.append(der_header(0x30, inner))
+        inner += len(headers[-1])
+    return b"".join(reversed(headers))
+
+
+def with_spc_value(p7, value):
+    """@p7 with its SpcIndirectDataContent's SpcAttributeTypeAndOptionalValue
+    value (the SpcPeImageData) replaced by @value."""
+    f = signed_data(p7)
+    oid, explicit = der_items(f[2])
+    attr, digest_info = der_items(der_items(explicit)[0])
+    attr = der(0x30, der_items(attr)[0] + value)
+    spc = der(0x30, attr + digest_info)
+    return content_info_signed([f[0], f[1], der(0x30, oid + der(0xa0, spc)), *f[3:]])
+
+
+def field(label, value):
+    """A line of pe info: the label, padded to its column, and the value."""
+    return f"{label + ':':<25}{value}"
+
+
+def info_table(s, data, sigs, problems=()):
+    """pe info's lines from "Certificates:" on, for the table of @data."""
+    at, size = struct.unpack_from("<II", data, s.dir_at)
+    n_err = sum(p.startswith("error:") for p in problems)
+    return ([field("Certificates", f"{size} bytes at {at:#x} (Authenticode signature)")] + sigs +
+            [field("Problems", f"{len(problems)} ({n_err} error{'' if n_err == 1 else 's'})")] +
+            [f"  {p}" for p in problems])
+
+
+def unreadable(walk):
+    return [field("Signatures", f"unreadable: {walk}")]
+
+
+def foreign(rev, typ, length, off, why):
+    """pe info's listing of one entry that is not a signature."""
+    return [field("Signatures", 1), f"  1   not an Authenticode signature (revision {rev:#06x}, "
+            f"type {typ:#06x}, {length} bytes at {off:#x}): {why}"]
+
+
+def listed(signer, digest, matches, certs, length, off):
+    """pe info's listing of one parsed signature, of the db certificate."""
+    state = "matches the image" if matches else "DIFFERS from the image's"
+    return [field("Signatures", 1), f"  1   {signer}", "      Issuer:       CN=db",
+            "      Serial:       01", f"      Digest:       sha256 {digest} ({state})",
+            "      Signing time: none", f"      Certificates: {certs}",
+            f"      Entry:        {length} bytes at {off:#x}"]
+
+
+def no_good(*sig_lines):
+    """pe verify --cert's lines when the table lists signatures, none good."""
+    return ([f"signature {i}: {line}" for i, line in enumerate(sig_lines, 1)] +
+            [NO_GOOD.format(len(sig_lines))])
+
+
+class Written:
+    """What a sign that goes ahead must write (a row's append or replace)."""
+
+    def __init__(self, what):
+        self.what = what
+
+    def __repr__(self):
+        return self.what
+
+
+# SAME: the image as first signed (the table dropped, the image signed
+# again: the same bytes, reproducibly); KEPT: the image as first signed
+# with the old table (padded to 8) before its signature's entry; VERIFIES:
+# an image whose one signature is good.
+SAME, VERIFIES, KEPT = Written("same"), Written("verifies"), Written("kept")
+
+
+class Row:
+    """A row's image and what each command must do with it: @verify, the
+    lines of pe verify --cert; @info, pe info's lines from "Certificates:" on;
+    @append, @replace and @sign (for the rows that check it), a refusal (one
+    line) or a Written."""
+
+    def __init__(self, data, verify, info, append, replace, sign=None):
+        self.data, self.verify, self.info = data, verify, info
+        self.append, self.replace, self.sign = append, replace, sign
+
+
+SIG_ROWS, SIG_SIGN = {}, []
+
+
+def sig_case(name, time_limit=None, sign=False):
+    """Register a certificate-table row, @fn(Signed) -> Row: a case of the
+    table (pe verify --cert), and one of test_signature_table's; with @sign,
+    pe sign without --append or --replace is run on it too."""
+    def register(fn):
+        def row(g):
+            if name not in g.rows:
+                g.rows[name] = fn(g.signed())
+            return g.rows[name]
+
+        SIG_ROWS[name] = row
+        if sign:
+            SIG_SIGN.append(name)
+        if time_limit:
+            TIME_LIMIT[name] = time_limit
+        CASES[name] = ("sig-verify", [], lambda g: (bytes(row(g).data), row(g).verify))
+        return fn
+    return register
+
+
+ALREADY = "already signed: --append adds a signature, --replace replaces the existing ones"
+
+
+def invalid_sign(msg):
+    return f"refusing to sign an invalid image: {msg}"
+
+
+def walk_row(s, data, walk, problems=(), append=None, replace=SAME):
+    """A table that cannot be walked: pe verify says why in one line, pe info
+    lists it unreadable; --append refuses (it would keep the table); a sign
+    without --append or --replace refuses any image with a table."""
+    return Row(data, walk, info_table(s, data, unreadable(walk), problems),
+               append or f"cannot append a signature: {walk}", replace, sign=ALREADY)
+
+
+def entry_row(s, data, why, rev=0x0200, typ=PKCS_SIGNED_DATA, length=None):
+    """A walkable table of one entry that is not an Authenticode signature:
+    listed with its problem; --append keeps it and adds a good signature,
+    --replace signs the image again."""
+    length = s.length if length is None else length
+    return Row(data, no_good(f"not an Authenticode signature: {why}"),
+               info_table(s, data, foreign(rev, typ, length, s.off, why)),
+               KEPT, SAME, sign=ALREADY)
+
+
+def below_header(s, length):
+    return (f"certificate table entry 1 at {s.off:#x}: dwLength {length} is below its own 8-byte "
+            f"header ({s.size} bytes left in the table)")
+
+
+def past_table(n, off, length, left):
+    return (f"certificate table entry {n} at {off:#x}: dwLength {length} runs past the table "
+            f"({left} bytes left in the table)")
+
+
+# dwLength: below the 8-byte header, past the table, past the end of the file.
+@sig_case("cert-dwlength-0", sign=True)
+def _(s):
+    return walk_row(s, s.patched(s.off, 0), below_header(s, 0))
+
+
+@sig_case("cert-dwlength-7")
+def _(s):
+    return walk_row(s, s.patched(s.off, 7), below_header(s, 7))
+
+
+@sig_case("cert-dwlength-past-table")
+def _(s):
+    return walk_row(s, s.patched(s.off, s.size + 8), past_table(1, s.off, s.size + 8, s.size))
+
+
+@sig_case("cert-dwlength-past-eof")
+def _(s):
+    """A length near 4 GiB: padding it to 8 must not wrap."""
+    return walk_row(s, s.patched(s.off, 0xfffffffc), past_table(1, s.off, 0xfffffffc, s.size))
+
+
+# The Security directory's size and offset.
+@sig_case("cert-table-size-past-eof", sign=True)
+def _(s):
+    """The table said to run 8 bytes past the end of the file: nothing can
+    say where the image data ends, so every sign refuses."""
+    data = s.patched(s.dir_at + 4, s.size + 8)
+    n = len(data)
+    walk = (f"the certificate table ({s.size + 8:#x} bytes at {s.off:#x}) extends past the end "
+            f"of the file ({n:#x})")
+    err = (f"certificate table ({s.size + 8:#x} bytes at {s.off:#x}) extends past the end of the "
+           f"file")
+    return walk_row(s, data, walk, [f"error: {err}"], append=invalid_sign(err),
+                    replace=invalid_sign(err))
+
+
+@sig_case("cert-table-offset-wraps")
+def _(s):
+    """An offset near 4 GiB: offset + size must not wrap into the file."""
+    data = s.patched(s.dir_at, 0xfffffff8)
+    n = len(data)
+    walk = (f"the certificate table ({s.size:#x} bytes at 0xfffffff8) extends past the end of "
+            f"the file ({n:#x})")
+    err = f"certificate table ({s.size:#x} bytes at 0xfffffff8) extends past the end of the file"
+    return walk_row(s, data, walk, [f"error: {err}"], append=invalid_sign(err),
+                    replace=invalid_sign(err))
+
+
+@sig_case("cert-table-size-not-8-aligned")
+def _(s):
+    """The last entry unpadded, the table and the file ending with it: the PE
+    format allows it (and Linux since 6.3), EDK2 stops its walk there."""
+    data = s.with_table(s.entry[:s.length])
+    return walk_row(s, data, f"certificate table entry 1 at {s.off:#x}: dwLength {s.length}, "
+                    f"padded to 8 bytes, runs past the table ({s.length} bytes left in the "
+                    "table); UEFI firmware (EDK2) refuses an unpadded last entry")
+
+
+@sig_case("cert-table-size-4-bytes-over")
+def _(s):
+    """Four bytes after the padded entry, inside the table and the file."""
+    data = s.with_table(s.entry + bytes(4))
+    return walk_row(s, data, f"the certificate table ends with 4 bytes at {s.off + s.size:#x}, "
+                    "too few for a WIN_CERTIFICATE (an 8-byte header and data)")
+
+
+@sig_case("cert-table-offset-not-8-aligned")
+def _(s):
+    """The table 4 bytes on. --replace may drop it: the 4 bytes before it are
+    image data, padded to 8 and signed."""
+    data = s.with_table(s.entry, at=s.off + 4)
+    walk = (f"the certificate table offset {s.off + 4:#x} is not 8-byte aligned, as UEFI "
+            "firmware requires")
+    return walk_row(s, data, walk, [f"warning: certificate table offset {s.off + 4:#x} is not "
+                                    "8-byte aligned"], replace=VERIFIES)
+
+
+# wRevision and wCertificateType.
+@sig_case("cert-revision-0x0100", sign=True)
+def _(s):
+    return entry_row(s, s.patched(s.off + 4, 0x0100, "<H"),
+                     "WIN_CERTIFICATE revision 0x0100, not 0x0200", rev=0x0100)
+
+
+@sig_case("cert-revision-0x0300")
+def _(s):
+    return entry_row(s, s.patched(s.off + 4, 0x0300, "<H"),
+                     "WIN_CERTIFICATE revision 0x0300, not 0x0200", rev=0x0300)
+
+
+@sig_case("cert-type-x509")
+def _(s):
+    return entry_row(s, s.patched(s.off + 6, 1, "<H"),     # WIN_CERT_TYPE_X509
+                     "WIN_CERTIFICATE type 0x0001, not PKCS_SIGNED_DATA (0x0002)", typ=1)
+
+
+@sig_case("cert-type-3")
+def _(s):
+    return entry_row(s, s.patched(s.off + 6, 3, "<H"),     # WIN_CERT_TYPE_RESERVED_1
+                     "WIN_CERTIFICATE type 0x0003, not PKCS_SIGNED_DATA (0x0002)", typ=3)
+
+
+# A good signature, then an entry that lies: the firmware refuses the image
+# all the same, so verify must not pass it on the good one.
+@sig_case("cert-second-entry-past-table")
+def _(s):
+    second = bytearray(s.entry)
+    u32(second, 0, 2 * s.size)
+    return walk_row(s, s.with_table(s.entry + second),
+                    past_table(2, s.off + s.size, 2 * s.size, s.size))
+
+
+@sig_case("cert-second-entry-header-only")
+def _(s):
+    """An 8-byte header ends the table."""
+    data = s.with_table(s.entry + win_cert(b""))
+    return walk_row(s, data, f"the certificate table ends with 8 bytes at {s.off + s.size:#x}, "
+                    "too few for a WIN_CERTIFICATE (an 8-byte header and data)")
+
+
+@sig_case("cert-second-entry-no-data")
+def _(s):
+    """A PKCS_SIGNED_DATA entry of dwLength 8 between two good signatures."""
+    data = s.with_table(s.entry + win_cert(b"") + s.entry)
+    return walk_row(s, data, f"certificate table entry 2 at {s.off + s.size:#x}: dwLength 8 "
+                    "leaves no data after its 8-byte header (type 0x0002); UEFI firmware (EDK2) "
+                    "stops there and refuses the image")
+
+
+@sig_case("cert-second-entry-unpadded")
+def _(s):
+    data = s.with_table(s.entry + s.entry[:s.length])
+    return walk_row(s, data, f"certificate table entry 2 at {s.off + s.size:#x}: dwLength "
+                    f"{s.length}, padded to 8 bytes, runs past the table ({s.length} bytes left "
+                    "in the table); UEFI firmware (EDK2) refuses an unpadded last entry")
+
+
+@sig_case("cert-second-entry-efi-guid-without-data")
+def _(s):
+    """WIN_CERT_TYPE_EFI_GUID (0x0ef1): a 24-byte WIN_CERTIFICATE_UEFI_GUID
+    header (the CertType GUID after the 8 bytes) and nothing more."""
+    data = s.with_table(s.entry + win_cert(bytes(16), typ=0x0ef1))
+    return walk_row(s, data, f"certificate table entry 2 at {s.off + s.size:#x}: dwLength 24 "
+                    "leaves no data after its 24-byte header (type 0x0ef1); UEFI firmware (EDK2) "
+                    "stops there and refuses the image")
+
+
+# Where the table lies.
+@sig_case("cert-table-overlaps-last-section")
+def _(s):
+    """The table said to start 0x200 bytes into the last section's raw data:
+    dropping it would cut the section."""
+    name, ptr, size = s.sections[-1]
+    data = s.image()
+    at = ptr + size - 0x200
+    u32(data, s.dir_at, at)
+    u32(data, s.dir_at + 4, len(data) - at)
+    data = checksum(data)
+    cut = (f"cannot compute the Authenticode digest: section {len(s.sections) - 1} '{name}' (raw "
+           f"data {ptr:#x}..{ptr + size:#x}) runs past the start of the certificate table "
+           f"({at:#x})")
+    return walk_row(s, data, f"the certificate table ({len(data) - at:#x} bytes at {at:#x}) "
+                    f"overlaps section {len(s.sections) - 1} '{name}' (raw data "
+                    f"{ptr:#x}..{ptr + size:#x})", append=cut, replace=cut)
+
+
+@sig_case("cert-table-overlaps-headers")
+def _(s):
+    data = s.image()
+    u32(data, s.dir_at, 0x100)
+    u32(data, s.dir_at + 4, len(data) - 0x100)
+    data = checksum(data)
+    cut = (f"cannot compute the Authenticode digest: SizeOfHeaders {s.soh:#x} is past the "
+           f"certificate table (0x100)")
+    return walk_row(s, data, f"the certificate table ({len(data) - 0x100:#x} bytes at 0x100) "
+                    f"overlaps the headers (SizeOfHeaders {s.soh:#x})", append=cut, replace=cut)
+
+
+@sig_case("cert-table-then-trailing-data", sign=True)
+def _(s):
+    """16 bytes after the table: the Security directory no longer ends the
+    file. Firmware hashes up to the file size less the table size, so its
+    digest takes in the table's first 16 bytes and differs from the signed
+    one; a signer cannot tell whether the bytes are image data, and refuses."""
+    data = s.with_table(s.entry, tail=b"trailing data\0\0\0")
+    n = len(data)
+    err = f"certificate table ({s.size:#x} bytes at {s.off:#x}) is not at the end of the file"
+    digest = (f"cannot compute the Authenticode digest: the certificate table ({s.size:#x} bytes "
+              f"at {s.off:#x}) is not at the end of the file ({n:#x}); firmware hashes up to the "
+              "file size less the table size, so 16 bytes after it would be signed and as many "
+              "before it would not")
+    verify = [f"error: {err}", f"signature 1: CN=db, sha256: digest DIFFERS, signature valid, "
+              f"trusted: {digest}", "FAILED: 1 error"]
+    sigs = listed("CN=db", s.digest, False, 1, s.length, s.off)
+    return Row(data, verify, info_table(s, data, sigs, [f"error: {err}"]), invalid_sign(err),
+               invalid_sign(err), sign=ALREADY)
+
+
+# The PKCS#7 itself.
+def p7_row(s, p7, why):
+    return entry_row(s, s.with_table(win_cert(p7)), why, length=WIN_CERT_HDR + len(p7))
+
+
+NOT_DER = "its data is not a DER PKCS#7 structure"
+
+
+@sig_case("pkcs7-random-bytes")
+def _(s):
+    return p7_row(s, random.Random(16).randbytes(len(s.p7)), NOT_DER)
+
+
+@sig_case("pkcs7-truncated")
+def _(s):
+    return p7_row(s, s.p7[:len(s.p7) // 2], NOT_DER)
+
+
+@sig_case("pkcs7-content-type-data")
+def _(s):
+    """A ContentInfo of type data (1.2.840.113549.1.7.1) holding "bootpack"."""
+    return p7_row(s, der(0x30, OID_PKCS7_DATA + der(0xa0, der(0x04, b"bootpack"))),
+                  "it is a PKCS#7 structure, but not SignedData")
+
+
+@sig_case("pkcs7-signed-plain-data")
+def _(s):
+    """A valid SignedData by the db key, but over plain data (openssl smime)."""
+    return p7_row(s, s.smime_p7, "its content is not an SpcIndirectDataContent "
+                  "(1.3.6.1.4.1.311.2.1.4)")
+
+
+@sig_case("pkcs7-two-signers")
+def _(s):
+    """The db signature with the other key's SignerInfo (and certificate)
+    added: Authenticode has exactly one signer."""
+    f, o = signed_data(s.p7), signed_data(s.other_p7)
+    certs = der(0xa0, b"".join(der_items(f[3]) + der_items(o[3])))
+    infos = der(0x31, b"".join(der_items(f[4]) + der_items(o[4])))
+    return p7_row(s, content_info_signed(f[:3] + [certs, infos]), "its SignedData does not have "
+                  "exactly one SignerInfo, as Authenticode requires")
+
+
+@sig_case("pkcs7-no-signer-certificate")
+def _(s):
+    """The certificates left out: the signature is listed but cannot be
+    checked (EDK2 looks for the signer in the PKCS#7 only)."""
+    f = signed_data(s.p7)
+    p7 = content_info_signed(f[:3] + f[4:])
+    data = s.with_table(win_cert(p7))
+    why = "the PKCS#7 does not carry its signer's certificate"
+    line = f"(no signer certificate), sha256: digest matches, signature INVALID, NOT trusted: {why}"
+    sigs = listed("(no signer certificate)", s.digest, True, 0, WIN_CERT_HDR + len(p7), s.off)
+    return Row(data, no_good(line), info_table(s, data, sigs), KEPT, SAME, sign=ALREADY)
+
+
+@sig_case("pkcs7-digest-algorithm-mismatch")
+def _(s):
+    """A sha384 signature whose SignerInfo names sha256 for its digest."""
+    f = signed_data(s.p7_384)
+    info = bytearray(f[4])
+    i = info.rindex(OID_SHA384)
+    info[i + len(OID_SHA384) - 1] = 0x01           # ...2.2 (sha384) -> ...2.1 (sha256)
+    return p7_row(s, content_info_signed(f[:4] + [bytes(info)]), "its SignerInfo's digest "
+                  "algorithm (sha256) is not that of the image digest it signs (sha384)")
+
+
+@sig_case("pkcs7-over-64k")
+def _(s):
+    """The db certificate carried 90 times: a SignedData over 64 KiB, which
+    EDK2 cannot read (it takes two-byte DER lengths only)."""
+    f = signed_data(s.p7)
+    p7 = content_info_signed(f[:3] + [der(0xa0, der_items(f[3])[0] * 90), f[4]])
+    assert len(p7) > 0x10000
+    return p7_row(s, p7, "UEFI firmware (EDK2) reads only a SignedData of 256 to 65535 bytes "
+                  "(two-byte DER length)")
+
+
+# Deeply nested ASN.1: 100,000 SEQUENCE headers, timed.
+@sig_case("asn1-nested-100000", time_limit=5)
+def _(s):
+    return p7_row(s, nested_sequences(100000, False), NOT_DER)
+
+
+@sig_case("asn1-nested-100000-in-spc", time_limit=5)
+def _(s):
+    """As the SpcPeImageData of an otherwise intact signature, complete
+    (definite lengths): read to the end, then too large for EDK2."""
+    return p7_row(s, with_spc_value(s.p7, nested_sequences(100000, True)),
+                  "UEFI firmware (EDK2) reads only a SignedData of 256 to 65535 bytes "
+                  "(two-byte DER length)")
+
+
+@sig_case("asn1-nested-100000-unterminated-in-spc", time_limit=5)
+def _(s):
+    """The same with indefinite lengths that never end."""
+    return p7_row(s, with_spc_value(s.p7, nested_sequences(100000, False)),
+                  "its SpcIndirectDataContent is malformed")
+
+
+# --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def gen(pe_gen, tmp_path_factory):
-    return Gen(pe_gen, tmp_path_factory.mktemp("malformed-pe"))
+def gen(pe_gen, bootpack, pki, tmp_path_factory):  # noqa: F811
+    return Gen(pe_gen, tmp_path_factory.mktemp("malformed-pe"), bootpack, pki)
 
 
-def command(cmd, extra, src, out, section_data):
+def command(cmd, extra, src, out, section_data, db):
+    """The bootpack arguments for a case; @db() gives the signature cases'
+    (key, certificate)."""
     edit = {"add": ("add-section", ".bpf", True), "replace": ("replace-section", ".data", True),
             "remove": ("remove-section", ".data", False),
             "remove-in-place": ("remove-section", ".data", False)}
     if cmd in ("info", "verify"):
         return ["pe", cmd, src]
+    if cmd == "sig-verify":
+        return ["pe", "verify", "--cert", db()[1], src]
+    if cmd in SIGN_MODES:
+        key, crt = db()
+        return ["pe", "sign", src, "--key", key, "--cert", crt, "-o", out, *SIGN_MODES[cmd]]
     if cmd == "extract":
         return ["zboot", "extract", src, "-o", out, *extra]
     verb, name, with_data = edit[cmd]
@@ -919,16 +1577,83 @@ def test_malformed(bootpack, gen, tmp_path, name):
         size, extra = int(extra[1]), extra[2:]
     section_data = tmp_path / "section.bin"
     section_data.write_bytes(bytes((i * 7) & 0xff for i in range(size)))
-    proc = run([bootpack, *command(cmd, extra, src, outdir / "out.bin", section_data)],
-               check=False, timeout=60)
+    proc = run([bootpack, *command(cmd, extra, src, outdir / "out.bin", section_data, gen.db)],
+               check=False, timeout=60, env=NO_SDE)
+    assert_refused(proc, src, expected, before)
+    assert proc.elapsed < TIME_LIMIT.get(name, 60)
+
+
+def assert_refused(proc, src, expected, before):
+    """Exit 1, @expected (one message or the lines) on stderr, nothing on
+    stdout, nothing written beside @src (in/) or in out/, @src unchanged."""
     err = proc.stderr.decode(errors="replace")
     lines = [expected] if isinstance(expected, str) else expected
     assert proc.returncode == 1, err
     assert err == "".join(f"bootpack: '{src}': {line}\n" for line in lines)
     assert proc.stdout == b""
-    assert sorted(p.name for p in outdir.iterdir()) == []
-    assert sorted(p.name for p in indir.iterdir()) == [src.name]
+    assert sorted(p.name for p in (src.parent.parent / "out").iterdir()) == []
+    assert sorted(p.name for p in src.parent.iterdir()) == [src.name]
     assert sha256(src) == before
+
+
+@pytest.mark.parametrize("name, mode", [(n, m) for n in SIG_ROWS
+                                        for m in ("info", "append", "replace")] +
+                         [(n, "sign") for n in SIG_SIGN])
+def test_signature_table(bootpack, gen, tmp_path, name, mode):
+    """A certificate-table row through pe info (exit 0, its listing exact)
+    and pe sign --append, --replace or neither: a refusal as in
+    test_malformed, or what the row says the signer writes."""
+    row = SIG_ROWS[name](gen)
+    indir, outdir = tmp_path / "in", tmp_path / "out"
+    indir.mkdir()
+    outdir.mkdir()
+    src, out = indir / f"{name}.efi", outdir / "out.efi"
+    src.write_bytes(bytes(row.data))
+    before = sha256(src)
+    if mode == "info":
+        proc = run([bootpack, "pe", "info", src], timeout=60)
+        lines = proc.stdout.decode().splitlines()
+        assert proc.stderr == b""
+        assert lines[[i for i, line in enumerate(lines)
+                      if line.startswith("Certificates:")][0]:] == row.info
+    else:
+        proc = run([bootpack, *command(f"sig-{mode}", [], src, out, None, gen.db)],
+                   check=False, timeout=60, env=NO_SDE)
+        expected = getattr(row, mode)
+        if isinstance(expected, (str, list)):
+            assert_refused(proc, src, expected, before)
+        else:
+            assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b""), proc.stderr
+            assert sha256(src) == before
+            assert sorted(p.name for p in outdir.iterdir()) == [out.name]
+            assert_written(bootpack, gen, out, expected, row)
+    assert proc.elapsed < TIME_LIMIT.get(name, 60)
+
+
+def assert_written(bootpack, gen, out, expected, row):
+    """@out is what @expected says a signer that went ahead writes."""
+    s = gen.signed()
+    if expected is SAME:
+        assert out.read_bytes() == s.data
+    elif expected is KEPT:
+        table = row.data[s.off:]
+        assert table and struct.unpack_from("<I", row.data, s.dir_at)[0] == s.off
+        assert out.read_bytes() == s.with_table(table + bytes(-len(table) % 8) + s.entry)
+    else:
+        proc = run([bootpack, "pe", "verify", "--cert", gen.db()[1], out])
+        assert proc.stdout.decode() == (f"{out}: signature 1: {GOOD}\n{out}: OK (PE32+, 2 "
+                                        "sections, 1 of 1 signature good, 0 warnings)\n")
+        assert proc.stderr == b""
+
+
+def test_signature_table_base(bootpack, gen, tmp_path):
+    """The image the rows start from verifies: SAME and KEPT above compare
+    what pe sign writes with its bytes and its signature's."""
+    src = tmp_path / "signed.efi"
+    src.write_bytes(gen.signed().data)
+    proc = run([bootpack, "pe", "verify", "--cert", gen.db()[1], src])
+    assert proc.stdout.decode() == (f"{src}: signature 1: {GOOD}\n{src}: OK (PE32+, 2 sections, "
+                                    "1 of 1 signature good, 0 warnings)\n")
 
 
 @pytest.mark.parametrize("comp, stream, size_after", [

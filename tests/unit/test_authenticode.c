@@ -999,18 +999,33 @@ static void test_hostile_tables(void **state)
 	memset(t, 0, sizeof(t));
 	entry(t + 4, 16, 0x200, 2, NULL, 8);
 	expect_walk_error(&im, t, 24, 20, 4, BP_ERR_FORMAT, "not 8-byte aligned");
-	/* Huge counts: 64 empty entries are listed, 65 are refused. */
+	/* Where EDK2's walk stops, refusing the image: no data, an unpadded last entry. */
+	memset(t, 0, sizeof(t));
+	entry(t, 8, 0x200, 2, NULL, 0);
+	entry(t + 8, 16, 0x200, 1, garbage, 8);
+	expect_walk_error(&im, t, 24, 24, 0, BP_ERR_FORMAT, "entry 1 at 0x");
+	expect_walk_error(&im, t, 24, 24, 0, BP_ERR_FORMAT, "dwLength 8 leaves no data");
+	entry(t, 16, 0x200, 1, garbage, 8);
+	entry(t + 16, 12, 0x200, 1, garbage, 4);
+	expect_walk_error(&im, t, 28, 28, 0, BP_ERR_FORMAT, "entry 2 at 0x");
+	expect_walk_error(&im, t, 28, 28, 0, BP_ERR_FORMAT, "refuses an unpadded last entry");
+	entry(t + 16, 8, 0x200, 1, NULL, 0);
+	expect_walk_error(&im, t, 24, 24, 0, BP_ERR_FORMAT, "ends with 8 bytes");
+	entry(t + 16, 24, 0x200, 0x0ef1, garbage, 16);
+	expect_walk_error(&im, t, 40, 40, 0, BP_ERR_FORMAT, "dwLength 24 leaves no data");
+	/* Huge counts: 64 foreign entries are listed, 65 are refused. */
 	memset(t, 0, sizeof(t));
 	for (int i = 0; i < 65; i++)
-		entry(t + 8 * i, 8, 0x200, 2, NULL, 0);
-	pe = with_table(&im, t, 8 * 64, 8 * 64, 0, 0, &buf, &len);
+		entry(t + 16 * i, 16, 0x200, 1, garbage, 8);
+	pe = with_table(&im, t, 16 * 64, 16 * 64, 0, 0, &buf, &len);
 	assert_int_equal(bp_pe_signatures(pe, &count, &d), 0);
 	assert_int_equal(count, 64);
-	assert_string_equal(bp_pe_signature_at(pe, 63)->problem, "the WIN_CERTIFICATE holds no data");
+	assert_string_equal(bp_pe_signature_at(pe, 63)->problem,
+			    "WIN_CERTIFICATE type 0x0001, not PKCS_SIGNED_DATA (0x0002)");
 	assert_int_equal(verify(pe, &ck, KEY_A, -1), 0);
 	bp_pe_close(pe);
 	free(buf);
-	expect_walk_error(&im, t, 8 * 65, 8 * 65, 0, BP_ERR_FORMAT, "more than 64 entries");
+	expect_walk_error(&im, t, 16 * 65, 16 * 65, 0, BP_ERR_FORMAT, "more than 64 entries");
 
 	/* Entries listed with their problem. */
 	memset(t, 0, sizeof(t));
