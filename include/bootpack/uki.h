@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unified Kernel Images: one PE holding systemd-stub and, in sections of
+ * their own, the kernel (.linux), initrd (.initrd), command line (.cmdline),
+ * os-release (.osrel), devicetree (.dtb), kernel release (.uname), splash
+ * image (.splash), SBAT data (.sbat) and whatever else the builder adds,
+ * as the UAPI group's UKI specification and systemd-stub lay them out.
+ *
+ * bp_uki_build() is what systemd's ukify does: the stub's sections stay
+ * where they are; each added section follows the previous one, its
+ * VirtualAddress the previous end rounded up to SectionAlignment, its raw
+ * data FileAlignment-aligned, VirtualSize its content size, flags read-only
+ * initialized data; SizeOfImage, SizeOfHeaders and CheckSum are set.
+ * Section data is copied from the input files, never held whole in memory,
+ * so peak memory does not grow with the initrd.
+ *
+ * bp_uki_inspect() reads one back (bounded, hostile input safe).
+ *
+ * Growth rules: those at the top of <bootpack/fit.h>.
+ */
+#ifndef BOOTPACK_UKI_H
+#define BOOTPACK_UKI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bootpack/authenticode.h>
+#include <bootpack/error.h>
+#include <bootpack/pe.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct bp_key;
+
+/* ---- Building ---- */
+
+/* One extra section (--section NAME:FILE). */
+struct bp_uki_section {
+	const char *name;           /* at most 8 bytes, e.g. ".pcrsig" */
+	const char *path;           /* its contents */
+};
+
+struct bp_uki_build_opts {
+	size_t size;                /* BP_UKI_BUILD_OPTS_INIT */
+	const char *stub;           /* systemd-stub (linux*.efi.stub); required */
+	const char *linux_path;     /* the kernel: a PE (EFI stub, zboot) image; required */
+	const char *const *initrds; /* concatenated in order into .initrd */
+	size_t n_initrds;
+	const char *cmdline;        /* .cmdline text (NULL: none); stored as given */
+	size_t cmdline_len;
+	const char *os_release;     /* .osrel from this file, or NULL */
+	const char *const *dtbs;    /* devicetrees (see bp_uki_build()) */
+	size_t n_dtbs;
+	/* .uname; NULL: read from the kernel ("Linux version X" banner, zboot payload included) */
+	const char *uname;
+	bool no_uname;              /* do not add .uname at all */
+	const char *splash;         /* .splash from this BMP file, or NULL */
+	const char *const *sbats;   /* .sbat files merged with the stub's own */
+	size_t n_sbats;
+	const struct bp_uki_section *extra;
+	size_t n_extra;
+	bool strip_stub_signature;  /* drop a signed stub's certificate table instead of refusing */
+	/* Sign the result (<bootpack/authenticode.h>) when @key is set; @sign->cert required then. */
+	const struct bp_key *key;
+	const struct bp_pe_sign_opts *sign;
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
+};
+
+#define BP_UKI_BUILD_OPTS_INIT { .size = sizeof(struct bp_uki_build_opts) }
+
+/*
+ * Build a UKI from @o and write it to @out_path atomically (nothing is
+ * written on failure). Refused, with the reason in @d: a stub or kernel
+ * that bp_pe_open() finds errors in (BP_ERR_FORMAT), a kernel that is not a
+ * PE image (BP_ERR_FORMAT), a stub whose machine type differs from the
+ * kernel's (BP_ERR_INVALID), a signed stub without @o->strip_stub_signature
+ * (BP_ERR_UNSUPPORTED), a section name given twice or already in the stub
+ * (BP_ERR_INVALID), headers that have no room for the new section table
+ * and cannot grow below the first section (BP_ERR_TOOBIG), an image over
+ * BP_PE_READ_MAX (BP_ERR_TOOBIG). Unreadable inputs: BP_ERR_IO.
+ */
+int bp_uki_build(const struct bp_uki_build_opts *o, const char *out_path, struct bp_diag *d);
+
+/* ---- Inspecting ---- */
+
+/* A part of a UKI, located in the image (bounds checked against the file). */
+struct bp_uki_part {
+	bool present;
+	uint64_t offset;            /* file offset of its bytes */
+	uint64_t len;               /* min(VirtualSize, SizeOfRawData): what the stub reads */
+};
+
+struct bp_uki_info {
+	size_t size;                /* set by the library */
+	bool is_uki;                /* a .linux section is present */
+	/*
+	 * Strings as found in the image, NUL-terminated, not escaped (escape
+	 * them for a terminal), truncated to fit; "" when absent.
+	 */
+	char stub_version[128];     /* .sdmagic, e.g. "#### LoaderInfo: systemd-stub 252.19 ####" */
+	char uname[128];            /* .uname */
+	char pretty_name[128];      /* PRETTY_NAME of .osrel, quotes removed */
+	struct bp_uki_part linux_part, initrd, cmdline, osrel, dtb, uname_part, splash, sbat;
+	uint16_t linux_machine;     /* COFF machine of the .linux image; 0 when not a PE */
+	bool linux_is_zboot;
+	size_t n_dtbs;              /* .dtb and .dtbauto sections */
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only */
+#endif
+};
+
+/*
+ * Fill @out for @pe (an image bp_pe_open() read). Not a UKI is no error:
+ * is_uki false. BP_ERR_RANGE when a UKI section's data lies outside the
+ * file, BP_ERR_FORMAT when a UKI section appears twice (other than .dtbauto).
+ */
+int bp_uki_inspect(const struct bp_pe *pe, struct bp_uki_info *out, struct bp_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
