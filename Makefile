@@ -6,8 +6,8 @@
 #                `meson configure build --prefix=...`, DESTDIR honoured)
 #   make check   what CI runs (scripts/check): build with ASan+UBSan and run
 #                every test, the error and fault tests again under valgrind,
-#                then fuzz each target for 60 s; the cached kernels build in
-#                the background meanwhile. Ends with a per-stage timing table
+#                fuzz each target for 30 s (CHECK_FUZZ_SECONDS); the cached
+#                kernels build in the background meanwhile. Ends with a per-stage timing table
 #                and one verdict line.
 #   make fuzz    only the fuzzing (FUZZ_SECONDS=N per target; scripts/fuzz)
 #   make bench   compare against the kernel's make_fit.py on the real corpus,
@@ -18,6 +18,7 @@ BUILD ?= build
 CHECK_BUILD ?= build-check
 
 FUZZ_SECONDS ?= 60
+CHECK_FUZZ_SECONDS ?= 30
 
 .PHONY: all demo install check fuzz bench clean
 
@@ -36,7 +37,7 @@ install: all
 	meson install -C $(BUILD)
 
 check:
-	BUILD=$(BUILD) CHECK_BUILD=$(CHECK_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/check
+	BUILD=$(BUILD) CHECK_BUILD=$(CHECK_BUILD) FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) scripts/check
 
 fuzz:
 	scripts/install-deps fuzz

@@ -71,6 +71,14 @@ def pytest_configure(config):
         config.option.basetemp = str(default_basetemp())
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that need the zboot kernels run last. On an empty cache `make
+    check` builds those kernels in the background meanwhile (about ten
+    minutes of both cores); a worker that reaches such a test early would
+    sit waiting for them instead of running everything else first."""
+    items.sort(key=lambda item: "zboot_kernels" in getattr(item, "fixturenames", ()))
+
+
 def pytest_sessionfinish(session, exitstatus):
     """A green run leaves nothing behind; a failed one keeps its files."""
     config = session.config

@@ -42,9 +42,16 @@ def test_samples(fits, sample_set, comp, mode):
         f"fdt-{i + 1}" for i in range(len(sample_set.dtbs))]
 
 
+# lzma at preset 6 is the slow one (about a minute per corpus FIT under
+# ASan, most of it liblzma setting up an 8 MiB dictionary per DTB); its
+# external layout is the same code as every other codec's and is compared on
+# the samples above, so the corpus runs it embedded only.
+CORPUS_CASES = [(c, m) for c in COMPRESSIONS for m in MODES
+                if (c, m) != ("lzma", "external")]
+
+
 @pytest.mark.corpus
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("comp", COMPRESSIONS)
+@pytest.mark.parametrize("comp,mode", CORPUS_CASES)
 def test_corpus(fits, corpus_set, comp, mode):
     external = mode == "external"
     ref = fits.reference(corpus_set, comp, external)
