@@ -53,7 +53,7 @@ static const char *machine_name(uint16_t m)
 }
 
 /* Name rules of the stub: 1 to 8 printable ASCII bytes. */
-static int check_name(struct builder *b, const char *name)
+static int check_name(struct builder *b, const char *name, const char *path)
 {
 	size_t n = strlen(name);
 
@@ -61,29 +61,30 @@ static int check_name(struct builder *b, const char *name)
 		if (name[i] <= ' ' || name[i] > '~')
 			n = 0;
 	if (!n || n > 8)
-		return bp_diag_set(b->d, BP_ERR_INVALID, NULL, "section name '%s' must be 1 to 8 "
+		return bp_diag_set(b->d, BP_ERR_INVALID, path, "section name '%s' must be 1 to 8 "
 				   "printable ASCII bytes (PE section headers hold 8)",
 				   BPI_ESC(name));
 	return 0;
 }
 
 /* A new section named @name (checked against the stub's and those added so far). */
-static int new_sec(struct builder *b, const char *name, uint32_t flags, struct bpi_uki_sec **out)
+static int new_sec(struct builder *b, const char *name, const char *path, uint32_t flags,
+		   struct bpi_uki_sec **out)
 {
 	struct bpi_uki_sec *s;
-	int ret = check_name(b, name);
+	int ret = check_name(b, name, path);
 
 	if (ret)
 		return ret;
 	if (bp_pe_find_section(b->stub, name) >= 0)
-		return bp_diag_set(b->d, BP_ERR_INVALID, b->o.stub, "the stub already has a "
+		return bp_diag_set(b->d, BP_ERR_INVALID, path, "the stub already has a "
 				   "section named '%s'", BPI_ESC(name));
 	for (size_t i = 0; i < b->n_secs; i++)
 		if (!strcmp(b->secs[i].name, name) && strcmp(name, ".dtbauto"))
-			return bp_diag_set(b->d, BP_ERR_INVALID, NULL, "section '%s' given twice",
+			return bp_diag_set(b->d, BP_ERR_INVALID, path, "section '%s' given twice",
 					   BPI_ESC(name));
 	if (b->n_secs == BPI_UKI_MAX_SECTIONS)
-		return bp_diag_set(b->d, BP_ERR_TOOBIG, NULL, "more than %d sections to add",
+		return bp_diag_set(b->d, BP_ERR_TOOBIG, path, "more than %d sections to add",
 				   BPI_UKI_MAX_SECTIONS);
 	s = &b->secs[b->n_secs++];
 	memcpy(s->name, name, strlen(name) + 1);
@@ -136,19 +137,20 @@ static int add_text(struct builder *b, const char *name, const void *p, size_t l
 {
 	struct bpi_uki_part part = { .fd = -1, .path = name, .mem = p, .len = len };
 	struct bpi_uki_sec *s;
-	int ret = new_sec(b, name, FLAGS_DATA, &s);
+	int ret = new_sec(b, name, b->o.stub, FLAGS_DATA, &s);
 
 	if (ret)
 		return ret;
 	if (!len)
-		return bp_diag_set(b->d, BP_ERR_INVALID, NULL, "section '%s' would be empty", name);
+		return bp_diag_set(b->d, BP_ERR_INVALID, b->o.stub, "section '%s' would be empty",
+				   name);
 	return add_part(b, s, part);
 }
 
 static int add_path(struct builder *b, const char *name, const char *path, uint32_t flags)
 {
 	struct bpi_uki_sec *s;
-	int ret = new_sec(b, name, flags, &s);
+	int ret = new_sec(b, name, path, flags, &s);
 
 	return ret ? ret : add_file(b, s, path, 0);
 }
@@ -282,7 +284,7 @@ static int add_initrds(struct builder *b)
 
 	if (!b->o.n_initrds)
 		return 0;
-	ret = new_sec(b, ".initrd", FLAGS_DATA, &s);
+	ret = new_sec(b, ".initrd", b->o.initrds[0], FLAGS_DATA, &s);
 	/* ukify pads each of several initrds to 4 bytes; one is taken as is. */
 	for (size_t i = 0; !ret && i < b->o.n_initrds; i++)
 		ret = add_file(b, s, b->o.initrds[i], b->o.n_initrds > 1 ? 4 : 0);
