@@ -47,6 +47,8 @@ static const struct cli_opt opts[] = {
 	  "add section NAME with the contents of FILE" },
 	{ "strip-stub-signature", no_argument, OPT_STRIP, NULL,
 	  "drop a signed stub's signature instead of\nrefusing it" },
+	{ "jobs", required_argument, 'j', "N",
+	  "read the inputs for the CheckSum on a second\nthread when N > 1 (default: all CPUs)" },
 	PE_SIGN_CLI_OPTS,
 	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
 };
@@ -82,6 +84,7 @@ static int set(void *ctx, int key, const char *val)
 		return ret;
 	switch (key) {
 	case 'o': a->output = val; break;
+	case 'j': return cli_opt_jobs(CMD, val, &a->o.jobs);
 	case OPT_STUB: a->o.stub = val; break;
 	case OPT_LINUX: a->o.linux_path = val; break;
 	case OPT_INITRD: a->initrds[a->n_initrds++] = val; break;
@@ -233,6 +236,7 @@ int cmd_uki_build(int argc, char **argv)
 	size_t n = (size_t)argc + 1;
 	int ret;
 
+	a.o.jobs = cli_online_cpus();
 	/* No option occurs more often than there are arguments. */
 	a.initrds = calloc(n, sizeof(*a.initrds));
 	a.dtbs = calloc(n, sizeof(*a.dtbs));

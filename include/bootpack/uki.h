@@ -74,6 +74,11 @@ struct bp_uki_build_opts {
 	/* Sign the result (<bootpack/authenticode.h>) when @key is set; @sign->cert required then. */
 	const struct bp_key *key;
 	const struct bp_pe_sign_opts *sign;
+	/*
+	 * Threads; 0 = 1 (the library starts none unless asked). With two, the
+	 * input files are read for the CheckSum while they are being copied.
+	 */
+	unsigned int jobs;
 #ifdef BOOTPACK_ABI_GROWTH_TEST
 	uint64_t abi_growth_test;   /* test-only */
 #endif

@@ -37,7 +37,7 @@ struct builder {
 	struct bpi_uki_layout l;
 };
 
-static const size_t opts_v1 = BPI_SIZE_V1(struct bp_uki_build_opts, sign);
+static const size_t opts_v1 = BPI_SIZE_V1(struct bp_uki_build_opts, jobs);
 
 static const char *machine_name(uint16_t m)
 {
@@ -291,6 +291,26 @@ static int add_initrds(struct builder *b)
 	return ret;
 }
 
+/*
+ * bp_pe_open() summed the kernel for its CheckSum already: from that (the
+ * fold of its words without the CheckSum field, plus its length) and the
+ * field's own bytes comes its share of the UKI's sum, so the kernel is
+ * copied without being read again. Only when the file is the one mapped.
+ */
+static void kernel_sum(struct builder *b, struct bpi_uki_part *part)
+{
+	const struct bp_pe_info *in = bp_pe_get_info(b->kernel);
+	uint64_t at = b->kernel->opt_offset + (uint64_t)PE_OPT_CHECKSUM;
+	const uint8_t *field = bpi_pe_bytes(b->kernel, at, 4);
+
+	if (part->len != in->file_size || !field)
+		return;
+	part->sum = (uint32_t)(in->checksum_computed - (uint32_t)in->file_size);
+	for (uint64_t k = 0; k < 4; k++)
+		part->sum += (uint64_t)field[k] << (8 * ((at + k) & 1));
+	part->have_sum = true;
+}
+
 /* Every section in ukify's order; .linux last, so it may grow into what follows it. */
 static int add_sections(struct builder *b)
 {
@@ -318,6 +338,8 @@ static int add_sections(struct builder *b)
 		ret = add_text(b, ".sbat", b->sbat, b->sbat_len);
 	if (!ret)
 		ret = add_path(b, ".linux", b->o.linux_path, FLAGS_LINUX);
+	if (!ret)
+		kernel_sum(b, &b->parts[b->n_parts - 1]);
 	return ret;
 }
 
@@ -383,7 +405,7 @@ static int emit(struct builder *b, const char *out_path)
 		ret = bpi_output_open(&out, out_path, b->d);
 	if (ret)
 		return ret;
-	ret = bpi_uki_write(&b->l, b->secs, b->n_secs, &out, b->d);
+	ret = bpi_uki_write(&b->l, b->secs, b->n_secs, b->o.jobs, &out, b->d);
 	if (ret) {
 		bpi_output_abort(&out);
 		return ret;

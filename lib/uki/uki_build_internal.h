@@ -22,6 +22,13 @@ struct bpi_uki_part {
 	const uint8_t *mem;
 	uint64_t len;
 	uint32_t pad;
+	/*
+	 * The sum of the file's 16-bit words for the CheckSum (as at an even
+	 * offset): the kernel's known beforehand from bp_pe_open(), the others'
+	 * found while writing.
+	 */
+	bool have_sum;
+	uint64_t sum;
 };
 
 struct bpi_uki_sec {
@@ -55,9 +62,12 @@ int bpi_uki_layout(const struct bp_pe *stub, struct bpi_uki_sec *secs, size_t n,
 		   struct bp_diag *d);
 void bpi_uki_layout_free(struct bpi_uki_layout *l);
 
-/* Write @l and @secs to @out_path (CheckSum set); @buf is a scratch buffer. */
-int bpi_uki_write(const struct bpi_uki_layout *l, const struct bpi_uki_sec *secs, size_t n,
-		  struct bpi_output *out, struct bp_diag *d);
+/*
+ * Write @l and @secs to @out (CheckSum set): the copy and the reading for
+ * the sum as two jobs on up to @threads threads. Fills the parts' sums.
+ */
+int bpi_uki_write(const struct bpi_uki_layout *l, struct bpi_uki_sec *secs, size_t n,
+		  unsigned int threads, struct bpi_output *out, struct bp_diag *d);
 
 /*
  * Merge SBAT texts (@texts[i], @lens[i] bytes, in order) into one .sbat:
