@@ -26,6 +26,7 @@
 #define SEC_VSIZE 8
 #define SEC_RAW_PTR 20
 #define AARCH64_NOP 0xd503201fu
+#define STUB_DATA_MAX (64ull << 20)
 
 struct plan {
 	const struct bp_pe *pe;
@@ -84,6 +85,11 @@ static int plan_stub_end(struct plan *p, bool strip)
 			    "inside its section data (ending at 0x%llx)", in->symbol_table,
 			    p->raw_end);
 	p->keep_end = p->raw_end;
+	/* The stub's data is held in memory to be patched: a stub is ~100 KiB, not this. */
+	if (p->keep_end - in->size_of_headers > STUB_DATA_MAX)
+		return fail(p, BP_ERR_TOOBIG, "the stub's section data (%llu bytes) is larger than "
+			    "the %llu a stub is allowed", p->keep_end - in->size_of_headers,
+			    STUB_DATA_MAX);
 	return 0;
 }
 

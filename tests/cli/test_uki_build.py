@@ -240,6 +240,35 @@ def test_refusals(bootpack, efi_stubs, corpus, pe_gen, pki, inputs, tmp_path):
     assert pe.sections[0].get_data() == pefile.PE(str(aa64)).sections[0].get_data()
 
 
+def test_several_dtbs_need_a_257_stub(bootpack, pe_gen, corpus, tmp_path):
+    """Several devicetrees: one .dtbauto each, in order, for a stub that says it is 257."""
+    marker = tmp_path / "marker"
+    marker.write_bytes(b"#### LoaderInfo: systemd-stub 257.1 ####\0")
+    stub, kernel = tmp_path / "stub.efi", tmp_path / "k.efi"
+    run([pe_gen, "--machine", "arm64", "--payload", marker, stub])
+    run([pe_gen, "--machine", "arm64", kernel])
+    dtbs = sorted((corpus / "dtbs").rglob("*.dtb"))[:3]
+    out = tmp_path / "uki.efi"
+    ok(build(bootpack, out, stub, kernel, *[x for d in dtbs for x in ("--dtb", d)]))
+    check_layout(out, stub, [(".dtbauto", d.read_bytes(), DATA) for d in dtbs] +
+                 [(".sbat", SBAT_HEADER + b"\0", DATA), (".linux", kernel.read_bytes(), CODE)])
+
+
+def test_inputs_not_regular_or_empty(bootpack, efi_stubs, pe_gen, tmp_path):
+    stub = efi_stubs["linuxaa64.efi.stub"]
+    kernel = tmp_path / "k.efi"
+    run([pe_gen, "--machine", "arm64", kernel])
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    refusal(bootpack, tmp_path, stub, kernel, "--initrd", "/dev/null", path="/dev/null",
+            needles=["not a regular file"])
+    refusal(bootpack, tmp_path, stub, kernel, "--initrd", empty, path=empty,
+            needles=["is empty"])
+    missing = tmp_path / "missing"
+    refusal(bootpack, tmp_path, stub, kernel, "--dtb", missing, path=missing,
+            needles=["cannot open"])
+
+
 def test_headers_grow(bootpack, pe_gen, tmp_path):
     stub, kernel = tmp_path / "stub.efi", tmp_path / "k.efi"
     run([pe_gen, "--machine", "arm64", "--tight-headers", "--debug-dir", stub])
