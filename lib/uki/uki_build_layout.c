@@ -291,12 +291,15 @@ static int make_headers(struct plan *p, const struct bpi_uki_sec *secs, size_t n
 	bpi_put_le32(opt + PE_OPT_SIZE_OF_IMAGE, (uint32_t)up(image_end, in->section_alignment));
 	bpi_put_le32(opt + PE_OPT_SIZE_OF_HEADERS, l->soh);
 	bpi_put_le32(opt + PE_OPT_CHECKSUM, 0);
-	if (strip && in->n_rva_and_sizes > BP_PE_DIR_SECURITY) {
-		uint32_t at = (in->pe32plus ? PE32PLUS_OPT_NRVA : PE32_OPT_NRVA) + 4 +
+	if (strip && in->has_certificates) {
+		uint64_t at = (in->pe32plus ? PE32PLUS_OPT_NRVA : PE32_OPT_NRVA) + 4 +
 			      8 * BP_PE_DIR_SECURITY;
 
-		bpi_put_le32(opt + at, 0);
-		bpi_put_le32(opt + at + 4, 0);
+		/* Only where the optional header holds it (NumberOfRvaAndSizes may say more). */
+		if (p->pe->opt_offset + at + 8 <= p->pe->section_table) {
+			bpi_put_le32(opt + at, 0);
+			bpi_put_le32(opt + at + 4, 0);
+		}
 	}
 	l->checksum_at = p->pe->opt_offset + PE_OPT_CHECKSUM;
 	return 0;
