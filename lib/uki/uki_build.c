@@ -343,6 +343,17 @@ static int add_sections(struct builder *b)
 	return ret;
 }
 
+/* .uname from the kernel, as ukify finds it; none found is no error (ukify only warns). */
+static void scrape_uname(struct builder *b)
+{
+	int fd = open(b->o.linux_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || bpi_uname_scrape(b->kernel, fd, b->uname))
+		b->uname[0] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
 static int check_opts(struct builder *b, const struct bp_uki_build_opts *o, const char *out)
 {
 	int ret = BPI_STRUCT_IN(&b->o, opts_v1, o, "bp_uki_build_opts", b->d);
@@ -439,8 +450,8 @@ int bp_uki_build(const struct bp_uki_build_opts *o, const char *out_path, struct
 		ret = open_images(&b);
 	if (!ret && b.o.uname)
 		memcpy(b.uname, b.o.uname, strlen(b.o.uname) + 1);
-	else if (!ret && !b.o.no_uname && bpi_uname_scrape(b.kernel, b.uname))
-		b.uname[0] = '\0';
+	else if (!ret && !b.o.no_uname)
+		scrape_uname(&b);
 	if (!ret)
 		ret = add_sections(&b);
 	if (!ret)

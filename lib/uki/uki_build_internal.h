@@ -87,8 +87,11 @@ int bpi_sbat_merge(const char *const *texts, const size_t *lens, size_t n, char 
 int bpi_uname_setup_header(const uint8_t *p, size_t n, char out[BPI_UNAME_MAX + 1]);
 /* The release after "Linux version " (a digit, a dot, then up to " ("): 0 or BP_ERR_NOTFOUND. */
 int bpi_uname_banner(const uint8_t *p, size_t n, char out[BPI_UNAME_MAX + 1]);
-/* Either, from the kernel image @pe (a zboot payload decompressed): 0 or BP_ERR_NOTFOUND. */
-int bpi_uname_scrape(const struct bp_pe *pe, char out[BPI_UNAME_MAX + 1]);
+/*
+ * Either, from the kernel image @pe, whose file is open as @fd (a zboot
+ * payload decompressed): 0, or BP_ERR_NOTFOUND/BP_ERR_NOMEM.
+ */
+int bpi_uname_scrape(const struct bp_pe *pe, int fd, char out[BPI_UNAME_MAX + 1]);
 
 /* The "systemd-stub N" version in @p: N's major number, or 0 when there is none. */
 unsigned int bpi_stub_major(const uint8_t *p, size_t n);

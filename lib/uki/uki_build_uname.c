@@ -3,10 +3,12 @@
  * The kernel release for .uname, found where ukify looks: the x86 setup
  * header's kernel_version string, else the "Linux version X (" banner in
  * the image (a zboot kernel's payload decompressed first). Scanned a chunk
- * at a time, each let go of, so a large kernel does not stay in memory.
+ * at a time, so a large kernel does not stay in memory.
  */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bootpack/authenticode.h>
 
@@ -17,6 +19,7 @@
 #define SETUP_VERSION_BASE 0x200
 /* Bytes a version string is looked for in. */
 #define SETUP_VERSION_MAX 128
+#define SCAN_CHUNK (1u << 20)
 
 static bool release_char(uint8_t c)
 {
@@ -73,23 +76,40 @@ int bpi_uname_banner(const uint8_t *p, size_t n, char out[BPI_UNAME_MAX + 1])
 	return BP_ERR_NOTFOUND;
 }
 
-/* The banner in the mapped image, chunk by chunk (overlapping by one banner's length). */
-static int scan_image(const struct bp_pe *pe, char out[BPI_UNAME_MAX + 1])
+/*
+ * The banner in the image file @fd, read a chunk at a time into a buffer
+ * (overlapping by one banner's length): bp_pe_open() let go of its mapped
+ * pages, and reading them from the page cache costs less than faulting
+ * them in again.
+ */
+static int scan_file(int fd, uint64_t len, char out[BPI_UNAME_MAX + 1])
 {
-	const uint64_t overlap = 16 + BPI_UNAME_MAX + 2;
-	uint64_t len = pe->file.len;
+	const size_t overlap = 16 + BPI_UNAME_MAX + 2;
+	uint8_t *buf = malloc(SCAN_CHUNK + overlap);
+	size_t have = 0;
 	int ret = BP_ERR_NOTFOUND;
 
-	for (uint64_t off = 0; off < len && ret; off += BPI_PE_CHUNK) {
-		uint64_t n = len - off < BPI_PE_CHUNK + overlap ? len - off : BPI_PE_CHUNK + overlap;
+	if (!buf)
+		return BP_ERR_NOMEM;
+	for (uint64_t off = 0; off < len && ret == BP_ERR_NOTFOUND;) {
+		ssize_t got = pread(fd, buf + have, SCAN_CHUNK, (off_t)off);
 
-		ret = bpi_uname_banner(pe->file.data + off, (size_t)n, out);
-		bpi_pe_release(pe, off, n);
+		if (got <= 0)
+			break;
+		off += (uint64_t)got;
+		have += (size_t)got;
+		ret = bpi_uname_banner(buf, have, out);
+		/* Keep the tail: a banner may straddle two chunks. */
+		if (have > overlap) {
+			memmove(buf, buf + have - overlap, overlap);
+			have = overlap;
+		}
 	}
+	free(buf);
 	return ret;
 }
 
-int bpi_uname_scrape(const struct bp_pe *pe, char out[BPI_UNAME_MAX + 1])
+int bpi_uname_scrape(const struct bp_pe *pe, int fd, char out[BPI_UNAME_MAX + 1])
 {
 	struct bp_zboot_inner zi = BP_ZBOOT_INNER_INIT;
 	struct bp_diag d;
@@ -99,7 +119,7 @@ int bpi_uname_scrape(const struct bp_pe *pe, char out[BPI_UNAME_MAX + 1])
 	if (!bpi_uname_setup_header(pe->file.data, pe->file.len, out))
 		return 0;
 	if (!pe->info.zboot.present)
-		return scan_image(pe, out);
+		return scan_file(fd, pe->file.len, out);
 	if (bp_zboot_inner(pe, 0, &zi, &d) || !zi.version[0] ||
 	    strlen(zi.version) > BPI_UNAME_MAX)
 		return BP_ERR_NOTFOUND;
