@@ -3,7 +3,7 @@
  * bp_uki_build(): systemd's ukify in C. The inputs are checked and opened
  * first (kernel a PE for the stub's machine, no duplicate sections, a BMP
  * splash), then the layout is planned with every size known, then the
- * image is streamed out; signing re-reads that output a chunk at a time.
+ * image is streamed out, hashed on the way when it is signed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pe/authenticode_internal.h"
 #include "uki_build_internal.h"
 #include "util/esc.h"
 
@@ -381,49 +382,31 @@ static int check_opts(struct builder *b, const struct bp_uki_build_opts *o, cons
 	return 0;
 }
 
-/* Sign what was written to @out (not yet in place) into @out_path. */
-static int sign_output(struct builder *b, struct bpi_output *out, const char *out_path)
-{
-	char proc[64];
-	const char *path = out->tmp_path;
-	struct bp_pe *pe;
-	int ret;
-
-	if (!path) {
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out->fd);
-		path = proc;
-	}
-	ret = bp_pe_open(path, &pe, b->d);
-	if (!ret) {
-		ret = bp_pe_sign(pe, b->o.key, b->o.sign, out_path, b->d);
-		bp_pe_close(pe);
-	}
-	/* The temporary has no name the user knows. */
-	if (ret && !strcmp(b->d->path, path))
-		snprintf(b->d->path, sizeof(b->d->path), "%s", out_path);
-	bpi_output_abort(out);
-	return ret;
-}
-
 static int emit(struct builder *b, const char *out_path)
 {
+	struct bpi_pe_signer *sg = NULL;
 	struct bpi_output out;
 	int ret = bpi_uki_layout(b->stub, b->secs, b->n_secs, b->sbat_in_stub ?
 				 (const uint8_t *)b->sbat : NULL, b->sbat_len,
 				 b->o.strip_stub_signature, &b->l, b->d);
 
+	/* The key and certificates are checked before anything is written. */
+	if (!ret && b->o.key)
+		ret = bpi_pe_signer_open(b->o.key, b->o.sign, out_path, &sg, b->d);
+	/* Signed, the Security entry is set at the end; it is summed from zero. */
+	if (!ret && sg && b->l.secdir_at)
+		memset(b->l.hdr + b->l.secdir_at, 0, 8);
 	if (!ret)
 		ret = bpi_output_open(&out, out_path, b->d);
-	if (ret)
-		return ret;
-	ret = bpi_uki_write(&b->l, b->secs, b->n_secs, b->o.jobs, &out, b->d);
-	if (ret) {
-		bpi_output_abort(&out);
-		return ret;
+	if (!ret) {
+		ret = bpi_uki_write(&b->l, b->secs, b->n_secs, sg, b->o.jobs, &out, b->d);
+		if (ret)
+			bpi_output_abort(&out);
+		else
+			ret = bpi_output_commit(&out, b->d);
 	}
-	if (b->o.key)
-		return sign_output(b, &out, out_path);
-	return bpi_output_commit(&out, b->d);
+	bpi_pe_signer_close(sg);
+	return ret;
 }
 
 static void builder_free(struct builder *b)

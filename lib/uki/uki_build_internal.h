@@ -48,6 +48,8 @@ struct bpi_uki_layout {
 	uint8_t *body;              /* the stub's data after its headers, up to its last section */
 	uint32_t body_len;
 	uint32_t checksum_at;       /* file offset of CheckSum */
+	uint32_t secdir_at;         /* of the Security directory entry; 0: none */
+	bool back_to_back;          /* all data after the headers in sections, in order */
 	uint64_t file_size;
 };
 
@@ -62,12 +64,16 @@ int bpi_uki_layout(const struct bp_pe *stub, struct bpi_uki_sec *secs, size_t n,
 		   struct bp_diag *d);
 void bpi_uki_layout_free(struct bpi_uki_layout *l);
 
+struct bpi_pe_signer;
+
 /*
- * Write @l and @secs to @out (CheckSum set): the copy and the reading for
- * the sum as two jobs on up to @threads threads. Fills the parts' sums.
+ * Write @l and @secs to @out (CheckSum set, and signed by @sg when set:
+ * the Security entry at l->secdir_at must be zero): the copy and the
+ * reading for the sum and the digest as two jobs on up to @threads threads.
  */
-int bpi_uki_write(const struct bpi_uki_layout *l, struct bpi_uki_sec *secs, size_t n,
-		  unsigned int threads, struct bpi_output *out, struct bp_diag *d);
+int bpi_uki_write(const struct bpi_uki_layout *l, const struct bpi_uki_sec *secs, size_t n,
+		  struct bpi_pe_signer *sg, unsigned int threads, struct bpi_output *out,
+		  struct bp_diag *d);
 
 /*
  * Merge SBAT texts (@texts[i], @lens[i] bytes, in order) into one .sbat:

@@ -153,6 +153,32 @@ static int plan_headers(struct plan *p, size_t n_new)
 	return 0;
 }
 
+/*
+ * Whether every byte after the headers belongs to a section: the stub's raw
+ * data back to back from SizeOfHeaders (in file order), the added sections
+ * right after it. Only then is a digest of the file's bytes in order the
+ * Authenticode digest firmware computes section by section.
+ */
+static bool back_to_back(const struct plan *p)
+{
+	uint64_t end = p->in->size_of_headers;
+	bool moved = true;
+
+	while (moved) {
+		moved = false;
+		for (uint32_t i = 0; i < p->in->n_sections; i++) {
+			const struct bp_pe_section *s = &p->pe->sections[i];
+
+			if (s->raw_size && s->raw_offset == end) {
+				end += s->raw_size;
+				moved = true;
+			}
+		}
+	}
+	return end == p->raw_end &&
+	       up(p->raw_end + p->delta, p->in->file_alignment) == p->raw_end + p->delta;
+}
+
 /* Place the added sections after the stub's, virtually and in the file. */
 static int place(struct plan *p, struct bpi_uki_sec *secs, size_t n, uint64_t *image_end,
 		 uint64_t *file_end)
@@ -249,6 +275,7 @@ static int make_headers(struct plan *p, const struct bpi_uki_sec *secs, size_t n
 	const struct bp_pe_info *in = p->in;
 	uint8_t *h, *opt;
 	uint32_t code = in->size_of_code, init = in->size_of_initialized_data;
+	uint64_t at;
 
 	l->soh = in->size_of_headers + p->delta;
 	h = l->hdr = calloc(1, l->soh);
@@ -302,6 +329,10 @@ static int make_headers(struct plan *p, const struct bpi_uki_sec *secs, size_t n
 		}
 	}
 	l->checksum_at = p->pe->opt_offset + PE_OPT_CHECKSUM;
+	at = p->pe->opt_offset + (uint64_t)(in->pe32plus ? PE32PLUS_OPT_NRVA : PE32_OPT_NRVA) + 4 +
+	     8 * BP_PE_DIR_SECURITY;
+	if (in->n_rva_and_sizes > BP_PE_DIR_SECURITY && at + 8 <= p->pe->section_table)
+		l->secdir_at = (uint32_t)at;
 	return 0;
 }
 
@@ -334,6 +365,7 @@ int bpi_uki_layout(const struct bp_pe *stub, struct bpi_uki_sec *secs, size_t n,
 		return ret;
 	}
 	out->file_size = file_end;
+	out->back_to_back = back_to_back(&p);
 	return 0;
 }
 

@@ -187,10 +187,24 @@ def test_reproducible_and_signed(bootpack, efi_stubs, corpus, pki, tmp_path):
     signed = tmp_path / "s0.efi"
     run(["sbverify", "--cert", crt, signed])
     ok(run([bootpack, "pe", "verify", "--cert", crt, signed]))
-    # The signed image is the unsigned one plus its signature.
+    # Hashed while written, the signature is what pe sign (another code path: it
+    # re-reads a finished image) gives the unsigned UKI, byte for byte.
+    resigned = tmp_path / "resigned.efi"
+    run([bootpack, "pe", "sign", tmp_path / "u0.efi", "-o", resigned, "--key", key, "--cert", crt])
+    assert resigned.read_bytes() == outs[0][1]
     pe = pefile.PE(str(signed))
     sec = pe.OPTIONAL_HEADER.DATA_DIRECTORY[4]
-    assert outs[0][1][sec.VirtualAddress:] and pe.OPTIONAL_HEADER.CheckSum == pe.generate_checksum()
+    assert sec.VirtualAddress == len(outs[0][0]) and sec.VirtualAddress % 8 == 0
+    # The unsigned image with the CheckSum and the Security entry set.
+    body = bytearray(outs[0][1][:sec.VirtualAddress])
+    for at, n in ((pe.OPTIONAL_HEADER.get_file_offset() + 64, 4), (sec.get_file_offset(), 8)):
+        body[at:at + n] = outs[0][0][at:at + n]
+    assert bytes(body) == outs[0][0]
+    assert pe.OPTIONAL_HEADER.CheckSum == pe.generate_checksum()
+    # One thread or two: the same bytes.
+    ok(build(bootpack, tmp_path / "j1.efi", stub, corpus / "Image", *args, "--key", key,
+             "--cert", crt, "-j1"))
+    assert (tmp_path / "j1.efi").read_bytes() == outs[0][1]
 
 
 def kernel_x64(pe_gen, tmp_path):
