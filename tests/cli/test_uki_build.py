@@ -243,6 +243,9 @@ def test_refusals(bootpack, efi_stubs, corpus, pe_gen, pki, inputs, tmp_path):
     refusal(bootpack, tmp_path, aa64, image, "--dtb", dtb[0], "--dtb", dtb[1], path=aa64,
             needles=[".dtbauto", "257", "this stub is version 252"])
     key, crt = pki.self_signed("db")
+    _, other_crt = pki.self_signed("other")
+    refusal(bootpack, tmp_path, aa64, image, "--key", key, "--cert", other_crt,
+            path=other_crt, needles=["does not hold the public key"])
     signed = tmp_path / "signed.stub"
     run([bootpack, "pe", "sign", aa64, "-o", signed, "--key", key, "--cert", crt])
     refusal(bootpack, tmp_path, signed, image, path=signed,
