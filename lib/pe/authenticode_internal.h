@@ -139,6 +139,20 @@ struct bpi_p7_req {
  */
 int bpi_p7_sign(const struct bpi_p7_req *r, uint8_t **der, size_t *len, struct bp_diag *d);
 
+/*
+ * Signing a digest computed elsewhere (authenticode_sign.c): open checks
+ * @o, loads the certificates and checks @k as bp_pe_sign() does (@name is
+ * the image in messages); sign makes the PKCS#7 DER for @digest (of
+ * bpi_pe_signer_algo(); OPENSSL_free it).
+ */
+struct bpi_pe_signer;
+int bpi_pe_signer_open(const struct bp_key *k, const struct bp_pe_sign_opts *o, const char *name,
+		       struct bpi_pe_signer **out, struct bp_diag *d);
+enum bp_hash_algo bpi_pe_signer_algo(const struct bpi_pe_signer *sg);
+int bpi_pe_signer_sign(struct bpi_pe_signer *sg, const uint8_t *digest, uint8_t **der,
+		       size_t *len, struct bp_diag *d);
+void bpi_pe_signer_close(struct bpi_pe_signer *sg);
+
 /* ---- Certificates (authenticode_certs.c) ---- */
 
 /* Every certificate in @path (PEM, several, or one DER) pushed on @sk. */

@@ -305,6 +305,72 @@ int bp_pe_sign(const struct bp_pe *pe, const struct bp_key *k, const struct bp_p
 	return ret;
 }
 
+/*
+ * Signing a digest found elsewhere (bp_uki_build() hashes the image while
+ * it writes it): the same checks of options, certificates and key as
+ * bp_pe_sign(), made before the caller hashes anything.
+ */
+struct bpi_pe_signer {
+	struct signer s;
+	struct bp_pe named;         /* only its name: messages say which image */
+};
+
+int bpi_pe_signer_open(const struct bp_key *k, const struct bp_pe_sign_opts *o, const char *name,
+		       struct bpi_pe_signer **out, struct bp_diag *d)
+{
+	struct bpi_pe_signer *sg = calloc(1, sizeof(*sg));
+	int ret;
+
+	*out = NULL;
+	if (!sg)
+		return bp_diag_set(d, BP_ERR_NOMEM, name, "out of memory");
+	sg->named.name = (char *)name;
+	sg->s.pe = &sg->named;
+	sg->s.k = k;
+	sg->s.d = d;
+	/* No output path here: the caller writes; any non-NULL one passes the check. */
+	ret = check_opts(&sg->s, o, "");
+	if (!ret)
+		ret = load_certs(&sg->s);
+	if (!ret)
+		ret = check_key(&sg->s);
+	if (ret) {
+		bpi_pe_signer_close(sg);
+		return ret;
+	}
+	*out = sg;
+	return 0;
+}
+
+enum bp_hash_algo bpi_pe_signer_algo(const struct bpi_pe_signer *sg)
+{
+	return sg->s.o.digest;
+}
+
+int bpi_pe_signer_sign(struct bpi_pe_signer *sg, const uint8_t *digest, uint8_t **der,
+		       size_t *len, struct bp_diag *d)
+{
+	struct bpi_p7_req r = {
+		.key = sg->s.k, .cert = sg->s.cert, .extra = sg->s.extra, .algo = sg->s.o.digest,
+		.digest = digest, .has_signing_time = sg->s.o.has_signing_time,
+		.signing_time = sg->s.o.signing_time,
+	};
+	int ret = bpi_p7_sign(&r, der, len, d);
+
+	if (ret && d && !d->path[0])
+		snprintf(d->path, sizeof(d->path), "%s", sg->named.name);
+	return ret;
+}
+
+void bpi_pe_signer_close(struct bpi_pe_signer *sg)
+{
+	if (!sg)
+		return;
+	X509_free(sg->s.cert);
+	sk_X509_pop_free(sg->s.extra, X509_free);
+	free(sg);
+}
+
 static const size_t edit_v1 = BPI_SIZE_V1(struct bp_pe_edit, force);
 
 int bp_pe_edit_sign(const struct bp_pe *pe, const struct bp_pe_edit *e, const struct bp_key *k,

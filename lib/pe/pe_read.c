@@ -795,6 +795,11 @@ int bp_pe_find_section(const struct bp_pe *pe, const char *name)
 	return BP_ERR_NOTFOUND;
 }
 
+/* 16-bit halves 0 and 2 of a 64-bit word, each in a 32-bit lane. */
+#define CSUM_LANES 0x0000ffff0000ffffull
+/* Steps a lane takes before it could overflow: two of them summed stay below 2^32. */
+#define CSUM_STEPS 32767
+
 void bpi_pe_csum_add(struct bpi_pe_csum *c, const uint8_t *p, size_t n)
 {
 	uint64_t sum = c->sum;
@@ -806,14 +811,27 @@ void bpi_pe_csum_add(struct bpi_pe_csum *c, const uint8_t *p, size_t n)
 		i = 1;
 	}
 	/*
-	 * Four words per step, each added on its own: the same sum as one word
-	 * at a time, in half the time or less. The sum is a local because a
-	 * store to c->sum could alias p's bytes, which kept it in memory.
+	 * The exact sum of the 16-bit words, found faster than one word at a
+	 * time: two 64-bit loads per step, their halves 0/2 and 1/3 masked into
+	 * 32-bit lanes of four accumulators, the lanes added up before they can
+	 * overflow. The sum is a local because a store to c->sum could alias
+	 * p's bytes, which kept it in memory.
 	 */
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w = bpi_get_le64(p + i);
+	while (n - i >= 16) {
+		size_t steps = (n - i) / 16 < CSUM_STEPS ? (n - i) / 16 : CSUM_STEPS;
+		uint64_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
 
-		sum += (w & 0xffff) + (w >> 16 & 0xffff) + (w >> 32 & 0xffff) + (w >> 48);
+		for (size_t j = 0; j < steps; j++, i += 16) {
+			uint64_t w0 = bpi_get_le64(p + i), w1 = bpi_get_le64(p + i + 8);
+
+			a0 += w0 & CSUM_LANES;
+			b0 += w0 >> 16 & CSUM_LANES;
+			a1 += w1 & CSUM_LANES;
+			b1 += w1 >> 16 & CSUM_LANES;
+		}
+		a0 += a1;
+		b0 += b1;
+		sum += (a0 & 0xffffffff) + (a0 >> 32) + (b0 & 0xffffffff) + (b0 >> 32);
 	}
 	for (; i + 1 < n; i += 2)
 		sum += p[i] | (uint32_t)p[i + 1] << 8;
