@@ -37,6 +37,14 @@ comes first: the Linux banner (booted); BdsDxe's failure line for the ESP's
 loader, or BdsDxe giving up ("No bootable option or device was found")
 (refused); a crash in EFI context (crashed); or a stage deadline (hung).
 QEMU is stopped as soon as the verdict is known.
+
+Unified kernel images (boot_uki, at the end) go the ESP way only, on either
+architecture (PLATFORMS): AAVMF on virt as above, or Debian's OVMF Secure
+Boot build (OVMF_CODE_4M.secboot.fd) on q35 with SMM, with its snakeoil
+store OVMF_VARS_4M.snakeoil.fd or the empty OVMF_VARS_4M.fd. The verdict
+logic is the one above (watch_firmware); a boot that starts the kernel is
+then followed to a line the caller names (the marker of the test's /init),
+a kernel panic, or the deadline.
 """
 
 import os
