@@ -116,5 +116,6 @@ int cmd_pe_add_section(int argc, char **argv);
 int cmd_pe_replace_section(int argc, char **argv);
 int cmd_pe_remove_section(int argc, char **argv);
 int cmd_zboot_extract(int argc, char **argv);
+int cmd_uki_build(int argc, char **argv);
 
 #endif
