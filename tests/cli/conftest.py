@@ -587,3 +587,45 @@ def efi_stubs():
                                               if arch == "x64" else " after fetch-corpus"))
             out[n] = p
     return out
+
+
+# --------------------------------------------------------------------------
+# The UKI boot proof: Debian's amd64 kernel (scripts/fetch-corpus
+# --amd64-kernel, cached) and a tiny initramfs per architecture (a static
+# /init built here, tests/cli/tiny_initrd.py).
+
+@pytest.fixture(scope="session")
+def amd64_kernel():
+    """Debian's signed x86_64 vmlinuz (a bzImage with an EFI stub)."""
+    d = _fetch("--amd64-kernel") / "kernels" / "amd64"
+    for f in ("vmlinuz", "PACKAGE"):
+        if not (d / f).is_file():
+            pytest.fail(f"amd64 kernel cache incomplete: {d / f} missing after fetch-corpus")
+    return d / "vmlinuz"
+
+
+@pytest.fixture(scope="session")
+def tiny_initrd(tmp_path_factory):
+    """tiny_initrd(arch) -> Path of a newc cpio whose /init prints the kernel
+    command line and a marker, then powers off; arch "x86_64" or "aarch64".
+    Built once per session (shared by the xdist workers)."""
+    import tiny_initrd as ti
+    shared = session_dir(tmp_path_factory) / "tiny-initrd"
+    shared.mkdir(exist_ok=True)
+
+    def get(arch):
+        missing = ti.missing_compilers(arch)
+        if missing:
+            pytest.fail(f"cannot build /init for {arch}; missing: {'; '.join(missing)}")
+
+        def make(out):
+            work = tmp_path_factory.mktemp(f"tiny-initrd-{arch}")
+            try:
+                built = ti.build_initrd(arch, work)
+            except subprocess.CalledProcessError as exc:
+                pytest.fail(f"building /init for {arch} failed: {' '.join(exc.cmd)}\n"
+                            f"{exc.stdout.decode(errors='replace')[-4000:]}")
+            shutil.copyfile(built, out)
+        return produce_once(shared / f"initrd-{arch}.cpio", make)
+
+    return get

@@ -37,6 +37,14 @@ comes first: the Linux banner (booted); BdsDxe's failure line for the ESP's
 loader, or BdsDxe giving up ("No bootable option or device was found")
 (refused); a crash in EFI context (crashed); or a stage deadline (hung).
 QEMU is stopped as soon as the verdict is known.
+
+Unified kernel images (boot_uki, at the end) go the ESP way only, on either
+architecture (PLATFORMS): AAVMF on virt as above, or Debian's OVMF Secure
+Boot build (OVMF_CODE_4M.secboot.fd) on q35 with SMM, with its snakeoil
+store OVMF_VARS_4M.snakeoil.fd or the empty OVMF_VARS_4M.fd. The verdict
+logic is the one above (watch_firmware); a boot that starts the kernel is
+then followed to a line the caller names (the marker of the test's /init),
+a kernel panic, or the deadline.
 """
 
 import os
@@ -44,6 +52,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from qemu_uboot import ANY_PANIC, BANNER, ROOT_PANIC, Console, QemuError, tail, _text
 
@@ -139,7 +148,7 @@ def run_boot(cmd, result, timeout, watch):
     try:
         con = Console(cmd, result.log_path)
     except OSError as exc:
-        raise QemuError(f"cannot start {QEMU}: {exc}") from exc
+        raise QemuError(f"cannot start {cmd[0]}: {exc}") from exc
     with con:
         try:
             watch(con, left, t0)
@@ -244,24 +253,30 @@ def copy_sparse(src, dst, block=65536):
         fout.truncate()
 
 
-def make_esp(image, directory):
-    """@directory/EFI/BOOT/BOOTAA64.EFI = @image (what vvfat serves)."""
+def make_esp(image, directory, loader="BOOTAA64.EFI"):
+    """@directory/EFI/BOOT/@loader = @image (what vvfat serves)."""
     directory = Path(directory)
     if directory.exists():
         shutil.rmtree(directory)
     boot = directory / "EFI" / "BOOT"
     boot.mkdir(parents=True)
-    shutil.copyfile(image, boot / "BOOTAA64.EFI")
+    shutil.copyfile(image, boot / loader)
     return directory
 
 
-def secure_command(image, esp, vars_copy, bootargs=BOOTARGS):
+def esp_command(qemu, machine_args, code, esp, vars_copy):
+    """QEMU with firmware @code (read-only pflash), its variable store
+    @vars_copy (writable pflash) and the ESP directory @esp (vvfat)."""
     def opt(path):
         return str(path).replace(",", ",,")  # QEMU's option escaping
-    return [QEMU, *SECURE_MACHINE_ARGS,
-            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={opt(AAVMF_CODE)}",
+    return [qemu, *machine_args,
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={opt(code)}",
             "-drive", f"if=pflash,format=raw,unit=1,file={opt(vars_copy)}",
-            "-drive", f"if=virtio,format=raw,readonly=on,file=fat:{opt(esp)}",
+            "-drive", f"if=virtio,format=raw,readonly=on,file=fat:{opt(esp)}"]
+
+
+def secure_command(image, esp, vars_copy, bootargs=BOOTARGS):
+    return [*esp_command(QEMU, SECURE_MACHINE_ARGS, AAVMF_CODE, esp, vars_copy),
             "-kernel", str(image), "-append", bootargs]
 
 
@@ -298,6 +313,10 @@ class SecureBootResult(EfiBootResult):
             return "refused"
         return "crashed" if self.firmware_error else "hung"
 
+    def summary(self):
+        """The verdict and the time each stage took, on one line."""
+        return ", ".join([self.verdict, *(f"{k} {v:.1f} s" for k, v in self.times.items())])
+
     def describe(self, lines=40):
         return (f"[verdict: {self.verdict}; secure boot store: {self.secure}; "
                 f"refusal: {self.refusal or 'none'}]\n" + super().describe(lines))
@@ -317,24 +336,142 @@ def boot_efi_secure(image, work, secure=True, bootargs=BOOTARGS, log_path=None, 
     result = SecureBootResult(cmd, log_path, secure)
 
     def watch(con, left, t0):
-        i, why = con.expect([FIRST_IMAGE_LINE], left(TO_FIRMWARE))
-        result.times["firmware"] = time.monotonic() - t0
-        if i is None:
-            result.error = f"the firmware ran no image and no boot option: {why}"
+        watch_firmware(con, left, t0, result)
+
+    return run_boot(cmd, result, timeout, watch)
+
+
+def watch_firmware(con, left, t0, result):
+    """Wait for the firmware's verdict on the image: the Linux banner, the
+    boot manager's refusal, or a crash in EFI context; fill @result (a
+    SecureBootResult). True when the kernel started."""
+    i, why = con.expect([FIRST_IMAGE_LINE], left(TO_FIRMWARE))
+    result.times["firmware"] = time.monotonic() - t0
+    if i is None:
+        result.error = f"the firmware ran no image and no boot option: {why}"
+        return False
+    con.pos -= len(why)  # it may be the verdict itself
+    t_image = time.monotonic()
+    i, why = con.expect([BANNER, BDS_FAILED_ESP, BDS_NOTHING, EFI_CRASH], left(TO_VERDICT))
+    result.times["verdict"] = time.monotonic() - t_image
+    if i is None:
+        result.error = f"no banner and no refusal: {why}"
+    elif i == 0:
+        result.banner = _text(why).strip()
+    elif i in (1, 2):
+        result.refusal = _text(why).strip()
+        if i == 1:
+            result.status = _text(BDS_FAILED_ESP.search(why).group(1)).strip()
+    else:
+        result.firmware_error = _text(why).strip()
+    return i == 0
+
+
+# --------------------------------------------------------------------------
+# Unified kernel images (systemd-stub + kernel + initrd + command line) on
+# both architectures, started from the ESP only: the boot manager passes its
+# loader no command line of ours, so what the kernel gets is the UKI's own
+# .cmdline (systemd-stub 252 ignores load options under Secure Boot anyway).
+
+class Platform(NamedTuple):
+    arch: str            # "aarch64" or "x86_64" (tiny_initrd's names)
+    qemu: str
+    machine_args: tuple
+    code: Path           # the firmware, a Secure Boot capable build
+    vars: dict           # {True: the snakeoil store (Secure Boot on), False: no keys (off)}
+    loader: str          # the ESP's removable-media loader, EFI/BOOT/<loader>
+    console: str         # the serial port's name for console=
+    snakeoil: tuple      # (encrypted key, certificate): the db key of vars[True]
+    packages: str        # where code, vars and snakeoil come from
+
+OVMF = Path("/usr/share/OVMF")
+# q35 with SMM: the Secure Boot build keeps its variable store in SMM, and
+# only SMM code may write the flash (cfi.pflash01 secure=on). -nodefaults:
+# no CD-ROM, whose boot option would otherwise fail first ("Not Found").
+# No S3: OVMF asks for it to be off with SMM.
+X86_MACHINE_ARGS = ("-M", "q35,smm=on", "-m", "1G", "-nodefaults", "-nographic",
+                    "-serial", "stdio", "-no-reboot",
+                    "-global", "driver=cfi.pflash01,property=secure,value=on",
+                    "-global", "ICH9-LPC.disable_s3=1", "-boot", "menu=on,splash-time=0")
+
+PLATFORMS = {
+    "aarch64": Platform("aarch64", QEMU, tuple(SECURE_MACHINE_ARGS), AAVMF_CODE, AAVMF_VARS,
+                        "BOOTAA64.EFI", "ttyAMA0", (SNAKEOIL_KEY, SNAKEOIL_CERT),
+                        "qemu-system-arm qemu-efi-aarch64"),
+    # OVMF_CODE_4M.snakeoil.fd is a link to this same binary.
+    "x86_64": Platform("x86_64", "qemu-system-x86_64", X86_MACHINE_ARGS,
+                       OVMF / "OVMF_CODE_4M.secboot.fd",
+                       {True: OVMF / "OVMF_VARS_4M.snakeoil.fd", False: OVMF / "OVMF_VARS_4M.fd"},
+                       "BOOTX64.EFI", "ttyS0",
+                       (Path("/usr/share/ovmf/PkKek-1-snakeoil.key"),
+                        Path("/usr/share/ovmf/PkKek-1-snakeoil.pem")),
+                       "qemu-system-x86 ovmf"),
+}
+
+TO_INIT = 120  # the banner to the end (/init's marker), ~3 s here under TCG
+
+
+def missing_uki_prerequisites(platform):
+    """What is missing for boot_uki() on @platform (empty when ready)."""
+    missing = []
+    if shutil.which(platform.qemu) is None:
+        missing.append(f"{platform.qemu} (apt-get install {platform.packages})")
+    for path in (platform.code, *platform.vars.values(), *platform.snakeoil):
+        if not path.is_file():
+            missing.append(f"{path} (apt-get install {platform.packages})")
+    return missing
+
+
+class UkiBootResult(SecureBootResult):
+    """boot_uki()'s: SecureBootResult, and whether the kernel got to the end."""
+
+    def __init__(self, cmd, log_path, secure):
+        super().__init__(cmd, log_path, secure)
+        self.end = None           # the line that ended the boot as wanted
+
+    @property
+    def booted(self):
+        return bool(self.banner and self.end)
+
+    @property
+    def verdict(self):
+        if self.banner and not self.end:
+            return "crashed" if self.panic else "hung"
+        return super().verdict
+
+    def describe(self, lines=40):
+        return (f"[end: {self.end or 'not seen'}; panic: {self.panic or 'none'}]\n" +
+                super().describe(lines))
+
+
+def boot_uki(image, work, platform, done, secure=True, log_path=None, timeout=240):
+    """Boot @image as the ESP's loader on @platform with the snakeoil
+    variable store (@secure) or the empty one; the boot has gone as wanted
+    when the console shows @done (a bytes regex, e.g. the marker /init
+    prints) after the Linux banner. Stops at the verdict: booted, refused,
+    crashed (also a kernel panic) or hung.
+
+    @work is a directory of the caller's for the ESP and the copy of the
+    variable store. Raises QemuError only if QEMU cannot be started."""
+    work = Path(work)
+    esp = make_esp(image, work / "esp", platform.loader)
+    vars_copy = work / "vars.fd"
+    copy_sparse(platform.vars[secure], vars_copy)
+    cmd = esp_command(platform.qemu, platform.machine_args, platform.code, esp, vars_copy)
+    result = UkiBootResult(cmd, log_path, secure)
+
+    def watch(con, left, t0):
+        if not watch_firmware(con, left, t0, result):
             return
-        con.pos -= len(why)  # it may be the verdict itself
-        t_image = time.monotonic()
-        i, why = con.expect([BANNER, BDS_FAILED_ESP, BDS_NOTHING, EFI_CRASH], left(TO_VERDICT))
-        result.times["verdict"] = time.monotonic() - t_image
+        t_kernel = time.monotonic()
+        i, why = con.expect([done, ANY_PANIC], left(TO_INIT))
+        result.times["end"] = time.monotonic() - t_kernel
         if i is None:
-            result.error = f"no banner and no refusal: {why}"
+            result.error = f"the kernel started, its end was not seen: {why}"
         elif i == 0:
-            result.banner = _text(why).strip()
-        elif i in (1, 2):
-            result.refusal = _text(why).strip()
-            if i == 1:
-                result.status = _text(BDS_FAILED_ESP.search(why).group(1)).strip()
+            result.end = _text(why).strip()
         else:
-            result.firmware_error = _text(why).strip()
+            result.panic = _text(why).strip()
+            result.error = "the kernel panicked"
 
     return run_boot(cmd, result, timeout, watch)
