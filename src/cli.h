@@ -116,5 +116,8 @@ int cmd_pe_add_section(int argc, char **argv);
 int cmd_pe_replace_section(int argc, char **argv);
 int cmd_pe_remove_section(int argc, char **argv);
 int cmd_zboot_extract(int argc, char **argv);
+int cmd_kexec_envelope(int argc, char **argv);
+int cmd_kexec_info(int argc, char **argv);
+int cmd_kexec_extract(int argc, char **argv);
 
 #endif
