@@ -4,6 +4,7 @@
  * writer and for the reader's "is this the reference layout" check, so the
  * two cannot drift. The layout and its source are in kexec_internal.h.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "kexec_internal.h"
@@ -108,4 +109,15 @@ void bpi_kexec_headers(const struct bpi_kexec_layout *l, uint8_t out[ENV_HEADERS
 			 l->off[i], l->size[i]);
 	put_shdr(sh + ENV_SHSTRTAB * ELF_SHDR_SIZE, names[ENV_SHSTRTAB], ELF_SHT_STRTAB, 0,
 		 l->off[ENV_SHSTRTAB], l->size[ENV_SHSTRTAB]);
+}
+
+const char *bpi_kexec_pe_reason(const struct bp_diag *d, char *buf, size_t n)
+{
+	static const char lead[] = "not a PE image: ";
+	const char *m = d ? d->msg : "unreadable";
+
+	if (!strncmp(m, lead, sizeof(lead) - 1))
+		m += sizeof(lead) - 1;
+	snprintf(buf, n, "%s", m);
+	return buf;
 }

@@ -233,11 +233,9 @@ static int open_kernel(struct parse *p, struct bp_diag *d)
 			     &e->kernel, d);
 	if (ret == BP_ERR_NOMEM)
 		return ret;
-	if (ret) {
-		snprintf(why, sizeof(why), "%s", d ? d->msg : "");
+	if (ret)
 		return bp_diag_set(d, BP_ERR_FORMAT, e->name, "section .kernel is not a PE/EFI "
-				   "image: %s", why);
-	}
+				   "image: %s", bpi_kexec_pe_reason(d, why, sizeof(why)));
 	pi = bp_pe_get_info(e->kernel);
 	in->kernel_pe_machine = pi->machine;
 	in->kernel_zboot = pi->zboot.present;

@@ -30,20 +30,13 @@ struct env_input {
 /* The kernel: a PE image without errors, for a machine with an ELF name. */
 static int open_kernel(const char *path, struct env_input *in, struct bp_diag *d)
 {
-	static const char lead[] = "not a PE image: ";
 	const struct bp_pe_info *pi;
 	char why[BP_DIAG_MSG_MAX];
 	int ret = bp_pe_open(path, &in->kernel, d);
 
-	if (ret == BP_ERR_FORMAT || ret == BP_ERR_RANGE) {
-		const char *m = d ? d->msg : "";
-
-		/* Say it is the kernel that is wrong, without "not a PE image" twice. */
-		if (!strncmp(m, lead, sizeof(lead) - 1))
-			m += sizeof(lead) - 1;
-		snprintf(why, sizeof(why), "%s", m);
-		return bp_diag_set(d, BP_ERR_FORMAT, path, "kernel is not a PE/EFI image: %s", why);
-	}
+	if (ret == BP_ERR_FORMAT || ret == BP_ERR_RANGE)
+		return bp_diag_set(d, BP_ERR_FORMAT, path, "kernel is not a PE/EFI image: %s",
+				   bpi_kexec_pe_reason(d, why, sizeof(why)));
 	if (ret)
 		return ret;
 	pi = bp_pe_get_info(in->kernel);

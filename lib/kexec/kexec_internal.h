@@ -126,6 +126,12 @@ void bpi_kexec_headers(const struct bpi_kexec_layout *l, uint8_t out[ENV_HEADERS
 /* The ELF machine of a PE machine, 0 when there is none here. */
 uint16_t bpi_kexec_elf_machine(uint16_t pe_machine);
 
+/*
+ * bp_pe_open()'s reason in @d, copied to @buf (it is about to be
+ * overwritten) without its leading "not a PE image: ", which the caller says.
+ */
+const char *bpi_kexec_pe_reason(const struct bp_diag *d, char *buf, size_t n);
+
 struct bp_pe;
 
 struct bp_kexec_envelope {
