@@ -243,7 +243,8 @@ static int open_kernel(struct parse *p, struct bp_diag *d)
 		snprintf(in->kernel_compression, sizeof(in->kernel_compression), "%s",
 			 pi->zboot.compression);
 	in->kernel_signed = pi->has_certificates;
-	in->machine_mismatch = bpi_kexec_elf_machine(pi->machine) != in->machine;
+	in->machine_mismatch = !bpi_kexec_elf_machine(pi->machine) ||
+			       bpi_kexec_elf_machine(pi->machine) != in->machine;
 	return 0;
 }
 
