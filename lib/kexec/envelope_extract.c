@@ -29,6 +29,30 @@ const uint8_t *bp_kexec_envelope_section(const struct bp_kexec_envelope *e, cons
 	return e->data + p->offset;
 }
 
+/*
+ * In pieces, letting go of each piece of a mapped envelope once written,
+ * so extracting a large initrd does not keep it all resident.
+ */
+static int write_part(const struct bp_kexec_envelope *e, const uint8_t *p, size_t len,
+		      const char *out_path, struct bp_diag *d)
+{
+	enum { CHUNK = 4u << 20 };
+	struct bpi_output o;
+	int ret = bpi_output_open(&o, out_path, d);
+
+	for (size_t at = 0; !ret && at < len; at += CHUNK) {
+		size_t n = len - at < CHUNK ? len - at : CHUNK;
+
+		ret = bpi_output_write(&o, p + at, n, d);
+		if (e->mapped)
+			bpi_drop_mapped(p + at, n);
+	}
+	if (!ret)
+		return bpi_output_commit(&o, d);
+	bpi_output_abort(&o);
+	return ret;
+}
+
 int bp_kexec_envelope_extract(const struct bp_kexec_envelope *e, const char *name,
 			      const char *out_path, struct bp_diag *d)
 {
@@ -49,5 +73,5 @@ int bp_kexec_envelope_extract(const struct bp_kexec_envelope *e, const char *nam
 	/* The command line as text: its NUL is the format's, not the user's. */
 	if (p == &e->info.cmdline && len)
 		len--;
-	return bpi_output_file(out_path, data, len, d);
+	return write_part(e, data, len, out_path, d);
 }
