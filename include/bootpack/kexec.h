@@ -39,6 +39,9 @@ struct bp_kexec_envelope_opts {
 	const char *initrd_path;    /* a regular file; NULL: an empty .initrd */
 	const char *cmdline;        /* text without NUL bytes; NULL: "" (.cmdline is then "\0") */
 	size_t cmdline_len;
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;   /* test-only (see <bootpack/fit.h>) */
+#endif
 };
 
 #define BP_KEXEC_ENVELOPE_INIT { .size = sizeof(struct bp_kexec_envelope_opts) }

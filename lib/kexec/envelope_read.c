@@ -38,10 +38,16 @@ static const uint8_t *bytes(const struct bp_kexec_envelope *e, uint64_t off, uin
 	return e->data + off;
 }
 
-/* Whether section data occupies file bytes (SHT_NOBITS and SHT_NULL do not). */
+/* Whether the section is in the file (SHT_NOBITS and SHT_NULL are not). */
+static bool in_file(const struct shdr *s)
+{
+	return s->type != ELF_SHT_NOBITS && s->type != ELF_SHT_NULL;
+}
+
+/* Whether it occupies file bytes: in the file and not empty. */
 static bool has_data(const struct shdr *s)
 {
-	return s->type != ELF_SHT_NOBITS && s->type != ELF_SHT_NULL && s->size;
+	return in_file(s) && s->size;
 }
 
 static int read_ehdr(struct parse *p, struct bp_diag *d)
@@ -97,7 +103,8 @@ static int read_shdrs(struct parse *p, struct bp_diag *d)
 		s->type = bpi_get_le32(h + ELF_SH_TYPE);
 		s->off = bpi_get_le64(h + ELF_SH_OFFSET);
 		s->size = bpi_get_le64(h + ELF_SH_SIZE);
-		if (i && has_data(s) && !bytes(p->e, s->off, s->size))
+		/* An empty section, too: an offset past the end is nonsense to report. */
+		if (i && in_file(s) && !bytes(p->e, s->off, s->size))
 			return bp_diag_set(d, BP_ERR_RANGE, p->e->name, "section %u: data (%llu bytes "
 					   "at 0x%llx) lies past the end of the file (%zu bytes)", i,
 					   (unsigned long long)s->size, (unsigned long long)s->off,

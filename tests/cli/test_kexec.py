@@ -439,6 +439,13 @@ def _rows():
                                                shdr(2, SH_SIZE), "<Q", 16),
                                  lambda e: "section 2: data (16 bytes at 0xfffffffffffffff8) "
                                  f"lies past the end of the file ({n(e)} bytes)"),
+        # Found by fuzz_kexec_envelope: an empty section was not range-checked,
+        # so info reported an offset past the end of the file.
+        "empty-cmdline-offset-past-end": r(
+            lambda e: put(put(e.data, shdr(3, SH_SIZE), "<Q", 0), shdr(3, SH_OFFSET), "<Q",
+                          2**60),
+            lambda e: "section 3: data (0 bytes at 0x1000000000000000) lies past the end of "
+            f"the file ({n(e)} bytes)"),
         "overlap-kernel-initrd": r(lambda e: put(e.data, shdr(2, SH_OFFSET), "<Q", HEADERS + 8),
                                    lambda e: 'section 1 (".kernel") and section 2 (".initrd") '
                                    "overlap"),
