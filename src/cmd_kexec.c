@@ -183,6 +183,9 @@ static void print_text(const char *path, const struct bp_kexec_envelope *e)
 		       in->machine, in->kernel_pe_machine);
 	if (!in->kernel_zboot)
 		puts("warning: .kernel is not a zboot image: the BPF parser refuses it");
+	else if (!in->bpf_readable)
+		puts("warning: the BPF parser misses a part (it reads section headers 1 to 7 and "
+		     "16 bytes of each name)");
 }
 
 static void json_part(const char *key, const struct bp_kexec_part *p)
@@ -213,8 +216,9 @@ static void print_json(const char *path, const struct bp_kexec_envelope *e)
 	json_str(stdout, in->kernel_zboot ? in->kernel_compression : NULL);
 	printf(", \"signed\": %s, \"cmdline_text\": ", in->kernel_signed ? "true" : "false");
 	json_str(stdout, in->cmdline.present ? cmdline_text(e) : NULL);
-	printf(", \"machine_mismatch\": %s, \"canonical\": %s}\n",
-	       in->machine_mismatch ? "true" : "false", in->canonical ? "true" : "false");
+	printf(", \"machine_mismatch\": %s, \"canonical\": %s, \"bpf_readable\": %s}\n",
+	       in->machine_mismatch ? "true" : "false", in->canonical ? "true" : "false",
+	       in->bpf_readable ? "true" : "false");
 }
 
 int cmd_kexec_info(int argc, char **argv)

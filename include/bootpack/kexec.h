@@ -85,6 +85,13 @@ struct bp_kexec_info {
 	 * still read it, but it is not the reference tool's output.
 	 */
 	bool canonical;
+	/*
+	 * The series' zboot_parser_bpf.c (v7) finds every non-empty part: each
+	 * among section headers 1 to 7, with 16 bytes of string table from its
+	 * name on (it compares 16 bytes), and a zboot .kernel. When false it
+	 * boots without the parts it misses, or refuses the kernel.
+	 */
+	bool bpf_readable;
 #ifdef BOOTPACK_ABI_GROWTH_TEST
 	uint64_t abi_growth_test;   /* test-only */
 #endif

@@ -29,7 +29,12 @@ struct parse {
 	uint16_t strndx;
 	uint64_t shoff;
 	struct shdr sh[BP_KEXEC_MAX_SECTIONS];
+	bool bpf_misses;            /* the BPF parser would not see a part */
 };
+
+/* zboot_parser_bpf.c (v7) reads section headers 1 to 7 and 16 bytes of each name. */
+#define BPF_SCAN_MAX 8
+#define BPF_NAME_READ 16
 
 static const uint8_t *bytes(const struct bp_kexec_envelope *e, uint64_t off, uint64_t len)
 {
@@ -200,6 +205,10 @@ static int find_part(struct parse *p, const char *name, struct bp_kexec_part *pa
 			return bp_diag_set(d, BP_ERR_FORMAT, p->e->name, "section %s is of type %u, "
 					   "not SHT_PROGBITS (1)", name, s->type);
 		*part = (struct bp_kexec_part){ true, i, s->off, s->size };
+		/* What zboot_parser_bpf.c scans (ELF_SCAN_MAX) and compares. */
+		if (s->size && (i >= BPF_SCAN_MAX ||
+				p->sh[p->strndx].size - s->name < BPF_NAME_READ))
+			p->bpf_misses = true;
 		return 0;
 	}
 	return 0;
@@ -287,6 +296,7 @@ static int parse(struct bp_kexec_envelope *e, struct bp_diag *d)
 {
 	struct parse *p = calloc(1, sizeof(*p));
 	struct bp_kexec_info *in = &e->info;
+	bool bpf_misses;
 	int ret;
 
 	if (!p)
@@ -310,9 +320,11 @@ static int parse(struct bp_kexec_envelope *e, struct bp_diag *d)
 		ret = check_cmdline(p, d);
 	if (!ret)
 		ret = open_kernel(p, d);
+	bpf_misses = p->bpf_misses;
 	free(p);
 	if (!ret) {
 		in->canonical = canonical(e);
+		in->bpf_readable = !bpf_misses && in->kernel_zboot;
 		in->size = sizeof(*in);
 	}
 	return ret;

@@ -105,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	in = bp_kexec_envelope_info(e);
 	if (in->size != sizeof(*in) || in->file_size != size || !in->kernel.present ||
+	    (in->bpf_readable && !in->kernel_zboot) ||
 	    !in->kernel.length)
 		abort();
 	check_part(data, size, &in->kernel);
