@@ -52,6 +52,7 @@ bench:
 	bench/fit_sign_vs_mkimage $(BUILD)-release/src/bootpack
 	bench/pe_sign_vs_sbsign $(BUILD)-release/src/bootpack $(BUILD)-release/tests/pe-gen
 	bench/uki_vs_cat $(BUILD)-release/src/bootpack
+	bench/kexec_vs_cat $(BUILD)-release/src/bootpack
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(BUILD)-release build-fuzz

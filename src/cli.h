@@ -117,5 +117,8 @@ int cmd_pe_replace_section(int argc, char **argv);
 int cmd_pe_remove_section(int argc, char **argv);
 int cmd_zboot_extract(int argc, char **argv);
 int cmd_uki_build(int argc, char **argv);
+int cmd_kexec_envelope(int argc, char **argv);
+int cmd_kexec_info(int argc, char **argv);
+int cmd_kexec_extract(int argc, char **argv);
 
 #endif

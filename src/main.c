@@ -34,6 +34,11 @@ static const struct cli_cmd commands[] = {
 	  cmd_uki_build },
 	{ "zboot", "extract", "decompress the kernel Image from a zboot vmlinuz.efi",
 	  cmd_zboot_extract },
+	{ "kexec", "envelope", "wrap a zboot kernel, initrd and cmdline for BPF kexec_file_load",
+	  cmd_kexec_envelope },
+	{ "kexec", "info", "check a kexec zboot envelope and show its parts", cmd_kexec_info },
+	{ "kexec", "extract", "write one part of a kexec zboot envelope to a file",
+	  cmd_kexec_extract },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
