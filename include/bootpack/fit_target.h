@@ -80,6 +80,19 @@ int bp_fit_target_check(const struct bp_fit *fit, enum bp_fit_target t,
 			enum bp_fit_check_level level, uint64_t max_decompressed,
 			bp_fit_check_fn fn, void *ctx, size_t *n_found, struct bp_diag *d);
 
+/*
+ * Check build options @o against target @t before building: an option that
+ * makes a FIT @t refuses or misreads (external data where only embedded
+ * data is read, a compression it lacks, overlays it does not apply, no DTB
+ * where one is needed, a signature algorithm it cannot check). Returns 0, or
+ * BP_ERR_UNSUPPORTED with @rule (may be NULL) set to the rule broken,
+ * @option (may be NULL) to a short name of the option ("compression") and
+ * the reason in @d; BP_ERR_INVALID for a bad @t.
+ */
+int bp_fit_target_build_check(enum bp_fit_target t, const struct bp_fit_build_opts *o,
+			      const struct bp_fit_target_rule **rule, const char **option,
+			      struct bp_diag *d);
+
 #ifdef __cplusplus
 }
 #endif
