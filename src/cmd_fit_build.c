@@ -246,6 +246,8 @@ static int parse(int argc, char **argv, struct build_args *a)
 {
 	int ret = cli_parse(CMD, opts, N_OPTS, argc, argv, help, set_cb, a);
 
+	if (!ret && a->target && !fit_target_is_help(a->target))
+		ret = fit_target_parse(CMD, a->target, &a->t);
 	if (ret || (a->target && fit_target_is_help(a->target)))
 		return ret;
 	for (int i = optind; i < argc; i++)
@@ -366,7 +368,7 @@ static void print_finding(void *ctx, const struct bp_fit_check *c)
 	fit_target_print_finding(a->output, a->t, c);
 }
 
-/* --target help lists the targets (returns -1: done); --target NAME is looked up. */
+/* --target help lists the targets (returns -1: done). */
 static int target_help(struct build_args *a)
 {
 	if (!a->target)
@@ -375,7 +377,7 @@ static int target_help(struct build_args *a)
 		fit_target_print_help(false);
 		return -1;
 	}
-	return fit_target_parse(CMD, a->target, &a->t);
+	return 0;
 }
 
 /* Whether a .dtb (not a .dtbo, which is ignored) is given: then conf-1 exists. */

@@ -7,7 +7,9 @@
  */
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libfdt.h>
@@ -269,6 +271,25 @@ static bool no_kernel_or_fdt(const struct ctx *c, size_t i, char *why, size_t n)
 	return say(why, n, "no '%s'", !cf->kernel ? "kernel" : "fdt");
 }
 
+/*
+ * Whether the DTB at @p has a root "compatible"; copied, since libfdt wants
+ * it 8-aligned and FIT data is only 4-aligned. Unreadable counts as having
+ * one: the base checks report a bad DTB.
+ */
+static bool dtb_root_compat(const uint8_t *p, uint64_t len)
+{
+	void *copy;
+	bool has = true;
+
+	if (len < sizeof(struct fdt_header) || len > SIZE_MAX || !(copy = malloc((size_t)len)))
+		return true;
+	memcpy(copy, p, (size_t)len);
+	if (!fdt_check_header(copy) && fdt_totalsize(copy) <= len)
+		has = fdt_getprop(copy, 0, "compatible", NULL) != NULL;
+	free(copy);
+	return has;
+}
+
 /* Depthcharge reads "compatible" from the properties of the DTB's root node. */
 static bool fdt_root_no_compat(const struct ctx *c, size_t i, char *why, size_t n)
 {
@@ -276,11 +297,9 @@ static bool fdt_root_no_compat(const struct ctx *c, size_t i, char *why, size_t 
 	const struct bp_fit_image *fdt = config_fdt(c, cf);
 
 	if (cf->n_compatibles || !fdt || compressed(fdt) || !fdt->data ||
-	    fdt->data_size < sizeof(struct fdt_header) ||
-	    fdt_check_header(fdt->data) || fdt_totalsize(fdt->data) > fdt->data_size)
+	    dtb_root_compat(fdt->data, fdt->data_size))
 		return false;
-	return !fdt_getprop(fdt->data, 0, "compatible", NULL) &&
-	       say(why, n, "no 'compatible', nor has the root of its fdt \"%s\"",
+	return say(why, n, "no 'compatible', nor has the root of its fdt \"%s\"",
 		   BPI_ESC(fdt->name));
 }
 

@@ -68,7 +68,7 @@ def base_spec(samples):
 
 def fdt_compatible(path):
     fdt = libfdt.Fdt(path.read_bytes())
-    return [s for s in fdt.getprop(0, "compatible").as_str_list()]
+    return bytes(fdt.getprop(0, "compatible")).decode().rstrip("\0").split("\0")
 
 
 def its_source(spec, work):
@@ -300,17 +300,13 @@ def test_text_finding_names_rule_and_source(bootpack, samples, work):
     assert "FAILED: 2 problems found" in err     # kernel and fdt-1
 
 
-@pytest.mark.parametrize("target", ["u-boot", "u-boot-2023.01", "barebox", "depthcharge"])
+@pytest.mark.parametrize("target", ["u-boot", "u-boot-2023.01", "barebox", "depthcharge",
+                                    "linuxboot"])
 def test_clean_fit_has_no_findings(bootpack, samples, work, target):
-    fit = make_fit(base_spec(samples), work, "clean")
-    proc, found = verify(bootpack, fit, target, strict=True)
-    assert proc.returncode == 0 and found == []
-
-
-def test_clean_linuxboot_fit(bootpack, samples, work):
     spec = base_spec(samples)
-    spec["configs"]["conf-1"].pop("fdt")
-    proc, found = verify(bootpack, make_fit(spec, work, "lb"), "linuxboot", strict=True)
+    if target == "linuxboot":
+        spec["configs"]["conf-1"].pop("fdt")   # u-root would ignore it
+    proc, found = verify(bootpack, make_fit(spec, work, "clean"), target, strict=True)
     assert proc.returncode == 0 and found == []
 
 
@@ -324,10 +320,11 @@ def test_unit_address_refused_by_uboot(bootpack, samples, work):
 
 def test_noload_ratio(bootpack, samples, work):
     """U-Boot gives a compressed kernel_noload 4x its stored size (rounded up to 1 MiB):
-    8 MiB of a repeated kernel gzips to far less than 2 MiB; the sample kernel itself fits."""
+    a kernel padded with 8 MiB of zeros gzips to far less than 2 MiB; the sample kernel
+    itself fits."""
     big = work / "big"
-    big.write_bytes((samples / "Image").read_bytes() * (8 * 1024 * 1024 // (samples / "Image").stat().st_size + 1))
-    assert len(gzip.compress(big.read_bytes())) * 4 < 7 * 1024 * 1024
+    big.write_bytes((samples / "Image").read_bytes() + bytes(8 << 20))
+    assert len(gzip.compress(big.read_bytes())) * 4 < 7 << 20
     spec = base_spec(samples)
     spec["images"]["kernel"].update(file=big, compression="gzip")
     _, found = verify(bootpack, make_fit(spec, work, "big"), "u-boot")
