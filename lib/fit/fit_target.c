@@ -221,12 +221,9 @@ static bool sig_path(char *path, size_t size, const char *parent, const char *na
 	return len > 0 && (size_t)len < size && !strchr(name, '/');
 }
 
-static bool barebox_img_sig(const struct ctx *c, size_t i, char *why, size_t n)
+static bool img_signed(const struct ctx *c, size_t i, char *why, size_t n)
 {
-	char path[512];
-
-	return sig_path(path, sizeof(path), "images", bp_fit_image_at(c->fit, i)->name) &&
-	       bad_sig_algo(c, path, why, n);
+	return bp_fit_image_at(c->fit, i)->n_signatures && say(why, n, "image signature nodes");
 }
 
 /* ---- Configuration checks ---- */

@@ -85,15 +85,20 @@ static const struct rule_def rules[] = {
 	       "v2026.06.0"),
 	  PER_CONFIG, overlays },
 	{ RULE("barebox-signature-algo", T(BAREBOX), REFUSED,
-	       "a signature node whose algo is not sha1,... or sha256,...",
-	       "\"unknown algo\": the signature cannot be checked",
-	       "barebox common/image-fit.c fit_alloc_digest(), v2026.06.0"),
+	       "a configuration signature node whose algo is not sha1,... or sha256,...",
+	       "\"unknown algo\": the configuration is refused whenever barebox checks "
+	       "signatures (global.bootm.verify=signature or available)",
+	       "barebox common/image-fit.c fit_alloc_digest() and fit_config_verify_signature(), "
+	       "v2026.06.0"),
 	  PER_CONFIG, barebox_cfg_sig },
-	{ RULE("barebox-image-signature-algo", T(BAREBOX), REFUSED,
-	       "an image signature node whose algo is not sha1,... or sha256,...",
-	       "\"unknown algo\": the signature cannot be checked",
-	       "barebox common/image-fit.c fit_alloc_digest(), v2026.06.0"),
-	  PER_IMAGE, barebox_img_sig },
+	{ RULE("barebox-image-signature", T(BAREBOX), MISREAD,
+	       "an image with signature nodes",
+	       "not checked: bootm opens images through their configuration, which checks "
+	       "hashes only, and verifies configuration signatures alone; with "
+	       "global.bootm.verify=signature an unsigned configuration is refused",
+	       "barebox common/image-fit.c fit_open_image() and fit_config_verify_signature(), "
+	       "common/bootm-fit.c, v2026.06.0"),
+	  PER_IMAGE, img_signed },
 
 	/* ---- depthcharge ---- */
 	{ RULE("depthcharge-external", T(DEPTHCHARGE), REFUSED,
