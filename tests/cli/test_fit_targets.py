@@ -302,6 +302,21 @@ def test_text_finding_names_rule_and_source(bootpack, samples, work):
     assert "FAILED: 2 problems found" in err     # kernel and fdt-1
 
 
+def test_file_text_is_escaped(bootpack, samples, work):
+    """A compression name from the file reaches the terminal only escaped."""
+    spec = base_spec(samples)
+    its = its_source(spec, work).replace('compression = "none";\n\t\t\tdata = /incbin/("' +
+                                         str(samples / "Image"),
+                                         'compression = "x\\x1b[2Jy";\n\t\t\tdata = /incbin/("' +
+                                         str(samples / "Image"), 1)
+    assert "x1b" in its
+    (work / "esc.its").write_text(its)
+    run(["dtc", "-I", "dts", "-O", "dtb", "-o", work / "esc.fit", work / "esc.its"])
+    proc = run([bootpack, "fit", "verify", "-q", "--target", "depthcharge", work / "esc.fit"],
+               check=False)
+    assert b"\x1b" not in proc.stderr and b'compression "x\\x1b[2Jy"' in proc.stderr, proc.stderr
+
+
 @pytest.mark.parametrize("target", ["u-boot", "u-boot-2023.01", "barebox", "depthcharge",
                                     "linuxboot"])
 def test_clean_fit_has_no_findings(bootpack, samples, work, target):
