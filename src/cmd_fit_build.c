@@ -16,12 +16,13 @@
 
 #include "argfile.h"
 #include "cli.h"
+#include "fit_target_cli.h"
 #include "keyopts.h"
 
 #define CMD "fit build"
 
 enum { OPT_HELP = 'h', OPT_HASH = 256, OPT_DEFAULT_CONFIG, OPT_LOAD, OPT_ENTRY, OPT_LEVEL,
-       OPT_SIGN, OPT_KEY_NAME, OPT_ALGO, OPT_PADDING, OPT_PIN };
+       OPT_SIGN, OPT_KEY_NAME, OPT_ALGO, OPT_PADDING, OPT_PIN, OPT_TARGET };
 
 static const struct cli_opt opts[] = {
 	{ "output", required_argument, 'o', "FILE",
@@ -60,6 +61,8 @@ static const struct cli_opt opts[] = {
 	  "with --sign: HASH or HASH,CIPHER as U-Boot names\nit (default sha256 and KEY's type)" },
 	{ "padding", required_argument, OPT_PADDING, "PAD", "with --sign: pkcs-1.5 (default) or pss" },
 	{ "pin", required_argument, OPT_PIN, "PIN", "with --sign: the PKCS#11 token's user PIN" },
+	{ "target", required_argument, OPT_TARGET, "NAME",
+	  "build for bootloader NAME: refuse options it cannot\nboot, warn of what it misreads (--target help\nlists them)" },
 	{ "verbose", no_argument, 'v', NULL, "print sizes and counts when done" },
 	{ "help", no_argument, OPT_HELP, NULL, "show this help and exit" },
 };
@@ -75,6 +78,8 @@ struct build_args {
 	struct argv_list dtbs;
 	enum bp_hash_algo hashes[BP_HASH_COUNT];
 	const char *sign, *key_name, *algo, *padding, *pin;
+	const char *target;        /* --target NAME, or NULL */
+	enum bp_fit_target t;
 };
 
 static void help(void)
@@ -198,6 +203,7 @@ static int set_option(struct build_args *a, int key, const char *val)
 	case OPT_LEVEL: a->level = val; break;
 	case OPT_SIGN: a->sign = val; break;
 	case OPT_PIN: a->pin = val; break;
+	case OPT_TARGET: a->target = val; break;
 	case OPT_KEY_NAME:
 		a->key_name = val;
 		return keyopts_key_name(CMD, val);
@@ -240,7 +246,9 @@ static int parse(int argc, char **argv, struct build_args *a)
 {
 	int ret = cli_parse(CMD, opts, N_OPTS, argc, argv, help, set_cb, a);
 
-	if (ret)
+	if (!ret && a->target && !fit_target_is_help(a->target))
+		ret = fit_target_parse(CMD, a->target, &a->t);
+	if (ret || (a->target && fit_target_is_help(a->target)))
 		return ret;
 	for (int i = optind; i < argc; i++)
 		if (argv_push(&a->dtbs, argv[i], strlen(argv[i])))
@@ -353,6 +361,69 @@ static int open_sign_key(struct build_args *a, struct bp_fit_sign_opts *so, char
 	return 0;
 }
 
+static void print_finding(void *ctx, const struct bp_fit_check *c)
+{
+	const struct build_args *a = ctx;
+
+	fit_target_print_finding(a->output, a->t, c);
+}
+
+/* --target help lists the targets (returns -1: done). */
+static int target_help(struct build_args *a)
+{
+	if (!a->target)
+		return 0;
+	if (fit_target_is_help(a->target)) {
+		fit_target_print_help(false);
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether a .dtb (not a .dtbo, which is ignored) is given: then conf-1 exists. */
+static bool has_dtb(const struct build_args *a)
+{
+	for (size_t i = 0; i < a->dtbs.n; i++) {
+		size_t len = strlen(a->dtbs.v[i]);
+
+		if (len < 5 || strcmp(a->dtbs.v[i] + len - 5, ".dtbo"))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * --target: refuse what the bootloader cannot boot, naming the rule. The
+ * choice made for it: u-root's fitboot boots /configurations/default, so
+ * without --default-config it is the first configuration. Compression is
+ * never chosen: "none" is read by every target.
+ */
+static int target_options(struct build_args *a)
+{
+	const struct bp_fit_target_rule *rule;
+	const char *option;
+	struct bp_diag d;
+
+	if (bp_fit_target_build_check(a->t, &a->o, &rule, &option, &d))
+		return cli_usage_error(CMD, "--target %s: %s [%s; %s]", bp_fit_target_name(a->t),
+				       d.msg, rule ? rule->id : "?", rule ? rule->source : "?");
+	if (a->t == BP_FIT_TARGET_LINUXBOOT && !a->o.default_config && has_dtb(a))
+		a->o.default_config = "conf-1";
+	return 0;
+}
+
+/* What the target misreads in the FIT just written (standard output is not read back). */
+static void target_warnings(const struct build_args *a)
+{
+	struct bp_fit *fit;
+	struct bp_diag d;
+
+	if (!strcmp(a->output, "-") || bp_fit_open(a->output, &fit, &d))
+		return;
+	bp_fit_target_check(fit, a->t, BP_FIT_CHECK_WARN, 0, print_finding, (void *)a, NULL, &d);
+	bp_fit_close(fit);
+}
+
 int cmd_fit_build(int argc, char **argv)
 {
 	struct build_args a = { .o = BP_FIT_BUILD_OPTS_INIT, .compress = "none" };
@@ -367,7 +438,7 @@ int cmd_fit_build(int argc, char **argv)
 	a.o.jobs = cli_online_cpus();
 	ret = parse(argc, argv, &a);
 
-	if (ret) {
+	if (ret || (ret = target_help(&a))) {
 		argv_free(&a.dtbs);
 		return ret < 0 ? EXIT_OK : ret;
 	}
@@ -388,6 +459,8 @@ int cmd_fit_build(int argc, char **argv)
 		goto out;
 	a.o.dtbs = (const char *const *)a.dtbs.v;
 	a.o.n_dtbs = a.dtbs.n;
+	if (a.target && (ret = target_options(&a)))
+		goto out;
 	out = cli_output(a.output);
 	ret = bp_fit_build_to(&a.o, &out, &st, &d);
 	if (ret) {
@@ -396,6 +469,8 @@ int cmd_fit_build(int argc, char **argv)
 	}
 	if (!st.n_configs)
 		warn_no_configs(a.output);
+	if (a.target)
+		target_warnings(&a);
 	if (a.verbose)
 		report(&a, &st);
 out:

@@ -14,6 +14,7 @@
 
 #include "argfile.h"
 #include "cli.h"
+#include "fit_target_cli.h"
 #include "json.h"
 
 #define CMD "fit verify"
@@ -21,13 +22,17 @@
 /* A control devicetree is a few KiB; anything near this is not one. */
 #define KEYS_MAX (64u << 20)
 
-enum { OPT_HELP = 'h', OPT_DECOMPRESS = 256, OPT_MAX_SIZE, OPT_CONFIG, OPT_JSON };
+enum { OPT_HELP = 'h', OPT_DECOMPRESS = 256, OPT_MAX_SIZE, OPT_CONFIG, OPT_JSON, OPT_TARGET,
+       OPT_STRICT };
 
 static const struct cli_opt opts[] = {
 	{ "key", required_argument, 'k', "DTB",
 	  "check signatures against the public keys in\nU-Boot's control devicetree DTB, with its policy" },
 	{ "config", required_argument, OPT_CONFIG, "NAME",
 	  "check configuration NAME only (repeatable)" },
+	{ "target", required_argument, OPT_TARGET, "NAME", FIT_TARGET_HELP },
+	{ "strict", no_argument, OPT_STRICT, NULL,
+	  "with --target: what the bootloader refuses or\nmisreads is a failure, not a warning" },
 	{ "json", no_argument, OPT_JSON, NULL, "print JSON (described in bootpack(1))" },
 	{ "decompress", no_argument, OPT_DECOMPRESS, NULL,
 	  "also decompress each image and check its contents" },
@@ -42,8 +47,10 @@ static const struct cli_opt opts[] = {
 
 struct verify_args {
 	struct bp_fit_verify_opts o;
-	bool quiet, json;
+	bool quiet, json, strict;
 	const char *keys;
+	const char *target;         /* --target NAME, or NULL */
+	enum bp_fit_target t;
 	struct argv_list configs;
 };
 
@@ -53,6 +60,8 @@ static void help(void)
 	       "Check each FIT as U-Boot would before booting it: structure, external data\n"
 	       "bounds, every hash node, configuration references, that plain arm64\n"
 	       "kernels and devicetrees are what they claim and, with --key, signatures.\n"
+	       "With --target, also what that bootloader refuses or misreads (warnings,\n"
+	       "or failures with --strict).\n"
 	       "Passing checks go to stdout, warnings and failures to stderr. Exit status\n"
 	       "1 if anything failed.\n\n");
 	cli_print_options(stdout, opts, N_OPTS);
@@ -66,6 +75,8 @@ static int set_option(void *ctx, int key, const char *val)
 	case 'q': a->quiet = true; break;
 	case 'k': a->keys = val; break;
 	case OPT_JSON: a->json = true; break;
+	case OPT_TARGET: a->target = val; break;
+	case OPT_STRICT: a->strict = true; break;
 	case OPT_CONFIG:
 		if (argv_push(&a->configs, val, strlen(val)))
 			return cli_fail(BP_ERR_NOMEM, &(struct bp_diag){ "", "out of memory" });
@@ -84,6 +95,7 @@ static int set_option(void *ctx, int key, const char *val)
 struct sink {
 	const char *path;
 	bool quiet, json;
+	enum bp_fit_target t;       /* for findings of --target */
 	size_t n;                   /* findings so far (JSON separators) */
 };
 
@@ -103,6 +115,7 @@ static void json_check(struct sink *s, const struct bp_fit_check *c)
 	json_str(stdout, sig ? c->algo : NULL);
 	printf(", \"key\": ");
 	json_str(stdout, sig ? c->key_name : NULL);
+	fit_target_json_fields(c);
 	putchar('}');
 }
 
@@ -117,6 +130,8 @@ static void on_check(void *ctx, const struct bp_fit_check *c)
 
 	if (s->json) {
 		json_check(s, c);
+	} else if (c->size >= offsetof(struct bp_fit_check, rule) + sizeof(c->rule) && c->rule) {
+		fit_target_print_finding(s->path, s->t, c);
 	} else if (c->level == BP_FIT_CHECK_OK) {
 		if (!s->quiet)
 			printf("%s%s%s\n", CLI_ESC(c->node), sep, CLI_MSG(c->msg));
@@ -138,6 +153,8 @@ static void json_summary(const struct bp_fit_info *info, const struct bp_fit_ver
 	if (a->keys)
 		printf(", \"signatures_ok\": %zu, \"signatures_bad\": %zu", st->n_signatures_ok,
 		       st->n_signatures_bad);
+	if (a->target)
+		printf(", \"target\": \"%s\"", bp_fit_target_name(a->t));
 	printf("}");
 }
 
@@ -179,9 +196,24 @@ static void blame_keys(int ret, const struct verify_args *a, struct bp_diag *d)
 		memmove(d->msg, d->msg + sizeof(prefix) - 1, strlen(d->msg) - sizeof(prefix) + 2);
 }
 
+/* --target: the bootloader's rules, after U-Boot's checks; counted as warnings or failures. */
+static int check_target(const struct bp_fit *fit, const struct verify_args *a, struct sink *s,
+			struct bp_fit_verify_stats *st, struct bp_diag *d)
+{
+	enum bp_fit_check_level level = a->strict ? BP_FIT_CHECK_FAIL : BP_FIT_CHECK_WARN;
+	size_t n = 0;
+	int ret = bp_fit_target_check(fit, a->t, level, a->o.max_decompressed, on_check, s, &n, d);
+
+	if (a->strict)
+		st->n_failures += n;
+	else
+		st->n_warnings += n;
+	return ret;
+}
+
 static int verify_file(const char *path, const struct verify_args *a, size_t index)
 {
-	struct sink s = { path, a->quiet, a->json, 0 };
+	struct sink s = { path, a->quiet, a->json, a->t, 0 };
 	struct bp_fit_verify_stats st = BP_FIT_VERIFY_STATS_INIT;
 	const struct bp_fit_info *info;
 	struct bp_fit *fit;
@@ -201,6 +233,8 @@ static int verify_file(const char *path, const struct verify_args *a, size_t ind
 		printf(", \"checks\": [");
 	}
 	ret = bp_fit_verify(fit, &a->o, on_check, &s, &st, &d);
+	if (!ret && a->target)
+		ret = check_target(fit, a, &s, &st, &d);
 	info = bp_fit_get_info(fit);
 	if (ret)
 		blame_keys(ret, a, &d);
@@ -249,6 +283,14 @@ int cmd_fit_verify(int argc, char **argv)
 
 	a.o.jobs = cli_online_cpus();
 	ret = cli_parse(CMD, opts, N_OPTS, argc, argv, help, set_option, &a);
+	if (!ret && a.target && fit_target_is_help(a.target)) {
+		fit_target_print_help(a.json);
+		goto out;
+	}
+	if (!ret && a.target)
+		ret = fit_target_parse(CMD, a.target, &a.t);
+	if (!ret && a.strict && !a.target)
+		ret = cli_usage_error(CMD, "--strict needs --target");
 	if (!ret && optind >= argc)
 		ret = cli_usage_error(CMD, "no FIT file given");
 	if (!ret)

@@ -55,6 +55,7 @@
 
 struct bp_key;
 struct bp_fit_sign_opts;
+struct bp_fit_target_rule;
 
 #ifdef __cplusplus
 extern "C" {
@@ -253,6 +254,11 @@ struct bp_fit_check {
 	const char *signature;      /* "signature-1" */
 	const char *algo;           /* "sha256,rsa2048", as the signature node says */
 	const char *key_name;       /* the key that verified it, else the key-name-hint */
+	/*
+	 * Since 1.3, for findings of bp_fit_target_check() (NULL otherwise):
+	 * the bootloader rule broken, see <bootpack/fit_target.h>.
+	 */
+	const struct bp_fit_target_rule *rule;
 #ifdef BOOTPACK_ABI_GROWTH_TEST
 	uint64_t abi_growth_test;   /* test-only */
 #endif

@@ -296,3 +296,9 @@ def test_gzip_kernel_noload_does_not_boot(build, virt_dtb, work):
     ok = run([bootpack_path(), "fit", "verify", "-q", build_case(build, virt_dtb,
                                                                   "gzip-load-sha256")])
     assert b"kernel_noload" not in ok.stderr, ok.stderr.decode()
+    # This boot is the proof of the u-boot-2023.01 target's rule (test_fit_targets.py):
+    # --strict fails the FIT that did not boot and passes the one that did.
+    strict = ["fit", "verify", "-q", "--target", "u-boot-2023.01", "--strict"]
+    check = run([bootpack_path(), *strict, fit], check=False)
+    assert check.returncode == 1 and b"[u-boot-noload-compressed;" in check.stderr
+    run([bootpack_path(), *strict, build_case(build, virt_dtb, "gzip-load-sha256")])

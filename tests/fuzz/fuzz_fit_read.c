@@ -6,6 +6,7 @@
  * again with itself as the control devicetree (fit verify --key): the signed
  * seed (make-signed-seed) carries its public keys in /signature, so one
  * input exercises signature nodes, key nodes and the policy together.
+ * Last, every bootloader target's rules (fit verify --target).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <bootpack/fit.h>
+#include <bootpack/fit_target.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,6 +55,19 @@ static size_t walk(const struct bp_fit *fit)
 			n += strlen(c->compatibles[k]);
 	}
 	return n;
+}
+
+/* Each target's rules: every finding names its rule, and the count agrees. */
+static void check_targets(const struct bp_fit *fit)
+{
+	for (unsigned t = 0; t < BP_FIT_TARGET_COUNT; t++) {
+		struct bp_diag d;
+		size_t findings = 0, n = 0;
+
+		if (bp_fit_target_check(fit, (enum bp_fit_target)t, BP_FIT_CHECK_WARN, 1 << 20,
+					count, &findings, &n, &d) || n != findings)
+			abort();
+	}
 }
 
 /* Signatures checked against the keys in @data itself. */
@@ -95,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    findings != st.n_ok + st.n_warnings + st.n_failures)
 		abort();
 	verify_keyed(fit, data, size);
+	check_targets(fit);
 	if (!mkdtemp(dir))
 		abort();
 	snprintf(out, sizeof(out), "%s/out", dir);
