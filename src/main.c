@@ -32,6 +32,10 @@ static const struct cli_cmd commands[] = {
 	{ "pe", "remove-section", "remove a section", cmd_pe_remove_section },
 	{ "zboot", "extract", "decompress the kernel Image from a zboot vmlinuz.efi",
 	  cmd_zboot_extract },
+	{ "uki", "info", "show a Unified Kernel Image's parts (as pe info, refusing non-UKIs)",
+	  cmd_uki_info },
+	{ "uki", "extract", "write one section of a UKI (.linux, .initrd, .cmdline...) to a file",
+	  cmd_uki_extract },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
