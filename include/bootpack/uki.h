@@ -103,7 +103,12 @@ struct bp_uki_info {
 	 * Strings as found in the image, NUL-terminated, not escaped (escape
 	 * them for a terminal), truncated to fit; "" when absent.
 	 */
-	char stub_version[128];     /* .sdmagic, e.g. "#### LoaderInfo: systemd-stub 252.19 ####" */
+	/*
+	 * .sdmagic, e.g. "#### LoaderInfo: systemd-stub 252.19 ####"; without
+	 * one, that string found in the file before the first UKI section
+	 * (systemd 252's arm64 stub has it outside its sections).
+	 */
+	char stub_version[128];
 	char uname[128];            /* .uname */
 	char pretty_name[128];      /* PRETTY_NAME of .osrel, quotes removed */
 	struct bp_uki_part linux_part, initrd, cmdline, osrel, dtb, uname_part, splash, sbat;

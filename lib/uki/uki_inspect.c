@@ -132,6 +132,33 @@ static int check_once(const struct bp_pe *pe, uint32_t i, uint32_t *seen, struct
 	return 0;
 }
 
+/*
+ * Stubs linked without a .sdmagic section still carry the string:
+ * systemd 252's arm64 stub has only .text and .data, and the string lies
+ * past them, in data no section covers. So look for it in the stub's part
+ * of the file: everything before the first UKI section's data.
+ */
+static void find_loader_info(const struct bp_pe *pe, struct bp_uki_info *r)
+{
+	static const char magic[] = "#### LoaderInfo: ";
+	uint64_t end = pe->file.len;
+	struct bp_uki_part p = { 0 };
+	const uint8_t *at;
+
+	for (uint32_t i = 0; i < pe->info.n_sections; i++) {
+		const struct bp_pe_section *s = &pe->sections[i];
+
+		if (uki_section(s->name) >= 0 && part_len(s) && s->raw_offset < end)
+			end = s->raw_offset;
+	}
+	at = memmem(pe->file.data, (size_t)end, magic, sizeof(magic) - 1);
+	if (!at)
+		return;
+	p.offset = (uint64_t)(at - pe->file.data);
+	p.len = end - p.offset;
+	copy_string(pe, &p, r->stub_version, sizeof(r->stub_version));
+}
+
 static int scan(const struct bp_pe *pe, struct bp_uki_info *r, struct bp_diag *d)
 {
 	uint32_t seen[N_UKI_SECTIONS] = { 0 };
@@ -161,6 +188,8 @@ static int scan(const struct bp_pe *pe, struct bp_uki_info *r, struct bp_diag *d
 	}
 	if (sdmagic.present)
 		copy_string(pe, &sdmagic, r->stub_version, sizeof(r->stub_version));
+	else
+		find_loader_info(pe, r);
 	return 0;
 }
 
