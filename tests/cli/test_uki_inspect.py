@@ -17,6 +17,7 @@ import re
 import shutil
 import struct
 import subprocess
+from pathlib import Path
 
 import pefile
 import pytest
@@ -335,3 +336,27 @@ def test_profiles(bootpack, efi_stubs, tmp_path):
         (".profile", b"ID=two")]))
     j = info_json(bootpack, uki, ("pe", "info"))["uki"]
     assert (j["cmdline"], j["n_dtbs"], [d["size"] for d in j["dtbs"]]) == ("base", 1, [10])
+
+
+# --------------------------------------------------------------------------
+# Documentation: the man page covers the commands, options and JSON keys.
+
+MAN = Path(__file__).resolve().parents[2] / "doc" / "bootpack.1"
+
+
+@pytest.mark.parametrize("command", ["uki info", "uki extract"])
+def test_options_documented(bootpack, command):
+    help_text = run([bootpack, *command.split(), "--help"]).stdout.decode()
+    man = MAN.read_text().replace("\\-", "-")
+    assert f'.SS "bootpack {command}"' in man
+    for opt in re.findall(r"--([a-z][a-z-]+)", help_text):
+        assert f"--{opt}" in man, f"--{opt} is not in doc/bootpack.1"
+
+
+def test_json_keys_documented(bootpack, efi_stubs, tmp_path):
+    uki, _ = objcopy_uki(tmp_path, efi_stubs, efi_stubs["systemd-bootx64.efi"])
+    j = info_json(bootpack, uki)["uki"]
+    man = MAN.read_text().replace("\\-", "-")
+    section = man[man.index('.SS "bootpack pe info"'):man.index('.SS "bootpack pe verify"')]
+    for key in sorted(set(j) | set(j["sections"]) | {"uki", "error"}):
+        assert re.search(rf"\b{key}\b", section), f"JSON key {key} is not documented"
