@@ -73,7 +73,8 @@ static void check_extract(const struct bp_pe *pe, const char *name, const uint8_
 			abort();
 		n = s->virtual_size < s->raw_size ? s->virtual_size : s->raw_size;
 		if (written != n || buf.len != n || s->raw_offset > size ||
-		    n > size - s->raw_offset || memcmp(buf.data, data + s->raw_offset, buf.len))
+		    n > size - s->raw_offset ||
+		    (n && memcmp(buf.data, data + s->raw_offset, buf.len)))
 			abort();
 	}
 	bp_buf_free(&buf);
