@@ -116,6 +116,7 @@ int cmd_pe_add_section(int argc, char **argv);
 int cmd_pe_replace_section(int argc, char **argv);
 int cmd_pe_remove_section(int argc, char **argv);
 int cmd_zboot_extract(int argc, char **argv);
+int cmd_uki_build(int argc, char **argv);
 int cmd_uki_info(int argc, char **argv);
 int cmd_uki_extract(int argc, char **argv);
 

@@ -30,6 +30,8 @@ static const struct cli_cmd commands[] = {
 	  cmd_pe_add_section },
 	{ "pe", "replace-section", "replace a section's contents", cmd_pe_replace_section },
 	{ "pe", "remove-section", "remove a section", cmd_pe_remove_section },
+	{ "uki", "build", "build a Unified Kernel Image (systemd-stub + kernel + initrd...)",
+	  cmd_uki_build },
 	{ "zboot", "extract", "decompress the kernel Image from a zboot vmlinuz.efi",
 	  cmd_zboot_extract },
 	{ "uki", "info", "show a Unified Kernel Image's parts (as pe info, refusing non-UKIs)",

@@ -52,13 +52,21 @@ struct bp_uki_build_opts {
 	const char *cmdline;        /* .cmdline text (NULL: none); stored as given */
 	size_t cmdline_len;
 	const char *os_release;     /* .osrel from this file, or NULL */
+	const char *os_release_text; /* or .osrel from this text (@os_release_len bytes) */
+	size_t os_release_len;
 	const char *const *dtbs;    /* devicetrees (see bp_uki_build()) */
 	size_t n_dtbs;
 	/* .uname; NULL: read from the kernel ("Linux version X" banner, zboot payload included) */
 	const char *uname;
 	bool no_uname;              /* do not add .uname at all */
 	const char *splash;         /* .splash from this BMP file, or NULL */
-	const char *const *sbats;   /* .sbat files merged with the stub's own */
+	/*
+	 * SBAT texts (CSV lines, NUL-terminated), merged with the stub's and
+	 * the kernel's own .sbat: one "sbat,1,..." header line, then the stub's
+	 * entries, the kernel's, these in order. A text may start with its own
+	 * "sbat," header line (dropped) or not.
+	 */
+	const char *const *sbats;
 	size_t n_sbats;
 	const struct bp_uki_section *extra;
 	size_t n_extra;
@@ -75,14 +83,34 @@ struct bp_uki_build_opts {
 
 /*
  * Build a UKI from @o and write it to @out_path atomically (nothing is
- * written on failure). Refused, with the reason in @d: a stub or kernel
+ * written on failure).
+ *
+ * Sections, in ukify's order: .osrel, .cmdline, .dtb, .uname, .splash,
+ * .initrd, the extra sections, .sbat, then .linux last (it may decompress
+ * into the space after it). Flags: read-only initialized data, .linux
+ * read-only code (as ukify marks it). Several initrds are each padded to 4
+ * bytes (ukify's join); one is stored as is. One devicetree goes into .dtb;
+ * several into one .dtbauto section each, which only a stub from systemd 257
+ * on reads (its version from the "LoaderInfo: systemd-stub N" marker): with
+ * an older stub, BP_ERR_UNSUPPORTED. .uname not given is read from the
+ * kernel (the x86 setup header's kernel_version, else the "Linux version"
+ * banner, in a zboot kernel's payload too); not found: no .uname, no error.
+ * .sbat: see @sbats; a stub with a .sbat section gets it replaced in place
+ * (BP_ERR_TOOBIG if the merged text does not fit there), else a new one is
+ * added. A COFF symbol table at the end of the stub is dropped (ukify does
+ * the same), and so are stub bytes after its last section (an overlay no
+ * loader reads; kept, they would be bytes no signature covers).
+ *
+ * Refused, with the reason in @d: a stub or kernel
  * that bp_pe_open() finds errors in (BP_ERR_FORMAT), a kernel that is not a
  * PE image (BP_ERR_FORMAT), a stub whose machine type differs from the
  * kernel's (BP_ERR_INVALID), a signed stub without @o->strip_stub_signature
  * (BP_ERR_UNSUPPORTED), a section name given twice or already in the stub
  * (BP_ERR_INVALID), headers that have no room for the new section table
  * and cannot grow below the first section (BP_ERR_TOOBIG), an image over
- * BP_PE_READ_MAX (BP_ERR_TOOBIG). Unreadable inputs: BP_ERR_IO.
+ * BP_PE_READ_MAX (BP_ERR_TOOBIG), a splash that is not a BMP ("BM")
+ * (BP_ERR_FORMAT), an empty input (BP_ERR_INVALID). Unreadable inputs or
+ * inputs that are not regular files: BP_ERR_IO.
  */
 int bp_uki_build(const struct bp_uki_build_opts *o, const char *out_path, struct bp_diag *d);
 
