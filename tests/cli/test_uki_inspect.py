@@ -360,3 +360,71 @@ def test_json_keys_documented(bootpack, efi_stubs, tmp_path):
     section = man[man.index('.SS "bootpack pe info"'):man.index('.SS "bootpack pe verify"')]
     for key in sorted(set(j) | set(j["sections"]) | {"uki", "error"}):
         assert re.search(rf"\b{key}\b", section), f"JSON key {key} is not documented"
+
+
+# --------------------------------------------------------------------------
+# UKIs from bootpack uki build: what pe info reports and uki extract gives
+# back is what went in (inputs compared byte for byte, offsets with pefile).
+
+def test_uki_build_round_trip(bootpack, efi_stubs, corpus, pe_gen, tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    # pe-gen's image as the kernel: systemd-boot carries a .sbat of its own,
+    # which merged with the stub's would not fit the stub's .sbat (refused,
+    # as ukify does).
+    kernel = d / "kernel.efi"
+    run([pe_gen, "--machine", "x64", kernel])
+    initrds = [d / "a.cpio", d / "b.cpio"]
+    initrds[0].write_bytes(os.urandom(1001))      # padded to 4 before the next (ukify's join)
+    initrds[1].write_bytes(os.urandom(2000))
+    (d / "cmdline").write_bytes(b"console=ttyS0 root=LABEL=root  quiet\n")
+    (d / "os-release").write_bytes(OSREL)
+    (d / "splash.bmp").write_bytes(b"BM" + os.urandom(300))
+    (d / "pcrpkey").write_bytes(os.urandom(270))
+    dtb = sorted((corpus / "dtbs").rglob("*.dtb"))[0]
+    uki = tmp_path / "uki.efi"
+    run([bootpack, "uki", "build", "-o", uki, "--stub", efi_stubs["linuxx64.efi.stub"],
+         "--linux", kernel, "--initrd", initrds[0], "--initrd", initrds[1],
+         f"--cmdline=@{d / 'cmdline'}", f"--os-release=@{d / 'os-release'}",
+         "--dtb", dtb, "--uname", "6.1.0-99-amd64", "--splash", d / "splash.bmp",
+         "--section", f".pcrpkey:{d / 'pcrpkey'}"])
+    parts = stub_parts(uki)
+    j = info_json(bootpack, uki, ("uki", "info"))["uki"]
+    assert j["stub_version"] == \
+        f"#### LoaderInfo: {stub_release(efi_stubs['linuxx64.efi.stub'])} ####"
+    assert (j["kernel_machine"], j["kernel_zboot"], j["kernel_release"]) == \
+        (0x8664, False, "6.1.0-99-amd64")
+    assert j["cmdline"] == (d / "cmdline").read_text()
+    assert j["pretty_name"] == "Debian GNU/Linux 12 (bookworm)"
+    assert (j["n_dtbs"], j["dtbs"]) == \
+        (1, [{"name": ".dtb", "offset": parts[".dtb"][0], "size": dtb.stat().st_size}])
+    assert j["sbat_lines"] == [line for line in parts[".sbat"][1].split(b"\0")[0].decode()
+                               .split("\n") if line]
+    for key in ("linux", "initrd", "cmdline", "osrel", "dtb", "uname", "splash", "sbat"):
+        off, data = parts["." + key]
+        assert j["sections"][key] == {"offset": off, "size": len(data)}, key
+    check_extract(bootpack, uki, tmp_path, [".linux", ".initrd", ".cmdline", ".osrel", ".dtb",
+                                            ".uname", ".splash", ".pcrpkey", ".sbat"])
+    a = initrds[0].read_bytes()
+    expected = {".linux": kernel.read_bytes(), ".cmdline": (d / "cmdline").read_bytes(),
+                ".osrel": OSREL, ".dtb": dtb.read_bytes(), ".uname": b"6.1.0-99-amd64",
+                ".splash": (d / "splash.bmp").read_bytes(),
+                ".pcrpkey": (d / "pcrpkey").read_bytes(),
+                ".initrd": a + bytes(-len(a) % 4) + initrds[1].read_bytes()}
+    for name, data in expected.items():
+        assert (tmp_path / f"x{name}").read_bytes() == data, name
+
+
+def test_uki_build_arm64_zboot(bootpack, efi_stubs, zboot_kernels, tmp_path):
+    """.uname as uki build reads it from the zboot payload, checked against
+    the "Linux version" banner of the uncompressed Image it was built from."""
+    k = zboot_kernels[("6.12", "zstd")]
+    uki = tmp_path / "uki.efi"
+    run([bootpack, "uki", "build", "-o", uki, "--stub", efi_stubs["linuxaa64.efi.stub"],
+         "--linux", k.efi, "--cmdline", "console=ttyAMA0"])
+    m = re.search(rb"Linux version (\S+)", k.image.read_bytes())
+    j = info_json(bootpack, uki)["uki"]
+    assert (j["kernel_machine_name"], j["kernel_zboot"], j["kernel_release"], j["cmdline"]) == \
+        ("arm64", True, m.group(1).decode(), "console=ttyAMA0")
+    check_extract(bootpack, uki, tmp_path, [".linux"])
+    assert (tmp_path / "x.linux").read_bytes() == k.efi.read_bytes()
