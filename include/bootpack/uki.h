@@ -154,10 +154,11 @@ struct bp_uki_info {
  * Fill @out for @pe (an image bp_pe_open() read). Not a UKI is no error:
  * is_uki false. BP_ERR_RANGE when a UKI section's data lies outside the
  * file, BP_ERR_FORMAT when a UKI section appears twice (other than .dtbauto).
- * Sections after the first ".profile" (systemd 257 multi-profile UKIs) are
- * bounds checked and counted in n_dtbs but belong to other profiles: the
- * parts described are the base profile's. On failure @out is left all zero
- * but for its size. BP_ERR_INVALID when @out is smaller than its first version.
+ * Sections after the first ".profile" (systemd 257 multi-profile UKIs)
+ * belong to other profiles and may repeat the base's: they are bounds
+ * checked, but the parts (and n_dtbs) described are the base profile's.
+ * On failure @out is left all zero but for its size. BP_ERR_INVALID when
+ * @out is smaller than its first version (BP_UKI_INFO_INIT sets its size).
  */
 int bp_uki_inspect(const struct bp_pe *pe, struct bp_uki_info *out, struct bp_diag *d);
 
