@@ -428,3 +428,21 @@ def test_uki_build_arm64_zboot(bootpack, efi_stubs, zboot_kernels, tmp_path):
         ("arm64", True, m.group(1).decode(), "console=ttyAMA0")
     check_extract(bootpack, uki, tmp_path, [".linux"])
     assert (tmp_path / "x.linux").read_bytes() == k.efi.read_bytes()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["uki", "extract", "x.efi", "-o", "y"], "missing required option -s/--section"),
+    (["uki", "extract", "x.efi"], "missing required options -s/--section and -o/--output"),
+    (["uki", "extract", "x.efi", "-s", ".ninechars", "-o", "y"],
+     "section name '.ninechars' is not 1 to 8 bytes long"),
+    (["uki", "extract", "x.efi", "-s", "", "-o", "y"], "section name '' is not 1 to 8 bytes long"),
+    (["uki", "extract", "-s", ".linux", "-o", "y"], "no input image given"),
+    (["uki", "info"], "no FILE given"),
+    (["uki", "info", "a", "b"], "give one FILE"),
+])
+def test_usage_errors(bootpack, tmp_path, args, message):
+    proc = run([bootpack, *args], cwd=tmp_path, check=False)
+    cmd = " ".join(args[:2])
+    assert (proc.returncode, proc.stdout, proc.stderr.decode()) == \
+        (2, b"", f"bootpack {cmd}: {message}\nTry 'bootpack {cmd} --help' for more information.\n")
+    assert not list(tmp_path.iterdir())
