@@ -120,5 +120,7 @@ int cmd_uki_build(int argc, char **argv);
 int cmd_kexec_envelope(int argc, char **argv);
 int cmd_kexec_info(int argc, char **argv);
 int cmd_kexec_extract(int argc, char **argv);
+int cmd_uki_info(int argc, char **argv);
+int cmd_uki_extract(int argc, char **argv);
 
 #endif

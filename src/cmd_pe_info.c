@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * bootpack pe info: what a PE image holds (headers, sections, directories,
- * overlay, signatures, zboot header and inner Image) and what EDK2 would
- * refuse.
+ * overlay, signatures, zboot header and inner Image, a UKI's parts) and what
+ * EDK2 would refuse. bootpack uki info: the same for an image that must be
+ * a readable UKI.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "json.h"
 #include "pe_flags.h"
 #include "pe_print.h"
+#include "uki_print.h"
 
 enum { OPT_HELP = 'h', OPT_JSON = 256 };
 
@@ -27,23 +29,6 @@ static const char *const dir_names[BP_PE_MAX_DIRS] = {
 	"architecture", "global-pointer", "tls", "load-config", "bound-import", "iat",
 	"delay-import", "clr-runtime", "reserved",
 };
-
-static const char *machine_name(uint16_t m)
-{
-	switch (m) {
-	case 0x014c: return "i386";
-	case 0x8664: return "x86_64";
-	case 0xaa64: return "arm64";
-	case 0x01c0: case 0x01c2: case 0x01c4: return "arm";
-	case 0x5032: return "riscv32";
-	case 0x5064: return "riscv64";
-	case 0x5128: return "riscv128";
-	case 0x6232: return "loongarch32";
-	case 0x6264: return "loongarch64";
-	case 0x0ebc: return "efi-byte-code";
-	default: return "unknown";
-	}
-}
 
 static const char *subsystem_name(uint16_t s)
 {
@@ -73,15 +58,24 @@ static void print_name(FILE *f, const char *name)
 	cli_print_esc(f, name, BP_ESC_TEXT);
 }
 
-static void text(const char *path, const struct bp_pe *pe, const struct bp_zboot_inner *inner)
+/* What pe info shows besides the PE headers. */
+struct extra {
+	struct bp_zboot_inner inner;
+	struct bp_uki_info uki;
+	int uki_ret;
+	struct bp_diag uki_diag;
+};
+
+static void text(const char *path, const struct bp_pe *pe, const struct extra *x)
 {
 	const struct bp_pe_info *in = bp_pe_get_info(pe);
+	const struct bp_zboot_inner *inner = &x->inner;
 
 	printf("File:                    ");
 	print_name(stdout, path);
 	printf(" (%" PRIu64 " bytes)\n", in->file_size);
 	printf("Format:                  %s (magic 0x%x), machine 0x%04x (%s)\n",
-	       in->pe32plus ? "PE32+" : "PE32", in->magic, in->machine, machine_name(in->machine));
+	       in->pe32plus ? "PE32+" : "PE32", in->magic, in->machine, pe_machine_name(in->machine));
 	printf("PE header:               0x%x (e_lfanew)\n", in->pe_offset);
 	printf("Characteristics:         0x%04x\n", in->characteristics);
 	printf("Timestamp:               %" PRIu32 "\n", in->timestamp);
@@ -150,6 +144,7 @@ static void text(const char *path, const struct bp_pe *pe, const struct bp_zboot
 		       z->linux_pe_magic == 0x818223cdu ? "" : " (not set: Linux before 6.2)");
 		pe_inner_text(inner);
 	}
+	uki_text(pe, &x->uki, x->uki_ret, &x->uki_diag);
 	printf("Problems:                %zu (%zu error%s)\n", in->n_problems, in->n_errors,
 	       in->n_errors == 1 ? "" : "s");
 	for (size_t i = 0; i < in->n_problems; i++)
@@ -181,9 +176,10 @@ static void json_section(const struct bp_pe_section *s)
 	printf("]}");
 }
 
-static void json(const char *path, const struct bp_pe *pe, const struct bp_zboot_inner *inner)
+static void json(const char *path, const struct bp_pe *pe, const struct extra *x)
 {
 	const struct bp_pe_info *in = bp_pe_get_info(pe);
+	const struct bp_zboot_inner *inner = &x->inner;
 
 	printf("{\"file\": ");
 	json_str(stdout, path);
@@ -191,7 +187,7 @@ static void json(const char *path, const struct bp_pe *pe, const struct bp_zboot
 	printf(", \"format\": \"%s\"", in->pe32plus ? "PE32+" : "PE32");
 	json_u("pe_offset", in->pe_offset, true);
 	json_u("machine", in->machine, true);
-	printf(", \"machine_name\": \"%s\"", machine_name(in->machine));
+	printf(", \"machine_name\": \"%s\"", pe_machine_name(in->machine));
 	json_u("characteristics", in->characteristics, true);
 	json_u("timestamp", in->timestamp, true);
 	json_u("size_of_code", in->size_of_code, true);
@@ -248,6 +244,8 @@ static void json(const char *path, const struct bp_pe *pe, const struct bp_zboot
 	} else {
 		printf("null");
 	}
+	printf(",\n \"uki\": ");
+	uki_json(pe, &x->uki, x->uki_ret, &x->uki_diag);
 	printf(",\n \"problems\": ");
 	pe_problems_json(stdout, pe);
 	printf("}\n");
@@ -258,36 +256,78 @@ static void info_help(void)
 	printf("Usage: bootpack pe info [--json] FILE\n"
 	       "Show a PE/COFF image: headers, sections, data directories, overlay,\n"
 	       "CheckSum, Authenticode signatures (signer, digest; not whether they are\n"
-	       "trusted: see pe verify), the Linux zboot header and inner Image, and\n"
-	       "what EDK2 would refuse.\n\n");
+	       "trusted: see pe verify), the Linux zboot header and inner Image, the\n"
+	       "parts of a Unified Kernel Image, and what EDK2 would refuse.\n\n");
 	cli_print_options(stdout, info_opts, sizeof(info_opts) / sizeof(info_opts[0]));
 }
 
-int cmd_pe_info(int argc, char **argv)
+static void uki_info_help(void)
 {
-	struct bp_zboot_inner inner = BP_ZBOOT_INNER_INIT;
+	printf("Usage: bootpack uki info [--json] UKI\n"
+	       "Show a Unified Kernel Image as pe info does (its parts: stub, kernel,\n"
+	       "command line, os-release, initrd, devicetrees, splash, SBAT), failing\n"
+	       "when the file is not a UKI or a part of it is unreadable.\n\n");
+	cli_print_options(stdout, info_opts, sizeof(info_opts) / sizeof(info_opts[0]));
+}
+
+/* What uki info refuses that pe info only reports. */
+static int uki_check(const char *path, const struct extra *x)
+{
+	if (x->uki_ret)
+		return cli_fail(x->uki_ret, &x->uki_diag);
+	if (!x->uki.is_uki) {
+		cli_error(path, "not a UKI: no .linux section");
+		return EXIT_FAIL;
+	}
+	if (!x->uki.linux_machine) {
+		cli_error(path, "UKI section '.linux' (%" PRIu64 " bytes at 0x%" PRIx64 ") is not a "
+			  "PE image: the stub cannot start it", x->uki.linux_part.len,
+			  x->uki.linux_part.offset);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int show(const char *cmd, bool uki, void (*help)(void), int argc, char **argv)
+{
+	struct extra x = { .inner = BP_ZBOOT_INNER_INIT, .uki = BP_UKI_INFO_INIT };
 	bool as_json = false;
 	struct bp_pe *pe;
 	struct bp_diag d;
-	int ret = cli_parse("pe info", info_opts, sizeof(info_opts) / sizeof(info_opts[0]), argc,
-			    argv, info_help, cli_set_flag, &as_json);
+	int ret = cli_parse(cmd, info_opts, sizeof(info_opts) / sizeof(info_opts[0]), argc,
+			    argv, help, cli_set_flag, &as_json);
 
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
 	if (optind + 1 != argc)
-		return cli_usage_error("pe info", optind < argc ? "give one FILE" : "no FILE given");
+		return cli_usage_error(cmd, optind < argc ? "give one FILE" : "no FILE given");
 	ret = bp_pe_open(argv[optind], &pe, &d);
 	if (ret)
 		return cli_fail(ret, &d);
+	x.uki_ret = bp_uki_inspect(pe, &x.uki, &x.uki_diag);
+	if (uki && (ret = uki_check(argv[optind], &x))) {
+		bp_pe_close(pe);
+		return ret;
+	}
 	/* Decompressed even for 6.2 on: "which kernel, signed or not" is info's job. */
-	pe_inner_image(pe, false, &inner);
+	pe_inner_image(pe, false, &x.inner);
 	if (as_json)
-		json(argv[optind], pe, &inner);
+		json(argv[optind], pe, &x);
 	else
-		text(argv[optind], pe, &inner);
+		text(argv[optind], pe, &x);
 	/* Only a signature makes the inner one matter: no warning for unsigned images. */
 	if (bp_pe_get_info(pe)->has_certificates)
-		pe_inner_warn(argv[optind], &inner);
+		pe_inner_warn(argv[optind], &x.inner);
 	bp_pe_close(pe);
 	return EXIT_OK;
+}
+
+int cmd_pe_info(int argc, char **argv)
+{
+	return show("pe info", false, info_help, argc, argv);
+}
+
+int cmd_uki_info(int argc, char **argv)
+{
+	return show("uki info", true, uki_info_help, argc, argv);
 }

@@ -39,6 +39,10 @@ static const struct cli_cmd commands[] = {
 	{ "kexec", "info", "check a kexec zboot envelope and show its parts", cmd_kexec_info },
 	{ "kexec", "extract", "write one part of a kexec zboot envelope to a file",
 	  cmd_kexec_extract },
+	{ "uki", "info", "show a Unified Kernel Image's parts (as pe info, refusing non-UKIs)",
+	  cmd_uki_info },
+	{ "uki", "extract", "write one section of a UKI (.linux, .initrd, .cmdline...) to a file",
+	  cmd_uki_extract },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

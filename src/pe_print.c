@@ -10,6 +10,23 @@
 /* The zboot header's LINUX_PE_MAGIC, written from Linux 6.2 on (zboot-header.S). */
 #define LINUX_PE_MAGIC 0x818223cdu
 
+const char *pe_machine_name(uint16_t m)
+{
+	switch (m) {
+	case 0x014c: return "i386";
+	case 0x8664: return "x86_64";
+	case 0xaa64: return "arm64";
+	case 0x01c0: case 0x01c2: case 0x01c4: return "arm";
+	case 0x5032: return "riscv32";
+	case 0x5064: return "riscv64";
+	case 0x5128: return "riscv128";
+	case 0x6232: return "loongarch32";
+	case 0x6264: return "loongarch64";
+	case 0x0ebc: return "efi-byte-code";
+	default: return "unknown";
+	}
+}
+
 void pe_problems_json(FILE *f, const struct bp_pe *pe)
 {
 	const struct bp_pe_info *in = bp_pe_get_info(pe);

@@ -9,10 +9,14 @@
 #define BP_PE_PRINT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <bootpack/authenticode.h>
 #include <bootpack/pe.h>
+
+/* "arm64" for COFF Machine 0xaa64; "unknown" for what it does not know. */
+const char *pe_machine_name(uint16_t m);
 
 /* The problems as a JSON array of {"severity", "message"}. */
 void pe_problems_json(FILE *f, const struct bp_pe *pe);

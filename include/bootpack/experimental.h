@@ -88,6 +88,9 @@ int bp_pe_edit_to(const struct bp_pe *pe, const struct bp_pe_edit *e, const stru
 		  struct bp_diag *d);
 int bp_zboot_extract_to(const struct bp_pe *pe, const struct bp_sink *out, uint64_t max,
 			enum bp_kernel_kind *kind, uint64_t *written, struct bp_diag *d);
+/* bp_uki_extract() (<bootpack/uki.h>) into @out. */
+int bp_uki_extract_to(const struct bp_pe *pe, const char *name, const struct bp_sink *out,
+		      uint64_t *written, struct bp_diag *d);
 
 /*
  * bp_fit_open() and bp_pe_open() reading @fd to its end (a pipe is fine);

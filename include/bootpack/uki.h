@@ -121,21 +121,27 @@ int bp_uki_build(const struct bp_uki_build_opts *o, const char *out_path, struct
 
 /* ---- Inspecting ---- */
 
-/* A part of a UKI, located in the image (bounds checked against the file). */
+/* A part of a UKI, located in the image (bounds checked against the file). Frozen. */
 struct bp_uki_part {
 	bool present;
 	uint64_t offset;            /* file offset of its bytes */
 	uint64_t len;               /* min(VirtualSize, SizeOfRawData): what the stub reads */
 };
 
+/* What bp_uki_inspect() found; the caller sets size (BP_UKI_INFO_INIT), like a stats struct. */
 struct bp_uki_info {
-	size_t size;                /* set by the library */
+	size_t size;
 	bool is_uki;                /* a .linux section is present */
 	/*
 	 * Strings as found in the image, NUL-terminated, not escaped (escape
 	 * them for a terminal), truncated to fit; "" when absent.
 	 */
-	char stub_version[128];     /* .sdmagic, e.g. "#### LoaderInfo: systemd-stub 252.19 ####" */
+	/*
+	 * .sdmagic, e.g. "#### LoaderInfo: systemd-stub 252.19 ####"; without
+	 * one, that string found in the file before the first UKI section
+	 * (systemd 252's arm64 stub has it outside its sections).
+	 */
+	char stub_version[128];
 	char uname[128];            /* .uname */
 	char pretty_name[128];      /* PRETTY_NAME of .osrel, quotes removed */
 	struct bp_uki_part linux_part, initrd, cmdline, osrel, dtb, uname_part, splash, sbat;
@@ -147,12 +153,30 @@ struct bp_uki_info {
 #endif
 };
 
+#define BP_UKI_INFO_INIT { .size = sizeof(struct bp_uki_info) }
+
 /*
  * Fill @out for @pe (an image bp_pe_open() read). Not a UKI is no error:
  * is_uki false. BP_ERR_RANGE when a UKI section's data lies outside the
  * file, BP_ERR_FORMAT when a UKI section appears twice (other than .dtbauto).
+ * Sections after the first ".profile" (systemd 257 multi-profile UKIs)
+ * belong to other profiles and may repeat the base's: they are bounds
+ * checked, but the parts (and n_dtbs) described are the base profile's.
+ * On failure @out is left all zero but for its size. BP_ERR_INVALID when
+ * @out is smaller than its first version (BP_UKI_INFO_INIT sets its size).
  */
 int bp_uki_inspect(const struct bp_pe *pe, struct bp_uki_info *out, struct bp_diag *d);
+
+/*
+ * Write the bytes systemd-stub reads of section @name of @pe (any section,
+ * UKI or not: min(VirtualSize, SizeOfRawData) from PointerToRawData) to
+ * @out_path atomically; @written (may be NULL) gets their count.
+ * BP_ERR_NOTFOUND for no such section, BP_ERR_FORMAT when the name appears
+ * more than once, BP_ERR_RANGE when the data lies outside the file,
+ * BP_ERR_INVALID for a name that is not 1 to 8 bytes, BP_ERR_IO.
+ */
+int bp_uki_extract(const struct bp_pe *pe, const char *name, const char *out_path,
+		   uint64_t *written, struct bp_diag *d);
 
 #ifdef __cplusplus
 }

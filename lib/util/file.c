@@ -91,10 +91,18 @@ int bpi_map_file(const char *path, uint64_t max, const uint8_t **p, size_t *len,
 {
 	struct stat st;
 	void *m;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
 
 	*p = NULL;
 	*len = 0;
+	/*
+	 * Opening a FIFO waits for its writer, and the data it sends can be
+	 * read only through that one open: what is not a regular file is left
+	 * to the caller's read, unopened.
+	 */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return BP_ERR_UNSUPPORTED;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return bp_diag_set(d, BP_ERR_IO, path, "cannot open: %s", strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
