@@ -224,12 +224,29 @@ static int expand_file(struct expansion *x, const char *path)
 	return ret;
 }
 
+/*
+ * Options whose value may be "@FILE" meaning "the text of FILE" (uki build,
+ * kexec envelope): the argument after one of them is its value, passed on
+ * as it is, so "--cmdline @FILE" reads like "--cmdline=@FILE".
+ */
+static const char *const text_options[] = { "--cmdline", "--os-release", "--sbat" };
+
+static bool takes_text(const struct argv_list *out)
+{
+	const char *prev = out->n ? out->v[out->n - 1] : "";
+
+	for (size_t i = 0; i < sizeof(text_options) / sizeof(text_options[0]); i++)
+		if (!strcmp(prev, text_options[i]))
+			return true;
+	return false;
+}
+
 static int expand(struct expansion *x, int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++) {
 		int ret;
 
-		if (argv[i][0] == '@' && argv[i][1])
+		if (argv[i][0] == '@' && argv[i][1] && !takes_text(x->out))
 			ret = expand_file(x, argv[i] + 1);
 		else
 			ret = argv_push(x->out, argv[i], strlen(argv[i]));

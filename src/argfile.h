@@ -24,7 +24,8 @@ int argfile_split(const char *text, size_t len, struct argv_list *out);
 
 /*
  * Expand every "@FILE" argument of @argv (argv[0] kept) into @out, recursively.
- * A lone "@" is literal. Unlike gcc, an @FILE that cannot be opened is an
+ * A lone "@" is literal, and so is the value after --cmdline, --os-release
+ * and --sbat (those options read @FILE themselves). Unlike gcc, an @FILE that cannot be opened is an
  * error (make_fit.py's argparse refuses it too; write ./@NAME for a file
  * whose name starts with '@'), and so is a file that includes itself,
  * directly or through others.

@@ -42,7 +42,7 @@ struct env_args {
 static void env_help(void)
 {
 	printf("Usage: bootpack kexec envelope -o OUT --kernel FILE [--initrd FILE]\n"
-	       "                               [--cmdline TEXT|--cmdline=@FILE]\n"
+	       "                               [--cmdline TEXT|@FILE]\n"
 	       "Wrap a zboot kernel, an initrd and a command line in the ELF envelope the\n"
 	       "BPF kexec_file_load parser reads, byte for byte as the kernel's\n"
 	       "tools/kexec/build_zboot_envelop does. The kernel is stored unchanged, so\n"

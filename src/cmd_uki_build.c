@@ -9,6 +9,7 @@
 
 #include <bootpack/buf.h>
 #include <bootpack/file.h>
+#include <bootpack/pe.h>
 #include <bootpack/sign.h>
 #include <bootpack/uki.h>
 
@@ -197,6 +198,22 @@ static int texts(struct args *a, struct bp_buf *bufs)
 	return ret;
 }
 
+/*
+ * systemd-stub vouches for the kernel it loads, but a zboot decompressor
+ * before Linux 6.2 hands its unsigned inner Image to LoadImage() once more,
+ * and Secure Boot refuses that (as pe sign warns).
+ */
+static void warn_inner_unsigned(const char *kernel)
+{
+	struct bp_pe *pe;
+	struct bp_diag d;
+
+	if (bp_pe_open(kernel, &pe, &d))
+		return;
+	pe_warn_inner_unsigned(kernel, pe);
+	bp_pe_close(pe);
+}
+
 static int build(struct args *a)
 {
 	struct bp_pe_sign_opts so = BP_PE_SIGN_OPTS_INIT;
@@ -222,6 +239,8 @@ static int build(struct args *a)
 		if (ret)
 			ret = cli_fail(ret, &d);
 	}
+	if (!ret && k)
+		warn_inner_unsigned(a->o.linux_path);
 	if (k)
 		bp_key_close(k);
 	for (size_t i = 0; bufs && i < a->n_sbats + 2; i++)

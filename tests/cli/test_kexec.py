@@ -286,10 +286,9 @@ def test_extract_round_trip(bootpack, small, tmp_path):
     kernel, initrd, cmd = small
     cmdfile = tmp_path / "cmdline.txt"
     cmdfile.write_bytes(cmd + b"\n")            # one final newline is dropped
-    # --cmdline @FILE as two arguments is bootpack's response-file syntax (the
-    # file's words become arguments): --cmdline=@FILE reads the command line.
+    # Two arguments: the value after --cmdline is never a response file.
     ok(bp(bootpack, "kexec", "envelope", "-o", tmp_path / "f.elf", "--kernel", kernel,
-          "--initrd", initrd, f"--cmdline=@{cmdfile}"))
+          "--initrd", initrd, "--cmdline", f"@{cmdfile}"))
     assert (tmp_path / "f.elf").read_bytes() == reference(kernel.read_bytes(),
                                                           initrd.read_bytes(), cmd)
     for sec, want in ((".kernel", kernel.read_bytes()), (".initrd", initrd.read_bytes()),

@@ -323,3 +323,46 @@ def test_headers_grow(bootpack, pe_gen, tmp_path):
     run([pe_gen, "--machine", "arm64", "--tight-headers", "--section-align", "0x200", tight])
     refusal(bootpack, tmp_path, tight, kernel, "--no-uname", *extra, path=tight,
             needles=["no room for the section headers", "first section starts at RVA 0x200"])
+
+
+def test_text_options_read_at_file_in_both_spellings(bootpack, efi_stubs, pe_gen, inputs,
+                                                     tmp_path):
+    """--cmdline @FILE (two arguments) is --cmdline=@FILE, not a response file
+    whose words would become arguments; the same for --os-release and --sbat."""
+    stub = efi_stubs["linuxx64.efi.stub"]
+    kernel = tmp_path / "k.efi"
+    run([pe_gen, "--machine", "x64", kernel])
+    cmd = tmp_path / "cmdline"
+    cmd.write_bytes(b"console=ttyS0  root=LABEL=root\n")
+    osrel = tmp_path / "os-release"
+    osrel.write_bytes(b'ID=test\nPRETTY_NAME="Test OS"\n')
+    outs = []
+    for i, joined in enumerate((False, True)):
+        out = tmp_path / f"uki{i}.efi"
+        args = ([f"--cmdline=@{cmd}", f"--os-release=@{osrel}"] if joined
+                else ["--cmdline", f"@{cmd}", "--os-release", f"@{osrel}"])
+        ok(build(bootpack, out, stub, kernel, *args, "--uname", "6.1.0-test"))
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    pe = pefile.PE(data=outs[0])
+    got = {name(s): data(pe, s) for s in pe.sections}
+    assert got[".cmdline"] == cmd.read_bytes()          # @FILE: stored as is
+    assert got[".osrel"] == osrel.read_bytes()
+
+
+def test_signed_uki_warns_of_an_old_zboot_kernel(bootpack, efi_stubs, zboot_kernels, pki,
+                                                  tmp_path):
+    """A 6.1 zboot decompressor passes its unsigned inner Image to LoadImage():
+    Secure Boot refuses that even inside a signed UKI (test_boot_uki.py's
+    finding), so signing such a UKI warns; a 6.12 one does not."""
+    key, crt = pki.self_signed("db")
+    stub = efi_stubs["linuxaa64.efi.stub"]
+    for ver, warned in (("6.1", True), ("6.12", False)):
+        k = zboot_kernels[(ver, "gzip")]
+        out = tmp_path / f"uki-{ver}.efi"
+        p = ok(build(bootpack, out, stub, k.efi, "--cmdline", "x", "--key", key,
+                     "--cert", crt))
+        assert ("LoadImage()" in err(p)) == warned, err(p)
+        assert out.is_file()
+        if warned:
+            assert err(p).startswith(f"bootpack: '{k.efi}': warning: the inner Image"), err(p)
