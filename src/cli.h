@@ -103,6 +103,9 @@ int cli_parse(const char *cmd, const struct cli_opt *opts, size_t n, int argc, c
 	      void (*help)(void), int (*set)(void *ctx, int key, const char *val), void *ctx);
 
 int cmd_fit_build(int argc, char **argv);
+/* fit build --its (cmd_fit_its.c): wanted when argv holds --its or -f. */
+int cmd_fit_its(int argc, char **argv);
+bool cmd_fit_its_wanted(int argc, char **argv);
 int cmd_fit_list(int argc, char **argv);
 int cmd_fit_extract(int argc, char **argv);
 int cmd_fit_verify(int argc, char **argv);

@@ -435,6 +435,8 @@ int cmd_fit_build(int argc, char **argv)
 	struct bp_diag d;
 	int ret;
 
+	if (cmd_fit_its_wanted(argc, argv))
+		return cmd_fit_its(argc, argv);
 	a.o.jobs = cli_online_cpus();
 	ret = parse(argc, argv, &a);
 

@@ -142,6 +142,59 @@ struct bp_fit_build_stats {
 int bp_fit_build(const struct bp_fit_build_opts *o, const char *out_path,
 		 struct bp_fit_build_stats *st, struct bp_diag *d);
 
+/* ---- Building from an image tree source (.its), as mkimage -f ---- */
+
+struct bp_fit_its_opts {
+	size_t size;               /* sizeof(struct bp_fit_its_opts) */
+	const char *dtc;           /* the dtc program; NULL = "dtc" from PATH */
+	/*
+	 * dtc's options (mkimage -D): NULL = mkimage's "-I dts -O dtb -p 500".
+	 * Split at blanks (no shell quoting); "-i DIR" also tells where
+	 * /incbin/ files are looked for.
+	 */
+	const char *dtc_opts;
+	/*
+	 * mkimage -k: sign every signature-N node with KEYDIR/NAME.key (else
+	 * NAME.pem), NAME its key-name-hint. NULL: signature nodes are left
+	 * unsigned, as mkimage leaves them.
+	 */
+	const char *keydir;
+	const char *key_out;       /* mkimage -K: put the public keys into this control DTB */
+	bool required;             /* mkimage -r: mark them required ("conf" or "image") */
+	bool external;             /* mkimage -E: data after the tree */
+	uint32_t position;         /* mkimage -p: with external, data-position from here */
+	uint32_t timestamp;        /* root and signature "timestamp" (SOURCE_DATE_EPOCH) */
+	unsigned int jobs;         /* hashing and signing threads; 0 = 1 */
+	unsigned int dtc_timeout;  /* seconds dtc may run; 0 = 600 */
+	/* dtc's warnings, one line each (raw bytes: escape before printing); NULL = dropped. */
+	void (*dtc_message)(void *ctx, const char *line);
+	void *ctx;
+#ifdef BOOTPACK_ABI_GROWTH_TEST
+	uint64_t abi_growth_test;  /* test-only */
+#endif
+};
+
+#define BP_FIT_ITS_OPTS_INIT { .size = sizeof(struct bp_fit_its_opts) }
+
+/*
+ * Compile @its with dtc and do what mkimage 2023.01 -f does to the result:
+ * root timestamp, every image hash-N value, every signature-N signed (with
+ * keydir), external data laid out (external); the tree comes out as
+ * mkimage's (signer-name and signer-version aside), including where mkimage
+ * would fail for want of room (over 64 KiB of additions). Every /incbin/
+ * file must be a regular file (a FIFO or a device is refused before dtc
+ * runs); configurations must name existing images. Written atomically to
+ * @out_path. @st (may be NULL): n_files = images, n_configs, fit_size,
+ * fdt_size, input_bytes = the /incbin/ bytes.
+ *
+ * Returns 0 or a negative BP_ERR_*: BP_ERR_FORMAT (dtc's first error line,
+ * or the node path of what is wrong), BP_ERR_IO, BP_ERR_TOOBIG,
+ * BP_ERR_NOMEM, BP_ERR_INVALID, BP_ERR_UNSUPPORTED, and the signing errors
+ * of bp_fit_sign().
+ */
+int bp_fit_build_its(const char *its, const struct bp_fit_its_opts *o, const char *out_path,
+		     struct bp_fit_build_stats *st, struct bp_diag *d);
+
 /* ---- Reading ---- */
 
 /* A FIT read into memory. Opaque; everything below points into it. */

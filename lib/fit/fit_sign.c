@@ -109,7 +109,7 @@ static int sign_config(struct sg_plan *p, struct sg_sign *s, struct bp_diag *d)
 	for (size_t i = 0; i < count; i++)
 		rr[i] = (struct bpi_region){ blob + r[i].off, r[i].size };
 	rr[count++] = (struct bpi_region){ blob + fdt_off_dt_strings(blob), s->strings_size };
-	ret = bpi_sig_sign(p->k, &s->algo, rr, count, p->tree.blob.data + s->value->slot, d);
+	ret = bpi_sig_sign(s->k, &s->algo, rr, count, p->tree.blob.data + s->value->slot, d);
 	if (ret) {
 		char why[BP_DIAG_MSG_MAX];
 
@@ -137,7 +137,7 @@ static int sign_job(void *ctx, size_t i)
 		return sign_config(p, s, d);
 	im = &p->img[s->index];
 	r = (struct bpi_region){ im->data, (size_t)im->size };
-	ret = bpi_sig_sign(p->k, &s->algo, &r, 1, p->tree.blob.data + s->value->slot, d);
+	ret = bpi_sig_sign(s->k, &s->algo, &r, 1, p->tree.blob.data + s->value->slot, d);
 	if (ret) {
 		snprintf(why, sizeof(why), "%s", d->msg);
 		bp_diag_set(d, ret, p->path, "image '%s': %s", BPI_ESC(im->name), why);
@@ -212,7 +212,7 @@ static int write_out(struct sg_plan *p, struct bpi_output *out)
 static const size_t opts_v1 = BPI_SIZE_V1(struct bp_fit_sign_opts, jobs);
 static const size_t stats_v1 = BPI_SIZE_V1(struct bp_fit_sign_stats, n_hashes_added);
 
-static void release(struct sg_plan *p)
+void bpi_sg_release(struct sg_plan *p)
 {
 	for (size_t i = 0; i < p->n_img; i++)
 		free(p->img[i].hashes);
@@ -244,6 +244,8 @@ static int setup(struct sg_plan *p, const struct bp_fit_sign_opts *o)
 
 	if (ret)
 		return ret;
+	if (p->its)
+		goto checked;
 	if (!p->k)
 		return bp_diag_set(p->d, BP_ERR_INVALID, "", "no signing key given");
 	if (p->o.what != BP_FIT_SIGN_CONFIGS && p->o.what != BP_FIT_SIGN_IMAGES)
@@ -254,6 +256,7 @@ static int setup(struct sg_plan *p, const struct bp_fit_sign_opts *o)
 	p->key_name = p->o.key_name ? p->o.key_name : bp_key_name(p->k);
 	if (!p->key_name || !*p->key_name)
 		return bp_diag_set(p->d, BP_ERR_INVALID, "", "the key has no name (give one)");
+checked:
 	p->signer_name = p->o.signer_name ? p->o.signer_name : "bootpack";
 	p->signer_version = p->o.signer_version ? p->o.signer_version : BP_VERSION;
 	ret = bpi_fdt_check(p->file, p->len, p->path, p->d);
@@ -271,6 +274,26 @@ static int setup(struct sg_plan *p, const struct bp_fit_sign_opts *o)
 	return 0;
 }
 
+int bpi_sg_run(struct sg_plan *p, const struct bp_fit_sign_opts *o)
+{
+	int ret = setup(p, o);
+
+	if (!ret)
+		ret = bpi_sg_read(p);
+	if (!ret)
+		ret = run_jobs(p, p->n_img, hash_job);
+	if (!ret)
+		ret = bpi_sg_plan(p);
+	if (!ret)
+		ret = bpi_sg_tree_build(p->file, p->edits, p->n_edits, &p->strings, &p->tree,
+					p->path, p->d);
+	if (!ret)
+		ret = bpi_fdt_index_build(p->tree.blob.data, &p->ix, p->d);
+	if (!ret)
+		ret = run_jobs(p, p->n_signs, sign_job);
+	return ret;
+}
+
 int bpi_fit_sign_mem(const uint8_t *file, size_t len, const char *path, const struct bp_key *k,
 		     const struct bp_fit_sign_opts *o, bool trust_hashes, bool mapped,
 		     struct bpi_output *out, struct bp_fit_sign_stats *st, uint64_t sizes[2],
@@ -282,19 +305,7 @@ int bpi_fit_sign_mem(const uint8_t *file, size_t len, const char *path, const st
 	int ret = bpi_struct_out_check(st, stats_v1, "bp_fit_sign_stats", d);
 
 	if (!ret)
-		ret = setup(&p, o);
-	if (!ret)
-		ret = bpi_sg_read(&p);
-	if (!ret)
-		ret = run_jobs(&p, p.n_img, hash_job);
-	if (!ret)
-		ret = bpi_sg_plan(&p);
-	if (!ret)
-		ret = bpi_sg_tree_build(file, p.edits, p.n_edits, &p.strings, &p.tree, path, d);
-	if (!ret)
-		ret = bpi_fdt_index_build(p.tree.blob.data, &p.ix, d);
-	if (!ret)
-		ret = run_jobs(&p, p.n_signs, sign_job);
+		ret = bpi_sg_run(&p, o);
 	if (!ret)
 		ret = write_out(&p, out);
 	if (!ret) {
@@ -303,7 +314,7 @@ int bpi_fit_sign_mem(const uint8_t *file, size_t len, const char *path, const st
 		if (sizes)
 			memcpy(sizes, p.sizes, sizeof(p.sizes));
 	}
-	release(&p);
+	bpi_sg_release(&p);
 	return ret;
 }
 

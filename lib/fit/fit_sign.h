@@ -40,6 +40,7 @@ struct sg_edit {
 	size_t n_prop;         /* in the order mkimage sets them */
 	struct sg_edit *first; /* a node added as the first subnode (a hash node) */
 	struct sg_edit *last;  /* a node added as the last subnode (a signature) */
+	bool extract;          /* .its with -E: the node's "data" moves after the tree */
 };
 
 /* An embedded "data" property left out of the skeleton. */
@@ -57,6 +58,8 @@ struct sg_tree {
 	size_t *positions;     /* skeleton offsets of every "data-position" value */
 	size_t n_positions, cap_positions;
 	uint64_t data_bytes;   /* what the embedded data adds to the structure block, padded */
+	struct sg_data *ext;   /* .its with -E: the "data" values taken out, in tree order */
+	size_t n_ext, cap_ext;
 };
 
 /*
@@ -69,6 +72,10 @@ int bpi_sg_tree_build(const uint8_t *fdt, struct sg_edit *const *edits, size_t n
 void bpi_sg_tree_free(struct sg_tree *t);
 
 struct bpi_output;
+
+/* Write @n bytes of @p (a file mapping when @mapped: its pages are dropped once written). */
+int bpi_sg_write_mapped(struct bpi_output *out, const uint8_t *p, uint64_t n, bool mapped,
+			struct bp_diag *d);
 
 /*
  * Write the FIT: the skeleton with its data put back, zeros up to
@@ -108,6 +115,8 @@ struct sg_hash {
 struct sg_image {
 	const char *name;
 	int off;
+	struct sg_edit *edit;      /* the image node's edit */
+	uint8_t ext[8];            /* .its with -E: data-offset (or -position), data-size */
 	const uint8_t *data;
 	uint64_t size;
 	struct sg_hash *hashes;
@@ -119,6 +128,7 @@ struct sg_image {
 /* One signature to make. */
 struct sg_sign {
 	bool config;
+	const struct bp_key *k;
 	size_t index;              /* the image or configuration */
 	struct bpi_sig_algo algo;
 	struct sg_prop *value;
@@ -132,6 +142,23 @@ struct sg_sign {
 struct img_name {
 	const char *name;
 	size_t index;
+};
+
+/* A key of an .its's key-name-hint, opened from the key directory. */
+struct sg_its_key {
+	char *name;
+	struct bp_key *k;
+	const char *algo;          /* the algo of a signature it makes (for -K) */
+	bool conf;                 /* it signs a configuration (-K -r: required "conf") */
+};
+
+/* mkimage -f's processing of a tree dtc has just compiled (fit_its.c). */
+struct sg_its {
+	const char *keydir;        /* NULL: signature nodes stay unsigned, as mkimage without -k */
+	bool extract;              /* -E */
+	uint32_t position;         /* -p; 0: data-offset */
+	struct sg_its_key *keys;
+	size_t n_keys;
 };
 
 struct sg_plan {
@@ -161,6 +188,8 @@ struct sg_plan {
 	struct bp_fit_sign_stats st;
 	struct bp_diag *job_diag;  /* one per job */
 	uint64_t sizes[2];         /* bytes written, devicetree totalsize */
+	struct sg_its *its;        /* NULL: bp_fit_sign() */
+	char its_node[BPI_SIG_PATH_MAX + 64]; /* the .its node being planned, for messages */
 };
 
 static inline bool sg_starts_with(const char *s, const char *prefix)
@@ -177,5 +206,12 @@ struct sg_image *bpi_sg_find_image(const struct sg_plan *p, const char *name);
 
 /* fit_sign_plan.c: every change, in mkimage's order; p->edits sorted by offset. */
 int bpi_sg_plan(struct sg_plan *p);
+
+/* fit_its_key.c: the key for key-name-hint @name (opened once), into p->k. */
+int bpi_sg_its_key(struct sg_plan *p, int sig_node, bool config);
+
+/* fit_sign.c: the steps of bpi_fit_sign_mem() up to the signatures, and releasing the plan. */
+int bpi_sg_run(struct sg_plan *p, const struct bp_fit_sign_opts *o);
+void bpi_sg_release(struct sg_plan *p);
 
 #endif

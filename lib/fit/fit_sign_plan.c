@@ -123,6 +123,7 @@ static struct sg_sign *new_sign(struct sg_plan *p)
 		bp_diag_set(p->d, BP_ERR_NOMEM, p->path, "out of memory");
 		return NULL;
 	}
+	s->k = p->k;
 	return s;
 }
 
@@ -134,6 +135,16 @@ static int pick_algo(struct sg_plan *p, int node, struct bpi_sig_algo *a)
 	struct bp_diag ld;
 	int len, ret;
 
+	if (p->its) {
+		/* mkimage -f: the node names its algorithm; nothing is guessed. */
+		algo = fdt_getprop(p->file, node, "algo", &len);
+		padding = fdt_getprop(p->file, node, "padding", &len);
+		padding = padding && len > 0 && !padding[len - 1] ? padding : NULL;
+		ret = bpi_sig_algo_parse(algo, padding, a, &ld);
+		if (!ret)
+			ret = bpi_sig_key_check(p->k, a, &ld);
+		return ret ? bpi_sg_fail(p, "%s: %s", p->its_node, ld.msg) : 0;
+	}
 	if (node >= 0 && !algo) {
 		const char *own = fdt_getprop(p->file, node, "algo", &len);
 		struct bpi_sig_algo x;
@@ -225,6 +236,48 @@ static size_t our_sigs(const struct sg_plan *p, int node, int *out, size_t max)
 	return n;
 }
 
+/* Every path of @node an .its's signature node names: where messages point. */
+static void its_node_path(struct sg_plan *p, int node)
+{
+	if (fdt_get_path(p->file, node, p->its_node, sizeof(p->its_node)))
+		snprintf(p->its_node, sizeof(p->its_node), "?");
+}
+
+/* An .its image's own signature nodes, each signed with its key-name-hint's key (mkimage -k). */
+static int plan_its_image_sigs(struct sg_plan *p, struct sg_image *im, struct sg_edit *e)
+{
+	int sub, ret;
+
+	(void)e;
+	fdt_for_each_subnode(sub, p->file, im->off) {
+		struct sg_sign *s;
+		struct sg_edit *se;
+
+		if (!sg_starts_with(fdt_get_name(p->file, sub, NULL), "signature") ||
+		    !p->its->keydir)
+			continue;
+		its_node_path(p, sub);
+		ret = bpi_sg_its_key(p, sub, false);
+		if (ret)
+			return ret;
+		s = new_sign(p);
+		if (!s)
+			return BP_ERR_NOMEM;
+		s->k = p->k;
+		s->index = (size_t)(im - p->img);
+		ret = pick_algo(p, sub, &s->algo);
+		if (ret)
+			return ret;
+		se = new_edit(p, sub, NULL);
+		if (!se)
+			return bp_diag_set(p->d, BP_ERR_NOMEM, p->path, "out of memory");
+		ret = set_sig_props(p, se, s);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int plan_image(struct sg_plan *p, struct sg_image *im)
 {
 	struct sg_edit *e = new_edit(p, im->off, NULL);
@@ -233,6 +286,7 @@ static int plan_image(struct sg_plan *p, struct sg_image *im)
 
 	if (!e)
 		return bp_diag_set(p->d, BP_ERR_NOMEM, p->path, "out of memory");
+	im->edit = e;
 	for (size_t h = 0; h < im->n_hashes; h++) {
 		struct sg_hash *x = &im->hashes[h];
 		struct sg_edit *he;
@@ -253,6 +307,8 @@ static int plan_image(struct sg_plan *p, struct sg_image *im)
 		if (!he || !set_prop(p, he, "value", x->value, len))
 			return bp_diag_set(p->d, BP_ERR_NOMEM, p->path, "out of memory");
 	}
+	if (p->its)
+		return plan_its_image_sigs(p, im, e);
 	if (p->o.what != BP_FIT_SIGN_IMAGES)
 		return 0;
 	n = our_sigs(p, im->off, sigs, 16);
@@ -344,6 +400,10 @@ static int add_image_paths(struct sg_plan *p, struct sg_sign *s, const struct sg
 	char path[BPI_SIG_PATH_MAX + 64];
 	int sub;
 
+	if (p->its && !im->n_hashes)
+		return bpi_sg_fail(p, "%s: image '%s' has no hash node: a signed configuration "
+				   "checks its images through their hashes", p->its_node,
+				   BPI_ESC(im->name));
 	if (!add_path(s, im->path))
 		return BP_ERR_NOMEM;
 	if (im->added_hash) {
@@ -399,8 +459,10 @@ static int hashed_nodes(struct sg_plan *p, struct sg_sign *s, int conf, const ch
 				return bpi_sg_fail(p, "configuration '%s': %s '%s' is not an image in "
 					    "/images", BPI_ESC(cname), BPI_ESC(prop), BPI_ESC(iname));
 			ret = add_image_paths(p, s, im);
-			if (ret)
+			if (ret == BP_ERR_NOMEM)
 				return bp_diag_set(p->d, ret, p->path, "out of memory");
+			if (ret)
+				return ret;
 			images++;
 		}
 	}
@@ -440,7 +502,13 @@ static int plan_config_sig(struct sg_plan *p, struct sg_edit *ce, int sig_node)
 		if (!set_str(p, se, "algo", s->algo.name) ||
 		    !set_str(p, se, "key-name-hint", p->key_name))
 			return BP_ERR_NOMEM;
-	} else if ((list = fdt_getprop(fdt, sig_node, "sign-images", &len))) {
+	} else if ((list = fdt_getprop(fdt, sig_node, "sign-images", &len)) || p->its) {
+		if (!list) {
+			/* mkimage's default list; missing images are skipped. */
+			list = "kernel\0fdt";
+			len = sizeof("kernel\0fdt");
+			allow_missing = true;
+		}
 		/* mkimage signs what the node's own list says. */
 		if (len <= 0 || list[len - 1])
 			return bpi_sg_fail(p, "configuration '%s': %s: 'sign-images' is not a list of "
@@ -485,6 +553,84 @@ static bool selected(const struct sg_plan *p, const char *name)
 		if (p->o.configs[i] && !strcmp(p->o.configs[i], name))
 			return true;
 	return false;
+}
+
+static int cmp_edit(const void *a, const void *b);
+
+/* mkimage -f -k: every signature node of every configuration, each with its own key. */
+static int plan_its_configs(struct sg_plan *p)
+{
+	const void *fdt = p->file;
+	int confs = fdt_path_offset(fdt, "/configurations"), conf, sub, ret;
+
+	if (confs < 0 || !p->its->keydir)
+		return 0;
+	fdt_for_each_subnode(conf, fdt, confs) {
+		struct sg_edit *ce = NULL;
+
+		fdt_for_each_subnode(sub, fdt, conf) {
+			if (!sg_starts_with(fdt_get_name(fdt, sub, NULL), "signature"))
+				continue;
+			if (!ce && !(ce = new_edit(p, conf, NULL)))
+				return bp_diag_set(p->d, BP_ERR_NOMEM, p->path, "out of memory");
+			its_node_path(p, sub);
+			ret = bpi_sg_its_key(p, sub, true);
+			if (!ret)
+				ret = plan_config_sig(p, ce, sub);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/*
+ * mkimage -E, after signing (a signature never covers data properties):
+ * each image's "data" goes after the tree; data-offset (or data-position,
+ * -p) and data-size are set, new properties going first as libfdt puts them.
+ */
+static int plan_its_extract(struct sg_plan *p)
+{
+	uint64_t at = 0;
+
+	for (size_t i = 0; i < p->n_img; i++) {
+		struct sg_image *im = &p->img[i];
+		uint64_t pos = p->its->position ? (uint64_t)p->its->position + at : at;
+
+		if (!fdt_getprop(p->file, im->off, "data", NULL))
+			continue;
+		if (pos > UINT32_MAX)
+			return bp_diag_set(p->d, BP_ERR_TOOBIG, p->path, "external data would pass "
+					   "4 GiB: FIT offsets are 32 bits");
+		bpi_put_be32(im->ext, (uint32_t)pos);
+		bpi_put_be32(im->ext + 4, (uint32_t)im->size);
+		im->edit->extract = true;
+		if (!set_prop(p, im->edit, p->its->position ? "data-position" : "data-offset",
+			      im->ext, 4) ||
+		    !set_prop(p, im->edit, "data-size", im->ext + 4, 4))
+			return bp_diag_set(p->d, BP_ERR_NOMEM, p->path, "out of memory");
+		at += BPI_ALIGN_UP(im->size, 4);
+	}
+	return 0;
+}
+
+static int plan_its(struct sg_plan *p)
+{
+	struct sg_edit *root = new_edit(p, 0, NULL);
+	int ret = 0;
+
+	/* mkimage sets the root timestamp first: its string comes first. */
+	if (!root || !set_prop(p, root, "timestamp", p->timestamp, 4))
+		return bp_diag_set(p->d, BP_ERR_NOMEM, p->path, "out of memory");
+	for (size_t i = 0; i < p->n_img && !ret; i++)
+		ret = plan_image(p, &p->img[i]);
+	if (!ret)
+		ret = plan_its_configs(p);
+	if (!ret && p->its->extract)
+		ret = plan_its_extract(p);
+	if (!ret)
+		qsort(p->edits, p->n_edits, sizeof(*p->edits), cmp_edit);
+	return ret;
 }
 
 static int plan_configs(struct sg_plan *p)
@@ -535,6 +681,8 @@ int bpi_sg_plan(struct sg_plan *p)
 {
 	int ret = 0;
 
+	if (p->its)
+		return plan_its(p);
 	for (size_t i = 0; i < p->n_img && !ret; i++)
 		ret = plan_image(p, &p->img[i]);
 	if (!ret && p->o.what == BP_FIT_SIGN_CONFIGS)

@@ -145,6 +145,14 @@ static void copy_prop(struct tw *w, const uint8_t *tok, struct sg_edit *e)
 			return;
 		}
 	}
+	if (e && e->extract && !strcmp(name, "data")) {
+		/* mkimage -E: the property goes, its value follows the tree. */
+		if (!grow_list((void **)&t->ext, &t->cap_ext, t->n_ext, sizeof(*t->ext)))
+			w->nomem = true;
+		else
+			t->ext[t->n_ext++] = (struct sg_data){ .src = tok + 12, .len = len };
+		return;
+	}
 	if (len && !strcmp(name, "data")) {
 		if (!grow_list((void **)&t->data, &t->cap_data, t->n_data, sizeof(*t->data))) {
 			w->nomem = true;
@@ -280,11 +288,12 @@ void bpi_sg_tree_free(struct sg_tree *t)
 	bp_buf_free(&t->blob);
 	free(t->data);
 	free(t->positions);
+	free(t->ext);
 	memset(t, 0, sizeof(*t));
 }
 
 /* Write @n bytes of a file mapping in pieces, each dropped once written: memory stays small. */
-static int write_mapped(struct bpi_output *out, const uint8_t *p, uint64_t n, bool mapped,
+int bpi_sg_write_mapped(struct bpi_output *out, const uint8_t *p, uint64_t n, bool mapped,
 			struct bp_diag *d)
 {
 	const uint64_t piece = (uint64_t)8 << 20;
@@ -326,7 +335,7 @@ int bpi_sg_tree_write(struct sg_tree *t, uint32_t total, const uint8_t *tail, ui
 		if (!ret)
 			ret = bpi_output_write(out, b + x->hdr + 8, 4, d);
 		if (!ret)
-			ret = write_mapped(out, x->src, x->len, mapped, d);
+			ret = bpi_sg_write_mapped(out, x->src, x->len, mapped, d);
 		if (!ret)
 			ret = bpi_output_zero(out, BPI_ALIGN_UP(x->len, 4) - x->len, d);
 		pos = x->hdr + 12;
@@ -336,6 +345,6 @@ int bpi_sg_tree_write(struct sg_tree *t, uint32_t total, const uint8_t *tail, ui
 	if (!ret && total > size)
 		ret = bpi_output_zero(out, (size_t)(total - size), d);
 	if (!ret && tail_len)
-		ret = write_mapped(out, tail, tail_len, mapped, d);
+		ret = bpi_sg_write_mapped(out, tail, tail_len, mapped, d);
 	return ret;
 }

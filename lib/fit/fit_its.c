@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bp_fit_build_its(): mkimage 2023.01 -f in one pass.
+ *
+ * mkimage runs dtc, packs the tree, then sets the timestamp, every hash
+ * and every signature with libfdt, starting over with 1 KiB more room each
+ * time the tree runs out of it (and giving up at 64 KiB), and last, with -E,
+ * moves the data after the tree. Here dtc's output is mapped, the changes
+ * are planned in mkimage's order by the signing planner (fit_sign_plan.c,
+ * .its mode), and the tree is written once: its totalsize is the one
+ * mkimage's retries end at (the packed tree plus the first whole KiB
+ * that holds the additions), with no 64 KiB ceiling.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libfdt.h>
+
+#include <bootpack/fit.h>
+#include <bootpack/sign.h>
+
+#include "fit_internal.h"
+#include "fit_its.h"
+#include "fit_sign.h"
+#include "util/esc.h"
+#include "util/util.h"
+
+#define DTC_DEFAULT_OPTS "-I dts -O dtb -p 500"
+#define DTC_TIMEOUT 600
+#define GROW_STEP 1024u
+
+static const size_t opts_v1 = BPI_SIZE_V1(struct bp_fit_its_opts, ctx);
+
+struct its {
+	struct bp_fit_its_opts o;
+	const char *path, *out_path;
+	char **argv;               /* dtc's command line */
+	size_t argc;
+	struct bpi_its_paths paths;
+	char *tmp;                 /* dtc's output file, removed once mapped */
+	const uint8_t *map;
+	size_t map_len;
+	uint64_t incbin_bytes;
+	struct sg_its sg;
+	struct bp_diag *d;
+};
+
+static int push_arg(struct its *t, const char *a, size_t n)
+{
+	char **v = realloc(t->argv, (t->argc + 2) * sizeof(*v));
+
+	if (!v)
+		return BP_ERR_NOMEM;
+	t->argv = v;
+	v[t->argc] = strndup(a, n);
+	if (!v[t->argc])
+		return BP_ERR_NOMEM;
+	v[++t->argc] = NULL;
+	return 0;
+}
+
+/* dtc OPTS -o TMP ITS, as mkimage's system() runs it (OPTS split at blanks), and OPTS' -i dirs. */
+static int command_line(struct its *t)
+{
+	const char *q = t->o.dtc_opts ? t->o.dtc_opts : DTC_DEFAULT_OPTS;
+	int ret = push_arg(t, t->o.dtc ? t->o.dtc : "dtc", strlen(t->o.dtc ? t->o.dtc : "dtc"));
+
+	while (!ret && *q) {
+		size_t n = strcspn(q, " \t\n");
+
+		if (n)
+			ret = push_arg(t, q, n);
+		q += n;
+		q += strspn(q, " \t\n");
+	}
+	for (size_t i = 1; !ret && i < t->argc; i++) {
+		const char *a = t->argv[i], *dir = NULL;
+
+		if ((!strcmp(a, "-i") || !strcmp(a, "--include")) && i + 1 < t->argc)
+			dir = t->argv[++i];
+		else if (!strncmp(a, "-i", 2))
+			dir = a + 2;
+		else if (!strncmp(a, "--include=", 10))
+			dir = a + 10;
+		if (dir) {
+			char **v = realloc(t->paths.include, (t->paths.n_include + 1) * sizeof(*v));
+
+			if (!v)
+				return bp_diag_set(t->d, BP_ERR_NOMEM, t->path, "out of memory");
+			t->paths.include = v;
+			v[t->paths.n_include++] = (char *)dir;
+		}
+	}
+	if (!ret)
+		ret = push_arg(t, "-o", 2);
+	if (!ret)
+		ret = push_arg(t, t->tmp, strlen(t->tmp));
+	if (!ret)
+		ret = push_arg(t, t->path, strlen(t->path));
+	return ret ? bp_diag_set(t->d, BP_ERR_NOMEM, t->path, "out of memory") : 0;
+}
+
+/* A private file next to the output for dtc to write (same file system, like mkimage's .tmp). */
+static int make_tmp(struct its *t)
+{
+	const char *slash = strrchr(t->out_path, '/');
+	size_t dlen = slash ? (size_t)(slash - t->out_path) + 1 : 0;
+	int fd;
+
+	t->tmp = malloc(dlen + 32);
+	if (!t->tmp)
+		return bp_diag_set(t->d, BP_ERR_NOMEM, t->path, "out of memory");
+	memcpy(t->tmp, t->out_path, dlen);
+	memcpy(t->tmp + dlen, ".bootpack-dtc-XXXXXX", sizeof(".bootpack-dtc-XXXXXX"));
+	fd = mkstemp(t->tmp);
+	if (fd < 0) {
+		int e = errno;
+
+		free(t->tmp);
+		t->tmp = NULL;
+		return bp_diag_set(t->d, BP_ERR_IO, t->out_path, "cannot create a file next to it: "
+				   "%s", strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+/* dtc's memory: it holds each /incbin/ file a few times over while it builds the blob. */
+static uint64_t dtc_mem_max(uint64_t incbin)
+{
+	return ((uint64_t)1 << 30) + incbin * 6;
+}
+
+static int compile(struct its *t)
+{
+	int ret = bpi_its_scan(t->path, &t->paths, &t->incbin_bytes, t->d);
+
+	if (!ret)
+		ret = make_tmp(t);
+	if (!ret)
+		ret = command_line(t);
+	if (!ret)
+		ret = bpi_its_run_dtc(t->argv, t->path, dtc_mem_max(t->incbin_bytes),
+				      t->o.dtc_timeout ? t->o.dtc_timeout : DTC_TIMEOUT,
+				      t->o.dtc_message, t->o.ctx, t->d);
+	if (!ret) {
+		struct bp_diag md;
+
+		ret = bpi_map_file(t->tmp, BP_FIT_READ_MAX, &t->map, &t->map_len, &md);
+		if (ret)
+			ret = bp_diag_set(t->d, ret, t->path, "dtc's output: %s", md.msg);
+	}
+	if (t->tmp) {
+		unlink(t->tmp);
+		free(t->tmp);
+		t->tmp = NULL;
+	}
+	return ret;
+}
+
+/* ---- What mkimage leaves for U-Boot to trip over, refused here ---- */
+
+static int check_refs(struct its *t, int confs, int conf)
+{
+	const void *fdt = t->map;
+	int images = fdt_path_offset(fdt, "/images");
+
+	for (size_t i = 0; i < BPI_FIT_N_IMAGE_PROPS; i++) {
+		const char *prop = bpi_fit_image_props[i];
+		int n = fdt_stringlist_count(fdt, conf, prop);
+
+		for (int k = 0; k < n; k++) {
+			const char *name = fdt_stringlist_get(fdt, conf, prop, k, NULL);
+
+			if (name && fdt_subnode_offset(fdt, images, name) < 0)
+				return bp_diag_set(t->d, BP_ERR_FORMAT, t->path, "/configurations/%s: "
+						   "%s '%s' is not an image in /images",
+						   BPI_ESC(fdt_get_name(fdt, conf, NULL)), prop,
+						   BPI_ESC(name));
+		}
+	}
+	(void)confs;
+	return 0;
+}
+
+static int check_tree(struct its *t)
+{
+	const void *fdt = t->map;
+	int ret = bpi_fdt_check(t->map, t->map_len, t->path, t->d);
+	int images, confs, node, len;
+	const char *def;
+
+	if (ret)
+		return ret;
+	images = fdt_path_offset(fdt, "/images");
+	if (images < 0)
+		return bp_diag_set(t->d, BP_ERR_FORMAT, t->path, "no /images node: not a FIT source");
+	fdt_for_each_subnode(node, fdt, images)
+		if (!fdt_getprop(fdt, node, "data", NULL))
+			return bp_diag_set(t->d, BP_ERR_FORMAT, t->path, "/images/%s has no 'data' "
+					   "(data = /incbin/(\"FILE\");)",
+					   BPI_ESC(fdt_get_name(fdt, node, NULL)));
+	confs = fdt_path_offset(fdt, "/configurations");
+	if (confs < 0)
+		return 0;
+	fdt_for_each_subnode(node, fdt, confs) {
+		ret = check_refs(t, confs, node);
+		if (ret)
+			return ret;
+	}
+	def = fdt_getprop(fdt, confs, "default", &len);
+	if (def && (len <= 0 || def[len - 1] || fdt_subnode_offset(fdt, confs, def) < 0))
+		return bp_diag_set(t->d, BP_ERR_FORMAT, t->path, "/configurations: default '%s' is "
+				   "not a configuration", def && len > 0 && !def[len - 1] ?
+				   BPI_ESC(def) : "?");
+	return 0;
+}
+
+/* ---- The output ---- */
+
+/* mkimage's size: the packed tree grown by whole KiB until the additions fit. */
+static uint64_t embedded_total(const struct sg_plan *p)
+{
+	uint64_t packed = (uint64_t)fdt_off_dt_strings(p->file) + fdt_size_dt_strings(p->file);
+	uint64_t used = p->tree.blob.len + p->tree.data_bytes;
+
+	return used <= packed ? packed : packed + BPI_ALIGN_UP(used - packed, GROW_STEP);
+}
+
+static int write_external(struct its *t, struct sg_plan *p, struct bpi_output *out)
+{
+	uint64_t total = BPI_ALIGN_UP((uint64_t)p->tree.blob.len, 4), at = total;
+	int ret;
+
+	if (t->o.position) {
+		if (t->o.position < total)
+			return bp_diag_set(t->d, BP_ERR_INVALID, t->path, "external data position "
+					   "0x%x overlaps the tree (0x%llx bytes)", t->o.position,
+					   (unsigned long long)total);
+		at = t->o.position;
+	}
+	ret = bpi_sg_tree_write(&p->tree, (uint32_t)total, NULL, 0, true, out, t->d);
+	if (!ret && at > total)
+		ret = bpi_output_zero(out, (size_t)(at - total), t->d);
+	for (size_t i = 0; !ret && i < p->tree.n_ext; i++) {
+		const struct sg_data *x = &p->tree.ext[i];
+
+		ret = bpi_sg_write_mapped(out, x->src, x->len, true, t->d);
+		if (!ret)
+			ret = bpi_output_zero(out, BPI_ALIGN_UP(x->len, 4) - x->len, t->d);
+		at += BPI_ALIGN_UP(x->len, 4);
+	}
+	p->sizes[0] = at;
+	p->sizes[1] = total;
+	return ret;
+}
+
+static int write_fit(struct its *t, struct sg_plan *p, struct bpi_output *out)
+{
+	uint64_t total;
+
+	if (t->o.external)
+		return write_external(t, p, out);
+	total = embedded_total(p);
+	if (total > INT32_MAX)
+		return bp_diag_set(t->d, BP_ERR_TOOBIG, t->path, "the FIT would pass 2 GiB: "
+				   "store the data externally (-E)");
+	p->sizes[0] = p->sizes[1] = total;
+	return bpi_sg_tree_write(&p->tree, (uint32_t)total, NULL, 0, true, out, t->d);
+}
+
+/* mkimage -K: each key once, in the order first used; "required" as the last use says. */
+static int add_keys(struct its *t, const char *dest)
+{
+	for (size_t i = 0; i < t->sg.n_keys; i++) {
+		const struct sg_its_key *k = &t->sg.keys[i];
+		struct bp_fit_key_add_opts ko = BP_FIT_KEY_ADD_OPTS_INIT;
+		int ret;
+
+		ko.key_name = k->name;
+		ko.algo = k->algo;
+		if (t->o.required)
+			ko.required = k->conf ? BP_KEY_REQUIRED_CONF : BP_KEY_REQUIRED_IMAGE;
+		ret = bp_fit_key_add(t->o.key_out, k->k, &ko, dest, t->d);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int build(struct its *t, struct bp_fit_build_stats *st)
+{
+	struct bp_fit_sign_opts so = BP_FIT_SIGN_OPTS_INIT;
+	struct sg_plan p = { .file = t->map, .len = t->map_len, .path = t->path, .d = t->d,
+			     .mapped = true, .its = &t->sg, .st = BP_FIT_SIGN_STATS_INIT };
+	struct bp_fit_build_stats s = BP_FIT_BUILD_STATS_INIT;
+	struct bpi_output out;
+	int ret;
+
+	so.has_timestamp = true;
+	so.timestamp = t->o.timestamp;
+	so.jobs = t->o.jobs;
+	t->sg = (struct sg_its){ .keydir = t->o.keydir, .extract = t->o.external,
+				 .position = t->o.position };
+	ret = bpi_sg_run(&p, &so);
+	if (!ret && t->o.key_out)
+		ret = add_keys(t, "/dev/null");
+	if (!ret)
+		ret = bpi_output_open(&out, t->out_path, t->d);
+	if (!ret) {
+		ret = write_fit(t, &p, &out);
+		if (ret)
+			bpi_output_abort(&out);
+		else
+			ret = bpi_output_commit(&out, t->d);
+	}
+	if (!ret && t->o.key_out)
+		ret = add_keys(t, t->o.key_out);
+	if (!ret && st) {
+		int confs = fdt_path_offset(t->map, "/configurations"), c;
+
+		s.n_files = p.n_img;
+		if (confs >= 0)
+			fdt_for_each_subnode(c, t->map, confs)
+				s.n_configs++;
+		s.input_bytes = t->incbin_bytes;
+		s.fit_size = p.sizes[0];
+		s.fdt_size = p.sizes[1];
+		bpi_struct_out(st, &s, sizeof(s));
+	}
+	bpi_sg_release(&p);
+	for (size_t i = 0; i < t->sg.n_keys; i++) {
+		free(t->sg.keys[i].name);
+		bp_key_close(t->sg.keys[i].k);
+	}
+	free(t->sg.keys);
+	return ret;
+}
+
+int bp_fit_build_its(const char *its, const struct bp_fit_its_opts *o, const char *out_path,
+		     struct bp_fit_build_stats *st, struct bp_diag *d)
+{
+	struct its t = { .path = its, .out_path = out_path, .d = d };
+	int ret;
+
+	bp_diag_clear(d);
+	if (!its || !out_path)
+		return bp_diag_set(d, BP_ERR_INVALID, "", "the .its and output paths are required");
+	ret = BPI_STRUCT_IN(&t.o, opts_v1, o, "bp_fit_its_opts", d);
+	if (!ret)
+		ret = bpi_struct_out_check(st, BPI_SIZE_V1(struct bp_fit_build_stats, fdt_size),
+					   "bp_fit_build_stats", d);
+	if (!ret)
+		ret = compile(&t);
+	if (!ret)
+		ret = check_tree(&t);
+	if (!ret)
+		ret = build(&t, st);
+	for (size_t i = 0; i < t.argc; i++)
+		free(t.argv[i]);
+	free(t.argv);
+	free(t.paths.include);
+	bpi_unmap(t.map, t.map_len);
+	return ret;
+}

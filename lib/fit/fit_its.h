@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Building a FIT from an image tree source (bpi_: internal): fit_its_scan.c
+ * checks what the source pulls in, fit_its_dtc.c runs dtc, fit_its.c runs
+ * mkimage -f's processing on the result (through the signing planner,
+ * fit_sign.h).
+ */
+#ifndef BP_FIT_ITS_H
+#define BP_FIT_ITS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bootpack/error.h>
+
+/* What the /incbin/ files may add up to: dtc keeps a devicetree's sizes in ints. */
+#define BPI_ITS_DATA_MAX ((uint64_t)2 << 30)
+
+/* dtc's command line, split, and the -i directories in it. */
+struct bpi_its_paths {
+	char **include;
+	size_t n_include;
+};
+
+/* Check every /incbin/ and /include/ of @its (see fit_its_scan.c); @total gets their bytes. */
+int bpi_its_scan(const char *its, const struct bpi_its_paths *paths, uint64_t *total,
+		 struct bp_diag *d);
+
+/* A line dtc printed (its warnings), handed to the caller; @ctx is the caller's. */
+typedef void (*bpi_its_msg_fn)(void *ctx, const char *line);
+
+/*
+ * Run @argv (dtc, its options, "-o", the output, the source) with at most
+ * @mem_max bytes of address space and @timeout_s seconds; its messages go
+ * to @msg line by line (may be NULL). A failure is BP_ERR_FORMAT naming
+ * @its with dtc's first error line.
+ */
+int bpi_its_run_dtc(char *const *argv, const char *its, uint64_t mem_max, unsigned int timeout_s,
+		    bpi_its_msg_fn msg, void *ctx, struct bp_diag *d);
+
+#endif
