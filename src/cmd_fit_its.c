@@ -25,7 +25,7 @@ static const struct cli_opt opts[] = {
 	  "write the FIT to FILE (or give FILE last, as\nmkimage takes it)" },
 	{ "external", no_argument, 'E', NULL, "place image data after the tree (mkimage -E)" },
 	{ "align", required_argument, 'B', "HEX",
-	  "external data alignment (mkimage -B; only 4,\nwhat mkimage 2023.01 writes, is accepted)" },
+	  "align the tree's end and each external image to\nHEX bytes, a power of 2 (mkimage -B; default 4)" },
 	{ "external-position", required_argument, 'p', "HEX",
 	  "with -E: data at this file offset, data-position\nnodes (mkimage -p)" },
 	{ "key-dir", required_argument, 'k', "DIR",
@@ -94,10 +94,10 @@ static int set_option(void *ctx, int key, const char *val)
 	case 't': break;
 	case 'v': a->verbose = true; break;
 	case 'B':
-		if (!parse_hex(val, &v) || v != 4)
-			return cli_usage_error(CMD, "-B/--align '%s': mkimage 2023.01 aligns external "
-					       "data to 4 bytes whatever -B says; only 4 is accepted",
-					       CLI_ESC(val));
+		if (!parse_hex(val, &v) || v < 4 || (v & (v - 1)))
+			return cli_usage_error(CMD, "-B/--align '%s': not a hexadecimal power of 2 of "
+					       "at least 4", CLI_ESC(val));
+		a->o.align = v;
 		break;
 	case 'p':
 		if (!parse_hex(val, &a->o.position) || !a->o.position)
@@ -128,6 +128,8 @@ static int parse(int argc, char **argv, struct its_args *a)
 		return cli_missing_options(CMD, (const char *[]){ "-o/--output" }, 1);
 	if (!strcmp(a->output, "-"))
 		return cli_usage_error(CMD, "'-' is not a file: the FIT goes to a named file");
+	if ((a->o.position || a->o.align) && !a->o.external)
+		return cli_usage_error(CMD, "-B/--align and -p/--external-position need -E/--external");
 	if (a->o.position && !a->o.external)
 		return cli_usage_error(CMD, "-p/--external-position needs -E/--external");
 	if (a->o.required && !a->o.key_out)

@@ -163,6 +163,7 @@ struct bp_fit_its_opts {
 	bool required;             /* mkimage -r: mark them required ("conf" or "image") */
 	bool external;             /* mkimage -E: data after the tree */
 	uint32_t position;         /* mkimage -p: with external, data-position from here */
+	uint32_t align;            /* mkimage -B: external data and tree end alignment; 0 = 4 */
 	uint32_t timestamp;        /* root and signature "timestamp" (SOURCE_DATE_EPOCH) */
 	unsigned int jobs;         /* hashing and signing threads; 0 = 1 */
 	unsigned int dtc_timeout;  /* seconds dtc may run; 0 = 600 */

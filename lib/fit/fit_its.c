@@ -136,12 +136,12 @@ static uint64_t dtc_mem_max(uint64_t incbin)
 
 static int compile(struct its *t)
 {
-	int ret = bpi_its_scan(t->path, &t->paths, &t->incbin_bytes, t->d);
+	int ret = make_tmp(t);
 
 	if (!ret)
-		ret = make_tmp(t);
-	if (!ret)
 		ret = command_line(t);
+	if (!ret)
+		ret = bpi_its_scan(t->path, &t->paths, &t->incbin_bytes, t->d);
 	if (!ret)
 		ret = bpi_its_run_dtc(t->argv, t->path, dtc_mem_max(t->incbin_bytes),
 				      t->o.dtc_timeout ? t->o.dtc_timeout : DTC_TIMEOUT,
@@ -232,7 +232,8 @@ static uint64_t embedded_total(const struct sg_plan *p)
 
 static int write_external(struct its *t, struct sg_plan *p, struct bpi_output *out)
 {
-	uint64_t total = BPI_ALIGN_UP((uint64_t)p->tree.blob.len, 4), at = total;
+	uint64_t align = t->sg.align;
+	uint64_t total = BPI_ALIGN_UP((uint64_t)p->tree.blob.len, align), at = total;
 	int ret;
 
 	if (t->o.position) {
@@ -250,8 +251,8 @@ static int write_external(struct its *t, struct sg_plan *p, struct bpi_output *o
 
 		ret = bpi_sg_write_mapped(out, x->src, x->len, true, t->d);
 		if (!ret)
-			ret = bpi_output_zero(out, BPI_ALIGN_UP(x->len, 4) - x->len, t->d);
-		at += BPI_ALIGN_UP(x->len, 4);
+			ret = bpi_output_zero(out, BPI_ALIGN_UP(x->len, align) - x->len, t->d);
+		at += BPI_ALIGN_UP(x->len, align);
 	}
 	p->sizes[0] = at;
 	p->sizes[1] = total;
@@ -304,7 +305,8 @@ static int build(struct its *t, struct bp_fit_build_stats *st)
 	so.timestamp = t->o.timestamp;
 	so.jobs = t->o.jobs;
 	t->sg = (struct sg_its){ .keydir = t->o.keydir, .extract = t->o.external,
-				 .position = t->o.position };
+				 .position = t->o.position,
+				 .align = t->o.align ? t->o.align : BP_FIT_EXTERNAL_ALIGN };
 	ret = bpi_sg_run(&p, &so);
 	if (!ret && t->o.key_out)
 		ret = add_keys(t, "/dev/null");
@@ -350,6 +352,9 @@ int bp_fit_build_its(const char *its, const struct bp_fit_its_opts *o, const cha
 	if (!its || !out_path)
 		return bp_diag_set(d, BP_ERR_INVALID, "", "the .its and output paths are required");
 	ret = BPI_STRUCT_IN(&t.o, opts_v1, o, "bp_fit_its_opts", d);
+	if (!ret && t.o.align && (t.o.align < 4 || (t.o.align & (t.o.align - 1))))
+		ret = bp_diag_set(d, BP_ERR_INVALID, "", "external data alignment %u is not a power "
+				  "of 2 of at least 4", t.o.align);
 	if (!ret)
 		ret = bpi_struct_out_check(st, BPI_SIZE_V1(struct bp_fit_build_stats, fdt_size),
 					   "bp_fit_build_stats", d);

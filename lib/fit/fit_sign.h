@@ -157,6 +157,7 @@ struct sg_its {
 	const char *keydir;        /* NULL: signature nodes stay unsigned, as mkimage without -k */
 	bool extract;              /* -E */
 	uint32_t position;         /* -p; 0: data-offset */
+	uint32_t align;            /* -B: each piece and the tree's end; a power of 2 */
 	struct sg_its_key *keys;
 	size_t n_keys;
 };

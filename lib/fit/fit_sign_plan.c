@@ -609,7 +609,7 @@ static int plan_its_extract(struct sg_plan *p)
 			      im->ext, 4) ||
 		    !set_prop(p, im->edit, "data-size", im->ext + 4, 4))
 			return bp_diag_set(p->d, BP_ERR_NOMEM, p->path, "out of memory");
-		at += BPI_ALIGN_UP(im->size, 4);
+		at += BPI_ALIGN_UP(im->size, (uint64_t)p->its->align);
 	}
 	return 0;
 }
