@@ -21,9 +21,12 @@
 #include <unistd.h>
 
 #include "fit_its.h"
+#include <bootpack/buf.h>
+
 #include "util/esc.h"
 
 #define MSG_MAX 4096
+#define KEPT_MAX (64 * 1024)
 
 /* The child: /dev/null in, the pipe out, the limit set; only async-signal-safe calls. */
 static void child(char *const *argv, int wfd, uint64_t mem_max)
@@ -43,6 +46,7 @@ struct lines {
 	char buf[MSG_MAX];
 	size_t len;
 	char first_error[MSG_MAX];
+	struct bp_buf kept;        /* every line, NUL-terminated, for @msg once dtc succeeded */
 	bpi_its_msg_fn msg;
 	void *ctx;
 };
@@ -52,8 +56,17 @@ static void line_done(struct lines *l, char *line)
 	if (!l->first_error[0] && (strstr(line, "Error") || strstr(line, "ERROR") ||
 				   strstr(line, "cannot run")))
 		snprintf(l->first_error, sizeof(l->first_error), "%s", line);
-	if (l->msg)
-		l->msg(l->ctx, line);
+	/* Warnings are shown when dtc succeeds; a failure is its first error line alone. */
+	if (l->kept.len < KEPT_MAX)
+		bp_buf_append(&l->kept, line, strlen(line) + 1);
+}
+
+static void pass_on(const struct lines *l)
+{
+	const char *p = (const char *)l->kept.data;
+
+	for (size_t at = 0; l->msg && at < l->kept.len; at += strlen(p + at) + 1)
+		l->msg(l->ctx, p + at);
 }
 
 /* Split what dtc wrote into lines; an overlong line is cut. */
@@ -153,6 +166,9 @@ int bpi_its_run_dtc(char *const *argv, const char *its, uint64_t mem_max, unsign
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	status = status_error(status, !done, its, l, timeout_s, d);
+	if (!status)
+		pass_on(l);
+	bp_buf_free(&l->kept);
 	free(l);
 	return status;
 }

@@ -43,6 +43,14 @@ static int open_key(struct sg_plan *p, const char *name, struct sg_its_key **out
 	snprintf(path, n, "%s/%s.key", its->keydir, name);
 	if (access(path, F_OK))
 		snprintf(path, n, "%s/%s.pem", its->keydir, name);
+	if (access(path, F_OK)) {
+		snprintf(path, n, "%s/%s.key", its->keydir, name);
+		free(v->name);
+		ret = bp_diag_set(p->d, BP_ERR_IO, p->path, "%s: no key file %s (nor .pem) for "
+				  "key-name-hint '%s'", p->its_node, BPI_ESC(path), BPI_ESC(name));
+		free(path);
+		return ret;
+	}
 	ret = v->name ? bp_key_open(path, NULL, &v->k, &kd) : BP_ERR_NOMEM;
 	if (ret) {
 		free(v->name);
