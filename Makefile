@@ -50,6 +50,7 @@ bench:
 	ninja -C $(BUILD)-release
 	bench/make_fit_vs_bootpack $(BUILD)-release/src/bootpack $(BUILD)-release/bench/codec_limit
 	bench/fit_sign_vs_mkimage $(BUILD)-release/src/bootpack
+	bench/its_vs_mkimage $(BUILD)-release/src/bootpack
 	bench/pe_sign_vs_sbsign $(BUILD)-release/src/bootpack $(BUILD)-release/tests/pe-gen
 	bench/uki_vs_cat $(BUILD)-release/src/bootpack
 	bench/kexec_vs_cat $(BUILD)-release/src/bootpack

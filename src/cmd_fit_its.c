@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <bootpack/fit.h>
@@ -148,12 +149,17 @@ static void dtc_message(void *ctx, const char *line)
 	fputc('\n', stderr);
 }
 
+/* Sizes, and the peak memory of bootpack and of dtc apart (a shell's time shows their maximum). */
 static void report(const struct its_args *a, const struct bp_fit_build_stats *st)
 {
+	struct rusage self, dtc;
+
 	cli_print_esc(stdout, a->output, BP_ESC_TEXT);
 	printf(": %zu image%s, %zu configuration%s, %llu bytes (tree %llu bytes)\n", st->n_files,
 	       st->n_files == 1 ? "" : "s", st->n_configs, st->n_configs == 1 ? "" : "s",
 	       (unsigned long long)st->fit_size, (unsigned long long)st->fdt_size);
+	if (!getrusage(RUSAGE_SELF, &self) && !getrusage(RUSAGE_CHILDREN, &dtc))
+		printf("peak RSS: bootpack %ld KiB, dtc %ld KiB\n", self.ru_maxrss, dtc.ru_maxrss);
 }
 
 int cmd_fit_its(int argc, char **argv)
