@@ -89,7 +89,9 @@ static void help(void)
 	       "configuration per DTB. Same interface and tree as the kernel's make_fit.py.\n\n");
 	cli_print_options(stdout, opts, N_OPTS);
 	printf("\nDTB arguments ending in .dtbo are ignored (overlays are stored through -D).\n"
-	       "@FILE arguments are expanded from FILE. SOURCE_DATE_EPOCH sets the timestamp.\n");
+	       "@FILE arguments are expanded from FILE. SOURCE_DATE_EPOCH sets the timestamp.\n"
+	       "With --its FILE.its (or -f FILE.its): build from an image tree source as\n"
+	       "mkimage -f does, with mkimage's options (bootpack fit build --its --help).\n");
 }
 
 /* Parse an unsigned number in @base; false unless all of @s is used. */

@@ -62,6 +62,25 @@ static int push_arg(struct its *t, const char *a, size_t n)
 	return 0;
 }
 
+/* A path dtc must not take for an option: "-x.its" is passed as "./-x.its". */
+static int push_path(struct its *t, const char *path)
+{
+	size_t n = strlen(path);
+	char *p;
+	int ret;
+
+	if (path[0] != '-')
+		return push_arg(t, path, n);
+	p = malloc(n + 3);
+	if (!p)
+		return BP_ERR_NOMEM;
+	memcpy(p, "./", 2);
+	memcpy(p + 2, path, n + 1);
+	ret = push_arg(t, p, n + 2);
+	free(p);
+	return ret;
+}
+
 /* dtc OPTS -o TMP ITS, as mkimage's system() runs it (OPTS split at blanks), and OPTS' -i dirs. */
 static int command_line(struct its *t)
 {
@@ -97,9 +116,9 @@ static int command_line(struct its *t)
 	if (!ret)
 		ret = push_arg(t, "-o", 2);
 	if (!ret)
-		ret = push_arg(t, t->tmp, strlen(t->tmp));
+		ret = push_path(t, t->tmp);
 	if (!ret)
-		ret = push_arg(t, t->path, strlen(t->path));
+		ret = push_path(t, t->path);
 	return ret ? bp_diag_set(t->d, BP_ERR_NOMEM, t->path, "out of memory") : 0;
 }
 
@@ -163,27 +182,61 @@ static int compile(struct its *t)
 
 /* ---- What mkimage leaves for U-Boot to trip over, refused here ---- */
 
-static int check_refs(struct its *t, int confs, int conf)
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every image name a configuration lists is one of @names (@n, sorted): one lookup each. */
+static int check_refs(struct its *t, int conf, const char **names, size_t n)
 {
 	const void *fdt = t->map;
-	int images = fdt_path_offset(fdt, "/images");
 
 	for (size_t i = 0; i < BPI_FIT_N_IMAGE_PROPS; i++) {
 		const char *prop = bpi_fit_image_props[i];
-		int n = fdt_stringlist_count(fdt, conf, prop);
+		int count = fdt_stringlist_count(fdt, conf, prop);
 
-		for (int k = 0; k < n; k++) {
+		for (int k = 0; k < count; k++) {
 			const char *name = fdt_stringlist_get(fdt, conf, prop, k, NULL);
 
-			if (name && fdt_subnode_offset(fdt, images, name) < 0)
+			if (name && !bsearch(&name, names, n, sizeof(*names), cmp_name))
 				return bp_diag_set(t->d, BP_ERR_FORMAT, t->path, "/configurations/%s: "
 						   "%s '%s' is not an image in /images",
 						   BPI_ESC(fdt_get_name(fdt, conf, NULL)), prop,
 						   BPI_ESC(name));
 		}
 	}
-	(void)confs;
 	return 0;
+}
+
+static int check_configs(struct its *t, int images, int confs)
+{
+	const void *fdt = t->map;
+	const char **names = NULL;
+	size_t n = 0, cap = 0;
+	int node, ret = 0;
+
+	fdt_for_each_subnode(node, fdt, images) {
+		if (n == cap) {
+			const char **v = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!v) {
+				free(names);
+				return bp_diag_set(t->d, BP_ERR_NOMEM, t->path, "out of memory");
+			}
+			names = v;
+		}
+		names[n++] = fdt_get_name(fdt, node, NULL);
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_name);
+	fdt_for_each_subnode(node, fdt, confs) {
+		ret = check_refs(t, node, names, n);
+		if (ret)
+			break;
+	}
+	free(names);
+	return ret;
 }
 
 static int check_tree(struct its *t)
@@ -206,11 +259,9 @@ static int check_tree(struct its *t)
 	confs = fdt_path_offset(fdt, "/configurations");
 	if (confs < 0)
 		return 0;
-	fdt_for_each_subnode(node, fdt, confs) {
-		ret = check_refs(t, confs, node);
-		if (ret)
-			return ret;
-	}
+	ret = check_configs(t, images, confs);
+	if (ret)
+		return ret;
 	def = fdt_getprop(fdt, confs, "default", &len);
 	if (def && (len <= 0 || def[len - 1] || fdt_subnode_offset(fdt, confs, def) < 0))
 		return bp_diag_set(t->d, BP_ERR_FORMAT, t->path, "/configurations: default '%s' is "
