@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libfdt.h>
@@ -44,6 +45,10 @@ struct its {
 	const uint8_t *map;
 	size_t map_len;
 	uint64_t incbin_bytes;
+	struct bpi_its_incbins ib; /* "data = /incbin/(...);" read by bootpack, not dtc */
+	char *src_tmp;             /* the source with those replaced by markers */
+	struct sg_subst *sub;      /* their files, mapped */
+	struct sg_subst_tab tab;
 	struct sg_its sg;
 	struct bp_diag *d;
 };
@@ -79,6 +84,13 @@ static int push_path(struct its *t, const char *path)
 	ret = push_arg(t, p, n + 2);
 	free(p);
 	return ret;
+}
+
+/* Put @path (as push_path() would) at argv[@i], the last slot. */
+static int push_path_at(struct its *t, size_t i, const char *path)
+{
+	t->argc = i;
+	return push_path(t, path);
 }
 
 /* dtc OPTS -o TMP ITS, as mkimage's system() runs it (OPTS split at blanks), and OPTS' -i dirs. */
@@ -153,6 +165,137 @@ static uint64_t dtc_mem_max(uint64_t incbin)
 	return ((uint64_t)1 << 30) + incbin * 6;
 }
 
+/* dtc's lines name the source it was given: the original's name, not the marked copy's. */
+static void pass_msg(void *ctx, const char *line)
+{
+	const struct its *t = ctx;
+	const char *from = t->src_tmp, *hit = from ? strstr(line, from) : NULL;
+	char buf[8192];
+
+	if (!t->o.dtc_message)
+		return;
+	if (!hit) {
+		t->o.dtc_message(t->o.ctx, line);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(hit - line), line, t->path,
+		 hit + strlen(from));
+	t->o.dtc_message(t->o.ctx, buf);
+}
+
+/*
+ * Whole-value "data = /incbin/(FILE);" properties are compiled as a
+ * 16-byte marker and their files read by bootpack, mapped, where dtc would
+ * read them into memory twice over and write them out again: the tree is
+ * the same, dtc's time and memory shrink to the tree's. Files found as dtc
+ * finds them (fit_its_scan.c). Only for dtc's usual dts-to-dtb run; the
+ * marked copy sits next to the source, so relative paths resolve alike.
+ */
+static bool can_mark(const struct its *t)
+{
+	const char *o = t->o.dtc_opts;
+
+	return !o || (strstr(o, "-I dts") && strstr(o, "-O dtb"));
+}
+
+static int write_marked(struct its *t, int fd)
+{
+	struct bp_buf text = BP_BUF_INIT, out = BP_BUF_INIT;
+	size_t prev = 0;
+	int ret = bpi_read_file(t->path, (uint64_t)64 << 20, &text, t->d);
+	char hex[BPI_SG_MARK_LEN * 3 + 3];
+	uint8_t mark[BPI_SG_MARK_LEN];
+
+	for (size_t i = 0; !ret && i < t->ib.n; i++) {
+		const struct bpi_its_incbin *x = &t->ib.v[i];
+		size_t at = 1;
+
+		bpi_sg_mark(mark, (uint32_t)i);
+		hex[0] = '[';
+		for (size_t k = 0; k < sizeof(mark); k++)
+			at += (size_t)snprintf(hex + at, sizeof(hex) - at, k ? " %02x" : "%02x",
+					       mark[k]);
+		hex[at++] = ']';
+		if (x->start < prev || x->end > text.len ||
+		    bp_buf_append(&out, text.data + prev, x->start - prev) ||
+		    bp_buf_append(&out, hex, at))
+			ret = bp_diag_set(t->d, BP_ERR_NOMEM, t->path, "out of memory");
+		prev = x->end;
+	}
+	if (!ret && bp_buf_append(&out, text.data + prev, text.len - prev))
+		ret = bp_diag_set(t->d, BP_ERR_NOMEM, t->path, "out of memory");
+	if (!ret && write(fd, out.data, out.len) != (ssize_t)out.len)
+		ret = bp_diag_set(t->d, BP_ERR_IO, t->path, "cannot write its marked copy: %s",
+				  strerror(errno));
+	bp_buf_free(&text);
+	bp_buf_free(&out);
+	return ret;
+}
+
+static int mark_source(struct its *t)
+{
+	const char *slash = strrchr(t->path, '/');
+	size_t dlen = slash ? (size_t)(slash - t->path) + 1 : 0;
+	char *name = malloc(dlen + 40);
+	int fd, ret;
+
+	if (!name)
+		return bp_diag_set(t->d, BP_ERR_NOMEM, t->path, "out of memory");
+	memcpy(name, t->path, dlen);
+	memcpy(name + dlen, ".bootpack-its-XXXXXX", sizeof(".bootpack-its-XXXXXX"));
+	fd = mkstemp(name);
+	if (fd < 0) {
+		/* A directory bootpack cannot write to: dtc reads the files itself. */
+		free(name);
+		bpi_its_incbins_free(&t->ib);
+		return 0;
+	}
+	t->src_tmp = name;
+	ret = write_marked(t, fd);
+	close(fd);
+	if (!ret) {
+		free(t->argv[t->argc - 1]);
+		if (push_path_at(t, t->argc - 1, name))
+			ret = bp_diag_set(t->d, BP_ERR_NOMEM, t->path, "out of memory");
+	}
+	return ret;
+}
+
+static int run_dtc(struct its *t)
+{
+	return bpi_its_run_dtc(t->argv, t->path, dtc_mem_max(t->incbin_bytes),
+			       t->o.dtc_timeout ? t->o.dtc_timeout : DTC_TIMEOUT, pass_msg, t, t->d);
+}
+
+static int map_incbins(struct its *t)
+{
+	t->sub = calloc(t->ib.n + 1, sizeof(*t->sub));
+	if (!t->sub)
+		return bp_diag_set(t->d, BP_ERR_NOMEM, t->path, "out of memory");
+	for (size_t i = 0; i < t->ib.n; i++) {
+		const uint8_t *p = NULL;
+		size_t len = 0;
+		struct bp_diag md;
+		int ret = bpi_map_file(t->ib.v[i].path, BPI_ITS_DATA_MAX, &p, &len, &md);
+
+		if (ret == BP_ERR_UNSUPPORTED) {
+			/* An empty file has nothing to map; anything else changed since the scan. */
+			struct stat st;
+
+			if (!stat(t->ib.v[i].path, &st) && S_ISREG(st.st_mode) && !st.st_size)
+				ret = 0;
+			else
+				snprintf(md.msg, sizeof(md.msg), "not a regular file any more");
+		}
+		if (ret)
+			return bp_diag_set(t->d, ret, t->path, "/incbin/(\"%s\"): %s",
+					   BPI_ESC(t->ib.v[i].path), md.msg);
+		t->sub[i] = (struct sg_subst){ p ? p : (const uint8_t *)"", len };
+	}
+	t->tab = (struct sg_subst_tab){ t->sub, t->ib.n };
+	return 0;
+}
+
 static int compile(struct its *t)
 {
 	int ret = make_tmp(t);
@@ -160,11 +303,26 @@ static int compile(struct its *t)
 	if (!ret)
 		ret = command_line(t);
 	if (!ret)
-		ret = bpi_its_scan(t->path, &t->paths, &t->incbin_bytes, t->d);
+		ret = bpi_its_scan(t->path, &t->paths, &t->incbin_bytes,
+				   can_mark(t) ? &t->ib : NULL, t->d);
+	if (!ret && t->ib.n)
+		ret = mark_source(t);
 	if (!ret)
-		ret = bpi_its_run_dtc(t->argv, t->path, dtc_mem_max(t->incbin_bytes),
-				      t->o.dtc_timeout ? t->o.dtc_timeout : DTC_TIMEOUT,
-				      t->o.dtc_message, t->o.ctx, t->d);
+		ret = run_dtc(t);
+	if (ret && t->src_tmp) {
+		/* The error as dtc gives it on the source itself, line numbers and all. */
+		struct bp_diag first = *t->d;
+
+		unlink(t->src_tmp);
+		free(t->argv[t->argc - 1]);
+		if (push_path_at(t, t->argc - 1, t->path) || !run_dtc(t))
+			*t->d = first;
+	}
+	if (t->src_tmp) {
+		unlink(t->src_tmp);
+		free(t->src_tmp);
+		t->src_tmp = NULL;
+	}
 	if (!ret) {
 		struct bp_diag md;
 
@@ -177,6 +335,8 @@ static int compile(struct its *t)
 		free(t->tmp);
 		t->tmp = NULL;
 	}
+	if (!ret && t->ib.n)
+		ret = map_incbins(t);
 	return ret;
 }
 
@@ -275,7 +435,8 @@ static int check_tree(struct its *t)
 /* mkimage's size: the packed tree grown by whole KiB until the additions fit. */
 static uint64_t embedded_total(const struct sg_plan *p)
 {
-	uint64_t packed = (uint64_t)fdt_off_dt_strings(p->file) + fdt_size_dt_strings(p->file);
+	uint64_t packed = (uint64_t)((int64_t)fdt_off_dt_strings(p->file) +
+				     fdt_size_dt_strings(p->file) + p->tree.subst_growth);
 	uint64_t used = p->tree.blob.len + p->tree.data_bytes;
 
 	return used <= packed ? packed : packed + BPI_ALIGN_UP(used - packed, GROW_STEP);
@@ -347,7 +508,8 @@ static int build(struct its *t, struct bp_fit_build_stats *st)
 {
 	struct bp_fit_sign_opts so = BP_FIT_SIGN_OPTS_INIT;
 	struct sg_plan p = { .file = t->map, .len = t->map_len, .path = t->path, .d = t->d,
-			     .mapped = true, .its = &t->sg, .st = BP_FIT_SIGN_STATS_INIT };
+			     .mapped = true, .its = &t->sg, .subst = t->ib.n ? &t->tab : NULL,
+			     .st = BP_FIT_SIGN_STATS_INIT };
 	struct bp_fit_build_stats s = BP_FIT_BUILD_STATS_INIT;
 	struct bpi_output out;
 	int ret;
@@ -420,5 +582,10 @@ int bp_fit_build_its(const char *its, const struct bp_fit_its_opts *o, const cha
 	free(t.argv);
 	free(t.paths.include);
 	bpi_unmap(t.map, t.map_len);
+	for (size_t i = 0; t.sub && i < t.ib.n; i++)
+		if (t.sub[i].len)
+			bpi_unmap(t.sub[i].src, (size_t)t.sub[i].len);
+	free(t.sub);
+	bpi_its_incbins_free(&t.ib);
 	return ret;
 }

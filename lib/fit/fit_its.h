@@ -23,9 +23,30 @@ struct bpi_its_paths {
 	size_t n_include;
 };
 
-/* Check every /incbin/ and /include/ of @its (see fit_its_scan.c); @total gets their bytes. */
+/*
+ * A "data = /incbin/("FILE");" of the top source: the whole value one file.
+ * bootpack reads such a file itself (see fit_its.c); @start and @end delimit
+ * the /incbin/(...) text.
+ */
+struct bpi_its_incbin {
+	size_t start, end;
+	char *path;                /* resolved as dtc resolves it */
+};
+
+struct bpi_its_incbins {
+	struct bpi_its_incbin *v;
+	size_t n;
+};
+
+void bpi_its_incbins_free(struct bpi_its_incbins *ib);
+
+/*
+ * Check every /incbin/ and /include/ of @its (see fit_its_scan.c); @total
+ * gets their bytes, @ib (may be NULL) the top source's whole-value "data"
+ * ones.
+ */
 int bpi_its_scan(const char *its, const struct bpi_its_paths *paths, uint64_t *total,
-		 struct bp_diag *d);
+		 struct bpi_its_incbins *ib, struct bp_diag *d);
 
 /* A line dtc printed (its warnings), handed to the caller; @ctx is the caller's. */
 typedef void (*bpi_its_msg_fn)(void *ctx, const char *line);

@@ -27,6 +27,7 @@
 struct scan {
 	const struct bpi_its_paths *paths;
 	uint64_t total;
+	struct bpi_its_incbins *ib;  /* the top source's "data = /incbin/(...);" */
 	struct bp_diag *d;
 };
 
@@ -112,7 +113,7 @@ static const char *skip_ws(const char *q, const char *end)
 }
 
 static int at_name(struct scan *s, const char *src, unsigned int line, const char *dir,
-		   const char *name, bool include, int depth)
+		   const char *name, bool include, int depth, char **keep)
 {
 	char *full = resolve(s, dir, name);
 	struct stat st;
@@ -133,12 +134,48 @@ static int at_name(struct scan *s, const char *src, unsigned int line, const cha
 		ret = bp_diag_set(s->d, BP_ERR_TOOBIG, src, "line %u: /incbin/(\"%s\"): the files "
 				  "pulled in pass %llu MiB, more than a FIT can hold", line,
 				  BPI_ESC(name), (unsigned long long)(BPI_ITS_DATA_MAX >> 20));
+	if (!ret && keep) {
+		*keep = full;
+		return 0;
+	}
 	free(full);
 	return ret;
 }
 
-static int scan_text(struct scan *s, const char *src, const char *q, const char *end, int depth)
+/* Whether the /incbin/ at @q (its "(...)" ending at @r) is the whole value of a "data" property. */
+static bool whole_data(const char *text, const char *q, const char *r, const char *end)
 {
+	const char *b = q;
+
+	r = skip_ws(r, end);
+	if (r >= end || *r != ')' || (r = skip_ws(r + 1, end)) >= end || *r != ';')
+		return false;
+	while (b > text && strchr(" \t\r\n", b[-1]))
+		b--;
+	if (b == text || *--b != '=')
+		return false;
+	while (b > text && strchr(" \t\r\n", b[-1]))
+		b--;
+	return b - text >= 5 && !memcmp(b - 4, "data", 4) && strchr(" \t\r\n;{}", b[-5]);
+}
+
+static int keep_incbin(struct scan *s, size_t start, size_t stop, char *path)
+{
+	struct bpi_its_incbin *v = realloc(s->ib->v, (s->ib->n + 1) * sizeof(*v));
+
+	if (!v) {
+		free(path);
+		return bp_diag_set(s->d, BP_ERR_NOMEM, "", "out of memory");
+	}
+	s->ib->v = v;
+	v[s->ib->n++] = (struct bpi_its_incbin){ start, stop, path };
+	return 0;
+}
+
+static int scan_text(struct scan *s, const char *src, const char *text, const char *end,
+		     int depth)
+{
+	const char *q = text;
 	char *dir = dir_of(src), name[4096];
 	unsigned int line = 1;
 	int ret = 0;
@@ -166,8 +203,17 @@ static int scan_text(struct scan *s, const char *src, const char *q, const char 
 			if (!inc && r < end && *r == '(')
 				r = skip_ws(r + 1, end);
 			r = quoted(r, end, name, sizeof(name));
-			if (r)
-				ret = at_name(s, src, line, dir, name, inc, depth);
+			if (r && !inc && !depth && s->ib && whole_data(text, q, r, end)) {
+				char *full = NULL;
+				const char *close = skip_ws(r, end) + 1;
+
+				ret = at_name(s, src, line, dir, name, false, depth, &full);
+				if (!ret)
+					ret = keep_incbin(s, (size_t)(q - text), (size_t)(close - text),
+							  full);
+			} else if (r) {
+				ret = at_name(s, src, line, dir, name, inc, depth, NULL);
+			}
 			q = r ? r : q + 1;
 		} else {
 			q++;
@@ -193,10 +239,19 @@ static int scan_file(struct scan *s, const char *path, int depth)
 	return ret;
 }
 
-int bpi_its_scan(const char *its, const struct bpi_its_paths *paths, uint64_t *total,
-		 struct bp_diag *d)
+void bpi_its_incbins_free(struct bpi_its_incbins *ib)
 {
-	struct scan s = { .paths = paths, .d = d };
+	for (size_t i = 0; i < ib->n; i++)
+		free(ib->v[i].path);
+	free(ib->v);
+	ib->v = NULL;
+	ib->n = 0;
+}
+
+int bpi_its_scan(const char *its, const struct bpi_its_paths *paths, uint64_t *total,
+		 struct bpi_its_incbins *ib, struct bp_diag *d)
+{
+	struct scan s = { .paths = paths, .ib = ib, .d = d };
 	struct stat st;
 	int ret;
 

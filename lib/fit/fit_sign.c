@@ -285,7 +285,8 @@ int bpi_sg_run(struct sg_plan *p, const struct bp_fit_sign_opts *o)
 	if (!ret)
 		ret = bpi_sg_plan(p);
 	if (!ret)
-		ret = bpi_sg_tree_build(p->file, p->edits, p->n_edits, &p->strings, &p->tree,
+		ret = bpi_sg_tree_build(p->file, p->edits, p->n_edits, &p->strings, p->subst,
+					&p->tree,
 					p->path, p->d);
 	if (!ret)
 		ret = bpi_fdt_index_build(p->tree.blob.data, &p->ix, p->d);

@@ -50,6 +50,28 @@ struct sg_data {
 	uint32_t len;
 };
 
+/*
+ * .its builds: "data" values bootpack reads itself. dtc compiled a marker
+ * (BPI_SG_MARK_LEN bytes naming entry i) in their place; the file's bytes
+ * stand for it everywhere (hashes, the tree written).
+ */
+#define BPI_SG_MARK_LEN 16
+struct sg_subst {
+	const uint8_t *src;
+	uint64_t len;
+};
+
+struct sg_subst_tab {
+	const struct sg_subst *v;
+	size_t n;
+};
+
+/* The marker of entry @i, into @out (BPI_SG_MARK_LEN bytes). */
+void bpi_sg_mark(uint8_t *out, uint32_t i);
+
+/* The bytes a value stands for: itself, or the file of the marker it is. */
+void bpi_sg_subst(const struct sg_subst_tab *tab, const uint8_t **val, uint64_t *len);
+
 /* The output tree without its embedded data. */
 struct sg_tree {
 	struct bp_buf blob;    /* a complete devicetree: the embedded "data" values are empty */
@@ -60,6 +82,7 @@ struct sg_tree {
 	uint64_t data_bytes;   /* what the embedded data adds to the structure block, padded */
 	struct sg_data *ext;   /* .its with -E: the "data" values taken out, in tree order */
 	size_t n_ext, cap_ext;
+	int64_t subst_growth;  /* what the substituted values add to the structure block */
 };
 
 /*
@@ -67,8 +90,8 @@ struct sg_tree {
  * offset; added nodes hang off them) and the strings block @strings.
  */
 int bpi_sg_tree_build(const uint8_t *fdt, struct sg_edit *const *edits, size_t n,
-		      const struct bp_buf *strings, struct sg_tree *t, const char *path,
-		      struct bp_diag *d);
+		      const struct bp_buf *strings, const struct sg_subst_tab *subst,
+		      struct sg_tree *t, const char *path, struct bp_diag *d);
 void bpi_sg_tree_free(struct sg_tree *t);
 
 struct bpi_output;
@@ -190,6 +213,7 @@ struct sg_plan {
 	struct bp_diag *job_diag;  /* one per job */
 	uint64_t sizes[2];         /* bytes written, devicetree totalsize */
 	struct sg_its *its;        /* NULL: bp_fit_sign() */
+	const struct sg_subst_tab *subst; /* .its: data bootpack reads itself; may be NULL */
 	char its_node[BPI_SIG_PATH_MAX + 64]; /* the .its node being planned, for messages */
 };
 

@@ -115,6 +115,7 @@ static int image_data(struct sg_plan *p, struct sg_image *im)
 			return bpi_sg_fail(p, "image '%s' has no 'data', 'data-offset' or "
 				    "'data-position'", BPI_ESC(im->name));
 		im->size = (uint64_t)len;
+		bpi_sg_subst(p->subst, &im->data, &im->size);
 		return 0;
 	}
 	ret = get_u32(p, im->off, "data-size", &size, &has_size);

@@ -24,6 +24,7 @@
 
 struct tw {
 	const uint8_t *fdt;
+	const struct sg_subst_tab *subst;
 	struct sg_tree *t;
 	struct sg_edit *const *edits;
 	size_t n_edits;
@@ -137,6 +138,8 @@ static void copy_prop(struct tw *w, const uint8_t *tok, struct sg_edit *e)
 	uint32_t len = bpi_get_be32(tok + 4), nameoff = bpi_get_be32(tok + 8);
 	const char *name = fdt_string(w->fdt, (int)nameoff);
 	struct sg_tree *t = w->t;
+	const uint8_t *src = tok + 12;
+	uint64_t slen = len;
 
 	for (size_t i = 0; e && i < e->n_prop; i++) {
 		if (e->prop[i].exists && !strcmp(e->prop[i].name, name)) {
@@ -145,12 +148,17 @@ static void copy_prop(struct tw *w, const uint8_t *tok, struct sg_edit *e)
 			return;
 		}
 	}
+	if (w->subst && !strcmp(name, "data")) {
+		bpi_sg_subst(w->subst, &src, &slen);
+		t->subst_growth += (int64_t)BPI_ALIGN_UP(slen, 4) - (int64_t)BPI_ALIGN_UP(len, 4);
+		len = (uint32_t)slen;
+	}
 	if (e && e->extract && !strcmp(name, "data")) {
 		/* mkimage -E: the property goes, its value follows the tree. */
 		if (!grow_list((void **)&t->ext, &t->cap_ext, t->n_ext, sizeof(*t->ext)))
 			w->nomem = true;
 		else
-			t->ext[t->n_ext++] = (struct sg_data){ .src = tok + 12, .len = len };
+			t->ext[t->n_ext++] = (struct sg_data){ .src = src, .len = len };
 		return;
 	}
 	if (len && !strcmp(name, "data")) {
@@ -158,7 +166,7 @@ static void copy_prop(struct tw *w, const uint8_t *tok, struct sg_edit *e)
 			w->nomem = true;
 			return;
 		}
-		t->data[t->n_data++] = (struct sg_data){ .hdr = at(w), .src = tok + 12, .len = len };
+		t->data[t->n_data++] = (struct sg_data){ .hdr = at(w), .src = src, .len = len };
 		t->data_bytes += BPI_ALIGN_UP((uint64_t)len, 4);
 		put(w, tok, 4);
 		put_be32(w, 0);
@@ -240,11 +248,35 @@ static int walk(struct tw *w)
 	return w->nomem ? BP_ERR_NOMEM : 0;
 }
 
-int bpi_sg_tree_build(const uint8_t *fdt, struct sg_edit *const *edits, size_t n,
-		      const struct bp_buf *strings, struct sg_tree *t, const char *path,
-		      struct bp_diag *d)
+static const uint8_t mark_head[8] = { 0, 'b', 'p', '-', 'i', 'n', 'c', 0xff };
+static const uint8_t mark_tail[4] = { 0xff, 'b', 'p', 0 };
+
+void bpi_sg_mark(uint8_t *out, uint32_t i)
 {
-	struct tw w = { .fdt = fdt, .t = t, .edits = edits, .n_edits = n };
+	memcpy(out, mark_head, 8);
+	bpi_put_be32(out + 8, i);
+	memcpy(out + 12, mark_tail, 4);
+}
+
+void bpi_sg_subst(const struct sg_subst_tab *tab, const uint8_t **val, uint64_t *len)
+{
+	uint32_t i;
+
+	if (!tab || *len != BPI_SG_MARK_LEN || memcmp(*val, mark_head, 8) ||
+	    memcmp(*val + 12, mark_tail, 4))
+		return;
+	i = bpi_get_be32(*val + 8);
+	if (i >= tab->n)
+		return;
+	*val = tab->v[i].src;
+	*len = tab->v[i].len;
+}
+
+int bpi_sg_tree_build(const uint8_t *fdt, struct sg_edit *const *edits, size_t n,
+		      const struct bp_buf *strings, const struct sg_subst_tab *subst,
+		      struct sg_tree *t, const char *path, struct bp_diag *d)
+{
+	struct tw w = { .fdt = fdt, .subst = subst, .t = t, .edits = edits, .n_edits = n };
 	uint8_t hdr[HDR_SIZE] = { 0 };
 	const uint8_t *rsv = fdt + fdt_off_mem_rsvmap(fdt);
 	size_t rsv_len = 0, off_struct, off_strings;

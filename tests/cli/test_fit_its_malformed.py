@@ -154,6 +154,7 @@ def test_its_malformed(bootpack, sign_keys, tmp_path, source, setup, opts,  # no
     # Nothing written: the old output stays, no temporary file is left.
     assert out.read_bytes() == b"old contents"
     assert sorted(p.name for p in out.parent.iterdir()) == ["fit.itb"]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".bootpack")]
 
 
 def test_its_commented_incbin_is_not_read(bootpack, tmp_path):
