@@ -50,7 +50,7 @@ def its_inputs(samples, tmp_path_factory):
     (d / "boot.scr").write_text("echo booting\nload mmc 0:1 ${kernel_addr_r} Image\nbooti\n")
     (d / "firmware.bin").write_bytes(_pseudo("firmware", 3001))
     (d / "xen.bin").write_bytes(_pseudo("xen", 9999))
-    for its in ITS_DIR.glob("*.its"):
+    for its in [*ITS_DIR.glob("*.its"), *ITS_DIR.glob("*.dtsi")]:
         shutil.copy(its, d / its.name)
     return d
 
@@ -117,6 +117,7 @@ CASES = [
     ("sign-images.its", ["-k", "KEYS", "-K", "CTRL"], True),
     ("yocto-kernel-fitimage.its", ["-E", "-k", "KEYS", "-K", "CTRL", "-r"], True),
     ("two-keys.its", ["-k", "KEYS", "-K", "CTRL", "-r"], True),
+    ("incbin-forms.its", ["-E"], False),
 ]
 
 
