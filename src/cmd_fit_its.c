@@ -170,6 +170,12 @@ int cmd_fit_its(int argc, char **argv)
 	bool set;
 	int ret;
 
+	/* "fit build --its --help": getopt would take --help for the source's name. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			help();
+			return EXIT_OK;
+		}
 	a.o.jobs = cli_online_cpus();
 	a.o.dtc_message = dtc_message;
 	ret = parse(argc, argv, &a);

@@ -168,3 +168,26 @@ def test_its_commented_incbin_is_not_read(bootpack, tmp_path):
     (tmp_path / "ok.its").write_text(src)
     run([bootpack, "fit", "build", "--its", "ok.its", "-o", tmp_path / "ok.itb"], cwd=tmp_path)
     assert stat.S_ISREG((tmp_path / "ok.itb").stat().st_mode)
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--its", "x.its"], "missing required option -o/--output"),
+    (["--its", "x.its", "-p", "1000", "-o", "o.itb"], "need -E/--external"),
+    (["--its", "x.its", "-E", "-B", "3", "-o", "o.itb"], "not a hexadecimal power of 2"),
+    (["--its", "x.its", "-K", "c.dtb", "-o", "o.itb"], "-K/--key-out needs -k/--key-dir"),
+    (["--its", "x.its", "-r", "-o", "o.itb"], "-r/--required needs -K/--key-out"),
+    (["--its", "x.its", "-A", "arm64", "-o", "o.itb"], "unknown option '-A'"),
+    (["-f", "x.its", "a.itb", "b.itb"], "unexpected argument 'b.itb'"),
+], ids=["no-output", "position-without-E", "align-not-power-of-2", "key-out-without-key-dir",
+        "required-without-key-out", "make-fit-option", "two-outputs"])
+def test_its_usage_errors(bootpack, tmp_path, args, expect):
+    proc = run([bootpack, "fit", "build", *args], cwd=tmp_path, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert expect in proc.stderr.decode(), proc.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_its_help(bootpack):
+    proc = run([bootpack, "fit", "build", "--its", "--help"])
+    assert proc.stdout.startswith(b"Usage: bootpack fit build --its FILE.its")
+    assert b"--key-dir" in proc.stdout and b"mkimage -E" in proc.stdout
