@@ -13,6 +13,9 @@
 #include <stdint.h>
 
 #include <bootpack/error.h>
+#include <bootpack/fit.h>
+
+#include "fit_sign.h"
 
 /* What the /incbin/ files may add up to: dtc keeps a devicetree's sizes in ints. */
 #define BPI_ITS_DATA_MAX ((uint64_t)2 << 30)
@@ -59,5 +62,39 @@ typedef void (*bpi_its_msg_fn)(void *ctx, const char *line);
  */
 int bpi_its_run_dtc(char *const *argv, const char *its, uint64_t mem_max, unsigned int timeout_s,
 		    bpi_its_msg_fn msg, void *ctx, struct bp_diag *d);
+
+/* One build (fit_its.c), compiled by fit_its_compile.c and fit_its_mark.c. */
+struct bpi_its {
+	struct bp_fit_its_opts o;
+	const char *path, *out_path;
+	char **argv;               /* dtc's command line */
+	size_t argc;
+	struct bpi_its_paths paths;
+	char *tmp;                 /* dtc's output file, removed once mapped */
+	const uint8_t *map;
+	size_t map_len;
+	uint64_t incbin_bytes;
+	struct bpi_its_incbins ib; /* "data = /incbin/(...);" read by bootpack, not dtc */
+	char *src_tmp;             /* the source with those replaced by markers */
+	struct sg_subst *sub;      /* their files, mapped */
+	struct sg_subst_tab tab;
+	struct sg_its sg;
+	struct bp_diag *d;
+};
+
+/* fit_its_compile.c: dtc's output mapped in t->map, the marked files in t->tab. */
+int bpi_its_compile(struct bpi_its *t);
+
+/* fit_its_compile.c: argv[@i] (the last) = @path, "./"-prefixed when it starts with '-'. */
+int bpi_its_push_path_at(struct bpi_its *t, size_t i, const char *path);
+
+/* fit_its_mark.c: whether whole-value data /incbin/s are marked (dtc's usual dts-to-dtb run). */
+bool bpi_its_can_mark(const struct bpi_its *t);
+/* Write the marked copy of the source next to it and point dtc at it (no copy: dtc reads all). */
+int bpi_its_mark_source(struct bpi_its *t);
+/* dtc's message @line for the caller, the marked copy's name put back to the source's. */
+void bpi_its_pass_msg(void *ctx, const char *line);
+/* Map the marked files (t->ib) into t->sub, t->tab. */
+int bpi_its_map_incbins(struct bpi_its *t);
 
 #endif
