@@ -35,7 +35,7 @@ from fitcompare import Fit, compare_fits
 
 KBUILD_TREE = "kbuild-6.12"
 EPOCH = 1700000000
-VARIANTS = [("gzip", False), ("gzip", True), ("zstd", False), ("zstd", True)]
+VARIANTS = [("gzip", False), ("zstd", True)]
 
 
 class KbuildTree:
