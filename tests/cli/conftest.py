@@ -72,11 +72,13 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Tests that need the zboot kernels run last. On an empty cache `make
-    check` builds those kernels in the background meanwhile (about ten
-    minutes of both cores); a worker that reaches such a test early would
-    sit waiting for them instead of running everything else first."""
-    items.sort(key=lambda item: "zboot_kernels" in getattr(item, "fixturenames", ()))
+    """Tests that need the zboot kernels (or the kept kbuild-6.12 tree) run
+    last. On an empty cache `make check` builds those kernels in the
+    background meanwhile (about ten minutes of both cores); a worker that
+    reaches such a test early would sit waiting for them instead of running
+    everything else first."""
+    last = {"zboot_kernels", "kbuild_tree"}
+    items.sort(key=lambda item: bool(last & set(getattr(item, "fixturenames", ()))))
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -520,6 +522,36 @@ def say(config, text):
         sys.stderr.flush()
 
 
+def build_zboot(request, *names, what="the zboot kernels"):
+    """Runs scripts/build-zboot-kernels [NAMES] (a no-op when cached; else it
+    builds, or waits for the build `make check` started in the background,
+    saying so) and returns the cache directory it prints."""
+    ready = _real_run([str(BUILD_ZBOOT), "--cached", *names], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL, check=False).returncode == 0
+    if not ready:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+        say(request.config, f"tests/cli: {test}: waiting for {what} "
+            "(scripts/build-zboot-kernels; its progress lines are prefixed 'kernels:' "
+            "under make check)")
+    start = time.monotonic()
+    try:
+        proc = subprocess.run([str(BUILD_ZBOOT), *names], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, check=False, timeout=3600)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"scripts/build-zboot-kernels timed out after {exc.timeout}s:\n"
+                    f"{(exc.stderr or b'').decode(errors='replace')[-4000:]}")
+    if not ready:
+        say(request.config, f"tests/cli: {what} ready after {time.monotonic() - start:.0f} s")
+    if proc.returncode != 0:
+        pytest.fail(f"scripts/build-zboot-kernels failed (exit {proc.returncode}):\n"
+                    f"stderr:\n{proc.stderr.decode(errors='replace')[-4000:]}\n"
+                    f"stdout:\n{proc.stdout.decode(errors='replace')[-1000:]}")
+    lines = proc.stdout.decode().strip().splitlines()
+    if not lines:
+        pytest.fail("scripts/build-zboot-kernels printed no cache path")
+    return Path(lines[-1])
+
+
 @pytest.fixture(scope="session")
 def zboot_kernels(request):
     """{("6.1", "gzip"): ZbootKernel(...), ...} for every kernel in ZBOOT_BUILDS.
@@ -529,30 +561,7 @@ def zboot_kernels(request):
     starts that build in the background at its beginning; a test that needs
     the kernels before they are ready says so and waits for them.
     """
-    ready = _real_run([str(BUILD_ZBOOT), "--cached"], stdout=subprocess.DEVNULL,
-                      stderr=subprocess.DEVNULL, check=False).returncode == 0
-    if not ready:
-        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
-        say(request.config, f"tests/cli: {test}: waiting for the zboot kernels "
-            "(scripts/build-zboot-kernels; its progress lines are prefixed 'kernels:' "
-            "under make check)")
-    start = time.monotonic()
-    try:
-        proc = subprocess.run([str(BUILD_ZBOOT)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, check=False, timeout=3600)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"scripts/build-zboot-kernels timed out after {exc.timeout}s:\n"
-                    f"{(exc.stderr or b'').decode(errors='replace')[-4000:]}")
-    if not ready:
-        say(request.config, f"tests/cli: zboot kernels ready after {time.monotonic() - start:.0f} s")
-    if proc.returncode != 0:
-        pytest.fail(f"scripts/build-zboot-kernels failed (exit {proc.returncode}):\n"
-                    f"stderr:\n{proc.stderr.decode(errors='replace')[-4000:]}\n"
-                    f"stdout:\n{proc.stdout.decode(errors='replace')[-1000:]}")
-    lines = proc.stdout.decode().strip().splitlines()
-    if not lines:
-        pytest.fail("scripts/build-zboot-kernels printed no cache path")
-    zdir = Path(lines[-1])
+    zdir = build_zboot(request, *(f"{v}-{c}" for v, c in ZBOOT_BUILDS))
     kernels = {}
     for ver, comp in ZBOOT_BUILDS:
         d = zdir / f"{ver}-{comp}"
