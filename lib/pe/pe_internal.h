@@ -67,7 +67,16 @@ struct bp_pe {
 	struct bpi_pe_sigs *sigs;
 	pthread_mutex_t sigs_lock;
 	bool sigs_lock_ready;
+	/* Opened by bpi_pe_open_unsummed(): info.checksum_computed is 0, unchecked. */
+	bool unsummed;
 };
+
+/*
+ * bp_pe_open() without the pass over the whole file for CheckSum (a
+ * caller that reads every byte anyway sums them itself, in parallel):
+ * info.checksum_computed stays 0 and the CheckSum is not compared.
+ */
+int bpi_pe_open_unsummed(const char *path, struct bp_pe **out, struct bp_diag *d);
 
 /*
  * qsort_r() order of section indices (uint32_t) by PointerToRawData, then

@@ -290,7 +290,8 @@ static int read_optional(struct bp_pe *pe, struct bp_diag *d)
 		in->dirs[i].address = bpi_get_le32(dirs + 8 * i);
 		in->dirs[i].size = bpi_get_le32(dirs + 8 * i + 4);
 	}
-	in->checksum_computed = file_checksum(pe);
+	if (!pe->unsummed)
+		in->checksum_computed = file_checksum(pe);
 	return 0;
 }
 
@@ -383,7 +384,7 @@ static void check_optional(struct bp_pe *pe)
 	if (in->subsystem < 10 || in->subsystem > 13)
 		problem(pe, BP_PE_WARNING, "subsystem %u is not an EFI subsystem (10 to 13)",
 			in->subsystem);
-	if (in->checksum && in->checksum != in->checksum_computed)
+	if (in->checksum && !pe->unsummed && in->checksum != in->checksum_computed)
 		problem(pe, BP_PE_WARNING, "CheckSum 0x%08x does not match the computed 0x%08x",
 			in->checksum, in->checksum_computed);
 }
@@ -673,7 +674,7 @@ static int finish_open(struct bp_pe *pe, const char *name, struct bp_pe **out,
 	return 0;
 }
 
-int bp_pe_open(const char *path, struct bp_pe **out, struct bp_diag *d)
+static int open_path(const char *path, bool unsummed, struct bp_pe **out, struct bp_diag *d)
 {
 	struct bp_pe *pe = calloc(1, sizeof(*pe));
 	const uint8_t *map = NULL;
@@ -684,6 +685,7 @@ int bp_pe_open(const char *path, struct bp_pe **out, struct bp_diag *d)
 	*out = NULL;
 	if (!pe)
 		return bp_diag_set(d, BP_ERR_NOMEM, path, "out of memory");
+	pe->unsummed = unsummed;
 	/*
 	 * A regular file is mapped, not read: copying a 30 MiB kernel into fresh
 	 * memory costs more than parsing, hashing and signing it. What cannot be
@@ -702,6 +704,16 @@ int bp_pe_open(const char *path, struct bp_pe **out, struct bp_diag *d)
 		return ret;
 	}
 	return finish_open(pe, path, out, d);
+}
+
+int bp_pe_open(const char *path, struct bp_pe **out, struct bp_diag *d)
+{
+	return open_path(path, false, out, d);
+}
+
+int bpi_pe_open_unsummed(const char *path, struct bp_pe **out, struct bp_diag *d)
+{
+	return open_path(path, true, out, d);
 }
 
 int bp_pe_open_fd(int fd, const char *name, struct bp_pe **out, struct bp_diag *d)

@@ -156,9 +156,15 @@ static int add_path(struct builder *b, const char *name, const char *path, uint3
 	return ret ? ret : add_file(b, s, path, 0);
 }
 
+/*
+ * The kernel is opened without summing it: the write pass reads every byte
+ * of it for the UKI's CheckSum anyway, on its second job, while the first
+ * copies it (a 30 MiB kernel summed first would hold up the copy).
+ */
 static int open_pe(struct builder *b, const char *path, const char *what, struct bp_pe **pe)
 {
-	int ret = bp_pe_open(path, pe, b->d);
+	int ret = strcmp(what, "kernel") ? bp_pe_open(path, pe, b->d) :
+		  bpi_pe_open_unsummed(path, pe, b->d);
 	char why[sizeof(b->d->msg)];
 
 	if (ret == BP_ERR_IO)
@@ -292,26 +298,6 @@ static int add_initrds(struct builder *b)
 	return ret;
 }
 
-/*
- * bp_pe_open() summed the kernel for its CheckSum already: from that (the
- * fold of its words without the CheckSum field, plus its length) and the
- * field's own bytes comes its share of the UKI's sum, so the kernel is
- * copied without being read again. Only when the file is the one mapped.
- */
-static void kernel_sum(struct builder *b, struct bpi_uki_part *part)
-{
-	const struct bp_pe_info *in = bp_pe_get_info(b->kernel);
-	uint64_t at = b->kernel->opt_offset + (uint64_t)PE_OPT_CHECKSUM;
-	const uint8_t *field = bpi_pe_bytes(b->kernel, at, 4);
-
-	if (part->len != in->file_size || !field)
-		return;
-	part->sum = (uint32_t)(in->checksum_computed - (uint32_t)in->file_size);
-	for (uint64_t k = 0; k < 4; k++)
-		part->sum += (uint64_t)field[k] << (8 * ((at + k) & 1));
-	part->have_sum = true;
-}
-
 /* Every section in ukify's order; .linux last, so it may grow into what follows it. */
 static int add_sections(struct builder *b)
 {
@@ -339,8 +325,6 @@ static int add_sections(struct builder *b)
 		ret = add_text(b, ".sbat", b->sbat, b->sbat_len);
 	if (!ret)
 		ret = add_path(b, ".linux", b->o.linux_path, FLAGS_LINUX);
-	if (!ret)
-		kernel_sum(b, &b->parts[b->n_parts - 1]);
 	return ret;
 }
 

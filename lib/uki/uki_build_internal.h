@@ -22,13 +22,6 @@ struct bpi_uki_part {
 	const uint8_t *mem;
 	uint64_t len;
 	uint32_t pad;
-	/*
-	 * The sum of the file's 16-bit words for the CheckSum (as at an even
-	 * offset): the kernel's known beforehand from bp_pe_open(), the others'
-	 * found while writing.
-	 */
-	bool have_sum;
-	uint64_t sum;
 };
 
 struct bpi_uki_sec {

@@ -10,8 +10,9 @@
  *     signing, the Authenticode digest (the whole file but the CheckSum
  *     field and the Security entry: all of it lies in sections, in order).
  *
- * The kernel's sum is known from bp_pe_open(), so unsigned it is not read
- * at all. Then the signature is appended, the Security entry and the
+ * The kernel is opened without bp_pe_open()'s own pass for CheckSum, so
+ * that its bytes are read once, by the reader, while the writer copies
+ * them. Then the signature is appended, the Security entry and the
  * CheckSum patched in: one pass over the inputs, signed or not.
  */
 #include <errno.h>
@@ -200,13 +201,6 @@ static int in_file(struct walker *w, const struct bpi_uki_part *part)
 {
 	struct reader *r = (struct reader *)w;
 
-	/* Known already, and its words fall alike at an even offset: nothing to read. */
-	if (part->have_sum && !r->hashing && !(w->at & 1)) {
-		r->csum.sum += part->sum;
-		r->csum.len += part->len;
-		w->at += part->len;
-		return 0;
-	}
 	return read_file(w, part, r->buf);
 }
 
